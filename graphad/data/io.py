@@ -1,0 +1,63 @@
+"""Reading tables and writing outputs atomically."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Union
+
+import pandas as pd
+
+from ..errors import DataValidationError
+
+PathLike = Union[str, Path]
+
+
+def read_table(path: PathLike, name: str | None = None) -> pd.DataFrame:
+    """Read a CSV or Parquet file; errors name the table and the file."""
+    path = Path(path)
+    name = name or path.stem
+    if not path.exists():
+        raise DataValidationError(f"file not found: {path}", table=name)
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        if suffix in (".csv", ".tsv", ".txt"):
+            return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+    except Exception as exc:  # noqa: BLE001 - re-raised with the file named
+        raise DataValidationError(f"cannot read {path}: {exc}", table=name) from exc
+    raise DataValidationError(f"unsupported file type '{suffix}' ({path}); "
+                              "use .csv, .tsv or .parquet", table=name)
+
+
+def _atomic(path: PathLike, write) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_text(path: PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` via a temporary file + rename."""
+    return _atomic(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def atomic_write_parquet(path: PathLike, frame: pd.DataFrame) -> Path:
+    return _atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def atomic_write_csv(path: PathLike, frame: pd.DataFrame) -> Path:
+    return _atomic(path, lambda tmp: frame.to_csv(tmp, index=False))
+
+
+def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
+    return _atomic(path, lambda tmp: Path(tmp).write_bytes(data))
