@@ -1,0 +1,7 @@
+"""Detectors: adapters around the torch modules of ``graphad.nn`` and baselines."""
+from .base import BaseDetector
+from .fusion import EarlyFusionIForest, LateFusionIForest, early_fused_features
+from .registry import DEFAULT_DETECTOR, detector_names, make_detector
+
+__all__ = ["BaseDetector", "EarlyFusionIForest", "LateFusionIForest",
+           "early_fused_features", "make_detector", "detector_names", "DEFAULT_DETECTOR"]

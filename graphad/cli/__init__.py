@@ -1,0 +1,51 @@
+"""The ``graphad`` command line: a thin layer over the public API.
+
+``main(argv=None) -> int``; library errors become one line on stderr and exit code 1.
+"""
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+import click
+
+from ..errors import GraphadError
+from .bench import bench
+from .demo import demo
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="graphad")
+def cli() -> None:
+    """graphad: unsupervised anomaly detection on heterogeneous multimodal graphs.
+
+    \b
+    Example:
+        graphad demo --out out/demo
+    """
+
+
+for command in (demo, bench):
+    cli.add_command(command)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the CLI; returns the exit code instead of exiting."""
+    try:
+        cli.main(args=argv, prog_name="graphad", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except (GraphadError, FileNotFoundError, ValueError) as exc:
+        click.echo(f"graphad: error: {exc}", err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Table checks against a schema. Every error names the table, the column and rows."""
+from __future__ import annotations
+
+from typing import Iterable
+
+import pandas as pd
+
+from ..errors import DataValidationError
+
+
+def require_columns(frame: pd.DataFrame, table: str, columns: Iterable[str],
+                    role: str = "column") -> None:
+    for col in columns:
+        if col not in frame.columns:
+            raise DataValidationError(
+                f"missing {role} (available: {list(frame.columns)[:20]})",
+                table=table, column=col)
+
+
+def check_ids(frame: pd.DataFrame, table: str, column: str, *, unique: bool) -> None:
+    """No NaN ids, and (for node tables) no duplicates."""
+    ids = frame[column]
+    nan = ids.isna().to_numpy()
+    if nan.any():
+        raise DataValidationError(f"{int(nan.sum())} missing (NaN) id(s) at row(s)",
+                                  table=table, column=column,
+                                  rows=frame.index[nan].tolist())
+    if unique:
+        dup = ids.duplicated(keep="first")
+        if dup.any():
+            raise DataValidationError("duplicate ids", table=table, column=column,
+                                      rows=ids[dup].unique().tolist())
+
+
+def check_not_empty(frame: pd.DataFrame, table: str) -> None:
+    if len(frame) == 0:
+        raise DataValidationError("node table is empty", table=table)
+
+
+def numeric_column(frame: pd.DataFrame, table: str, column: str) -> pd.Series:
+    """A column as float64; datetimes become unix seconds; text raises naming rows."""
+    col = frame[column]
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return col.astype("int64").astype("float64") / 1e9
+    if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
+        return col.astype("float64")
+    converted = pd.to_numeric(col, errors="coerce")
+    bad = converted.isna() & col.notna()
+    if bad.any():
+        raise DataValidationError(
+            "must be numeric; non-numeric values at row(s)", table=table, column=column,
+            rows=[(i, v) for i, v in col[bad].head(5).items()])
+    return converted.astype("float64")

@@ -1,0 +1,152 @@
+"""``BaseDetector``: the scikit-learn / PyOD contract shared by every detector.
+
+A detector produces, for every node type, a few raw *error components* (attribute,
+structure, ...). This base class owns everything after that, once for all detectors:
+robust normalisation per type, the weighted combination, the entity roll-up of
+observation evidence, thresholds, labels, probabilities and confidences.
+
+Subclasses implement two hooks:
+
+* ``_fit(bundle)``: learn; store learned state in attributes ending in ``_``.
+* ``_components(bundle) -> {node_type: {component: FloatTensor[n]}}``: raw errors
+  (higher = more anomalous) for a graph of the same schema.
+"""
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any, Dict, Mapping, Optional
+
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+from torch import Tensor
+
+from ..data.bundle import GraphBundle, as_bundle
+from ..errors import GraphadError
+from ..scoring.normalize import Components, RobustNormalizer
+from ..scoring.rollup import rollup_components
+from ..scoring.threshold import confidence, fit_thresholds, linear_proba, unify_proba
+from ..typing import EdgeType, NodeType
+
+
+class BaseDetector(BaseEstimator):
+    """Common contract. ``contamination`` is the expected share of anomalies.
+
+    Fitted attributes:
+        decision_scores_: ``{type: FloatTensor[n]}`` scores of the training graph.
+        threshold_: ``{type: float}`` at the ``1 - contamination`` quantile.
+        labels_: ``{type: LongTensor[n]}`` 0 / 1 on the training graph.
+        normalizer_: the fitted :class:`RobustNormalizer`.
+    """
+
+    def __init__(self, contamination: float = 0.1,
+                 weights: Optional[Mapping[str, float]] = None, rollup: bool = True):
+        self.contamination = contamination
+        self.weights = weights
+        self.rollup = rollup
+
+    # ------------------------------------------------------------------ hooks
+    @abstractmethod
+    def _fit(self, bundle: GraphBundle) -> None:
+        """Learn from ``bundle``."""
+
+    @abstractmethod
+    def _components(self, bundle: GraphBundle) -> Components:
+        """Raw error components per node type for ``bundle``."""
+
+    def _edge_scores(self, bundle: GraphBundle) -> Dict[EdgeType, Tensor]:
+        raise GraphadError(f"{type(self).__name__} does not score edges")
+
+    # ------------------------------------------------------------------ contract
+    def fit(self, graph: Any, y: Any = None) -> "BaseDetector":
+        """Fit on a graph (``GraphBundle``, ``HeteroData`` or ``Data``); returns self."""
+        self._check_params()
+        bundle = as_bundle(graph)
+        self._fit(bundle)
+        raw = self._components(bundle)
+        self.normalizer_ = RobustNormalizer().fit(raw)
+        comps = self._finish(bundle, raw)
+        self.rollup_normalizer_ = RobustNormalizer().fit(
+            {t: {k: v for k, v in c.items() if k.startswith("obs:")}
+             for t, c in comps.items()})
+        comps = self._normalise_rollup(comps)
+        self.decision_scores_ = self.combine(comps)
+        self.threshold_ = fit_thresholds(self.decision_scores_, self.contamination)
+        self.labels_ = {t: (s > self.threshold_[t]).long()
+                        for t, s in self.decision_scores_.items()}
+        self.node_types_ = list(bundle.node_types)
+        return self
+
+    def score_components(self, graph: Any) -> Dict[NodeType, Dict[str, Tensor]]:
+        """Normalised components per node type (the parts that add up to the score)."""
+        check_is_fitted(self, "normalizer_")
+        bundle = as_bundle(graph)
+        comps = self._finish(bundle, self._components(bundle))
+        return self._normalise_rollup(comps)
+
+    def decision_function(self, graph: Any) -> Dict[NodeType, Tensor]:
+        """Anomaly scores ``{type: FloatTensor[n]}`` (higher = more anomalous).
+
+        Never re-fits: a fitted detector scores any graph of the same schema.
+        """
+        return self.combine(self.score_components(graph))
+
+    def predict(self, graph: Any) -> Dict[NodeType, Tensor]:
+        """0 / 1 labels at the training threshold of each type."""
+        scores = self.decision_function(graph)
+        return {t: (s > self.threshold_[t]).long() for t, s in scores.items()}
+
+    def predict_proba(self, graph: Any, method: str = "linear") -> Dict[NodeType, Tensor]:
+        """``{type: FloatTensor[n, 2]}`` inlier / outlier probabilities (PyOD style)."""
+        if method not in ("linear", "unify"):
+            raise ValueError(f"method must be 'linear' or 'unify', got {method!r}")
+        fn = linear_proba if method == "linear" else unify_proba
+        out = {}
+        for t, s in self.decision_function(graph).items():
+            p = fn(s, self.decision_scores_[t])
+            out[t] = torch.stack([1 - p, p], dim=1)
+        return out
+
+    def predict_confidence(self, graph: Any) -> Dict[NodeType, Tensor]:
+        """Confidence in each 0 / 1 prediction, in [0, 1]."""
+        return {t: confidence(s, self.decision_scores_[t], self.contamination)
+                for t, s in self.decision_function(graph).items()}
+
+    def score_edges(self, graph: Any) -> Dict[EdgeType, Tensor]:
+        """Per-edge anomaly scores for forward relations, where the detector has them."""
+        check_is_fitted(self, "normalizer_")
+        return self._edge_scores(as_bundle(graph))
+
+    # ------------------------------------------------------------------ internals
+    def _check_params(self) -> None:
+        if not 0.0 < float(self.contamination) <= 0.5:
+            raise ValueError(f"{type(self).__name__}: contamination must be in (0, 0.5], "
+                             f"got {self.contamination!r}")
+
+    def _finish(self, bundle: GraphBundle, raw: Components) -> Components:
+        comps = self.normalizer_.transform(raw)
+        if self.rollup:
+            comps = rollup_components(bundle, comps, self.combine(comps))
+        return comps
+
+    def _normalise_rollup(self, comps: Components) -> Components:
+        rolled = {t: {k: v for k, v in c.items() if k.startswith("obs:")}
+                  for t, c in comps.items()}
+        rolled = self.rollup_normalizer_.transform(rolled)
+        return {t: {**c, **rolled.get(t, {})} for t, c in comps.items()}
+
+    def combine(self, comps: Components) -> Dict[NodeType, Tensor]:
+        """Weighted mean of normalised components (NaN counts as 0, the median)."""
+        weights = dict(self.weights or {})
+        out = {}
+        for t, c in comps.items():
+            total, norm = None, 0.0
+            for name, z in c.items():
+                w = float(weights.get(name, weights.get(name.split(":")[0], 1.0)))
+                if w == 0:
+                    continue
+                z = torch.nan_to_num(z, nan=0.0)
+                total = w * z if total is None else total + w * z
+                norm += w
+            out[t] = total / norm if total is not None else torch.zeros(0)
+        return out

@@ -1,0 +1,41 @@
+"""Entity roll-up: an entity's score carries the evidence of its observations."""
+from __future__ import annotations
+
+from typing import Dict
+
+import torch
+from torch import Tensor
+from torch_geometric.utils import scatter
+
+from ..data.bundle import GraphBundle
+from ..typing import NodeType
+from .normalize import Components
+
+
+def rollup_components(bundle: GraphBundle, comps: Components,
+                      scores: Dict[NodeType, Tensor]) -> Components:
+    """Add ``obs:<observation type>`` to each entity type's components.
+
+    The value is the highest combined score among the entity's linked observations of
+    that type (NaN where it has none: a missing modality is no evidence either way).
+    Observation types and graphs without modalities are returned unchanged.
+    """
+    out = {t: dict(c) for t, c in comps.items()}
+    data = bundle.data
+    for et in data.edge_types:
+        src, _, dst = et
+        if bundle.modality.get(src) is None or bundle.modality.get(dst) is not None:
+            continue  # only observation -> entity messages
+        if src not in scores or dst not in out:
+            continue
+        ei = data[et].edge_index
+        n = data[dst].num_nodes
+        key = f"obs:{src}"
+        vals = scatter(scores[src][ei[0]], ei[1], dim=0, dim_size=n, reduce="max")
+        has = torch.bincount(ei[1], minlength=n) > 0
+        vals = torch.where(has, vals, torch.full_like(vals, float("nan")))
+        if key in out[dst]:
+            out[dst][key] = torch.fmax(out[dst][key], vals)
+        else:
+            out[dst][key] = vals
+    return out

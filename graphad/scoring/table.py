@@ -1,0 +1,52 @@
+"""Scores as a table that speaks external ids."""
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+import pandas as pd
+from torch import Tensor
+
+from ..data.bundle import GraphBundle
+from ..typing import NodeType
+
+
+def scores_table(bundle: GraphBundle, scores: Dict[NodeType, Tensor],
+                 components: Optional[Dict[NodeType, Dict[str, Tensor]]] = None,
+                 labels: Optional[pd.DataFrame] = None,
+                 predicted: Optional[Dict[NodeType, Tensor]] = None) -> pd.DataFrame:
+    """One row per node: ``node_type, id, score, rank`` (+ ``pred``, components
+    ``c_<name>``, and ``label`` / ``anomaly_type`` from ``labels`` where given).
+
+    ``rank`` is 1 for the highest score within the node type. Component columns that
+    a node type lacks are NaN.
+    """
+    frames = []
+    for t, s in scores.items():
+        s = s.detach().cpu()
+        frame = pd.DataFrame({"node_type": t, "id": bundle.ids.ids(t).to_numpy(),
+                              "score": s.numpy().astype(float)})
+        frame["rank"] = frame["score"].rank(ascending=False, method="first").astype(int)
+        if predicted is not None:
+            frame["pred"] = predicted[t].cpu().numpy().astype(int)
+        for name, v in (components or {}).get(t, {}).items():
+            frame[f"c_{name}"] = v.detach().cpu().numpy().astype(float)
+        frames.append(frame)
+    table = pd.concat(frames, ignore_index=True)
+    if labels is not None:
+        keep = [c for c in ("label", "anomaly_type", "group_id") if c in labels.columns]
+        lab = labels[["node_type", "id"] + keep].copy()
+        lab["id"] = lab["id"].astype(object)
+        table["id"] = table["id"].astype(object)
+        table = table.merge(lab, on=["node_type", "id"], how="left")
+        if "label" in table:
+            table["label"] = table["label"].fillna(0).astype(int)
+    return table
+
+
+def top_k(table: pd.DataFrame, node_type: NodeType, k: int = 10) -> pd.DataFrame:
+    return (table[table["node_type"] == node_type]
+            .sort_values("score", ascending=False).head(k).reset_index(drop=True))
+
+
+
+__all__ = ["scores_table", "top_k"]
