@@ -20,9 +20,11 @@ Contract:
 from __future__ import annotations
 
 import importlib
+import sys
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Dict, Mapping, Sequence, Tuple, Union
+from typing import Any, ClassVar, Dict, Iterable, Iterator, Mapping, Sequence, Tuple, Union
 
+import torch
 from torch import Tensor
 
 from ..errors import EncoderError, MissingDependencyError
@@ -56,6 +58,32 @@ class ModalityEncoder(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(id={self.id!r})"
+
+
+def resolve_device(device: Union[None, str, torch.device]) -> torch.device:
+    """``None`` -> ``cuda`` when available, else ``cpu``."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def progress(iterable: Iterable, total: int, desc: str, min_items: int = 256,
+             n_items: int | None = None) -> Iterator:
+    """Wrap ``iterable`` in a tqdm bar on long runs in a terminal; plain iteration otherwise.
+
+    ``n_items`` (default ``total``) is the number of observations behind the iterable; the
+    bar is shown only when it reaches ``min_items`` and stderr is a tty.
+    """
+    n = total if n_items is None else n_items
+    if n < min_items or not sys.stderr.isatty():
+        return iter(iterable)
+    from tqdm.auto import tqdm
+    return iter(tqdm(iterable, total=total, desc=desc, leave=False))
+
+
+def nan_rows(n: int, dim: int) -> Tensor:
+    """FloatTensor[n, dim] of NaN: the rows of items that could not be encoded."""
+    return torch.full((n, dim), float("nan"), dtype=torch.float32)
 
 
 # name -> (module, class, pip package hint). Imported lazily.
