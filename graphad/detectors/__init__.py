@@ -5,3 +5,7 @@ from .registry import DEFAULT_DETECTOR, detector_names, make_detector
 
 __all__ = ["BaseDetector", "EarlyFusionIForest", "LateFusionIForest",
            "early_fused_features", "make_detector", "detector_names", "DEFAULT_DETECTOR"]
+from .deep import DeepDetector  # noqa: E402
+from .gae import MultimodalGAE  # noqa: E402
+
+__all__ += ["DeepDetector", "MultimodalGAE"]

@@ -1,0 +1,199 @@
+"""``DeepDetector``: the one training / scoring loop every torch detector reuses.
+
+Subclasses implement three hooks:
+
+* ``_build_module(data) -> nn.Module`` for the prepared training graph;
+* ``_batch_loss(module, batch, generator) -> Tensor``;
+* ``_batch_errors(module, batch) -> (components, edge errors)`` for every node of a batch.
+
+The loop prepares inputs (standardised, neighbour means precomputed), runs full-batch
+on graphs that fit comfortably, and ``NeighborLoader``-style mini-batches otherwise
+(memory bounded by batch size and fan-out), seeds everything from ``seed`` inside a
+forked RNG (the global RNG is left untouched) and never mutates the caller's graph.
+"""
+from __future__ import annotations
+
+import logging
+from abc import abstractmethod
+from typing import Dict, Iterator, List, Optional, Tuple
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import HeteroData
+
+from ..data.bundle import GraphBundle
+from ..data.features import node_inputs
+from ..errors import GraphadError
+from ..nn.inputs import prepare_inputs
+from ..scoring.normalize import Components
+from ..typing import EdgeType, NodeType
+from .base import BaseDetector
+
+log = logging.getLogger(__name__)
+
+FULL_BATCH_MAX_NODES = 200_000
+FULL_BATCH_MAX_EDGES = 4_000_000
+
+
+class DeepDetector(BaseDetector):
+    """Base of torch detectors. See the module docstring for the hooks.
+
+    Args:
+        epochs: training epochs (passes over all nodes).
+        lr, weight_decay: Adam settings.
+        batch_size: seed nodes per mini-batch; ``None`` = full-batch when the graph has
+            at most 200k nodes and 4M edges, else 2048.
+        num_neighbors: fan-out per hop for mini-batches (``-1`` = all).
+        seed: makes CPU runs identical.
+        device: ``"cpu"``, ``"cuda"``... (``None``: cuda when available).
+        verbose: log the loss every 10 epochs.
+    """
+
+    def __init__(self, epochs: int = 100, lr: float = 5e-3, weight_decay: float = 0.0,
+                 batch_size: Optional[int] = None, num_neighbors: Tuple[int, ...] = (10, 10),
+                 seed: int = 0, device: Optional[str] = None, verbose: bool = False,
+                 contamination: float = 0.1, weights=None, rollup: bool = True):
+        super().__init__(contamination=contamination, weights=weights, rollup=rollup)
+        self.epochs = epochs
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.num_neighbors = num_neighbors
+        self.seed = seed
+        self.device = device
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ hooks
+    @abstractmethod
+    def _build_module(self, data: HeteroData, bundle: GraphBundle) -> nn.Module:
+        """The torch module for the prepared training graph."""
+
+    @abstractmethod
+    def _batch_loss(self, module: nn.Module, batch: HeteroData,
+                    generator: torch.Generator) -> Tensor:
+        """Training loss of one (mini-)batch."""
+
+    @abstractmethod
+    def _batch_errors(self, module: nn.Module, batch: HeteroData
+                      ) -> Tuple[Components, Dict[EdgeType, Tensor]]:
+        """Raw components of every node of ``batch`` and errors of its edges."""
+
+    # ------------------------------------------------------------------ the loop
+    def _check_params(self) -> None:
+        super()._check_params()
+        if int(self.epochs) < 1:
+            raise ValueError(f"{type(self).__name__}: epochs must be >= 1, got {self.epochs}")
+        if self.batch_size is not None and int(self.batch_size) < 1:
+            raise ValueError(f"{type(self).__name__}: batch_size must be None or >= 1, "
+                             f"got {self.batch_size}")
+
+    def _prepare(self, bundle: GraphBundle, fit: bool) -> HeteroData:
+        x = node_inputs(bundle.data)
+        if fit:
+            self.in_dims_ = {t: v.size(1) for t, v in x.items()}
+            data, self.node_stats_, self.edge_stats_ = prepare_inputs(bundle.data, x)
+            self.metadata_ = data.metadata()
+            return data
+        if data_mismatch := self._schema_mismatch(bundle, x):
+            raise GraphadError(f"{type(self).__name__}: graph does not match the "
+                               f"training graph: {data_mismatch}")
+        data, _, _ = prepare_inputs(bundle.data, x, self.node_stats_, self.edge_stats_)
+        return data
+
+    def _schema_mismatch(self, bundle: GraphBundle, x: Dict[NodeType, Tensor]) -> str:
+        types, edges = self.metadata_
+        if set(bundle.data.node_types) != set(types):
+            return f"node types {sorted(bundle.data.node_types)} vs {sorted(types)}"
+        if set(bundle.data.edge_types) != set(edges):
+            return f"relations {sorted(bundle.data.edge_types)} vs {sorted(edges)}"
+        for t, v in x.items():
+            if v.size(1) != self.in_dims_[t]:
+                return f"'{t}' has {v.size(1)} input columns, expected {self.in_dims_[t]}"
+        return ""
+
+    def _resolve_batch_size(self, data: HeteroData) -> Optional[int]:
+        if self.batch_size is not None:
+            return int(self.batch_size)
+        n = sum(data[t].num_nodes for t in data.node_types)
+        m = sum(data[e].num_edges for e in data.edge_types)
+        return None if n <= FULL_BATCH_MAX_NODES and m <= FULL_BATCH_MAX_EDGES else 2048
+
+    def _device(self) -> torch.device:
+        if self.device is not None:
+            return torch.device(self.device)
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+    def _batches(self, data: HeteroData, shuffle: bool, generator_seed: int
+                 ) -> Iterator[Tuple[HeteroData, Optional[NodeType], int]]:
+        """``(batch, seed type or None for full-batch, number of seeds)``."""
+        if self.batch_size_ is None:
+            yield data, None, 0
+            return
+        from ..loader import make_neighbor_loader
+        for i, t in enumerate(data.node_types):
+            loader = make_neighbor_loader(
+                data, input_nodes=(t, None), num_neighbors=list(self.num_neighbors),
+                batch_size=self.batch_size_, shuffle=shuffle, seed=generator_seed + i)
+            for batch in loader:
+                yield batch, t, batch[t].batch_size
+
+    def _fit(self, bundle: GraphBundle) -> None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            gen = torch.Generator().manual_seed(self.seed)
+            data = self._prepare(bundle, fit=True)
+            self.batch_size_ = self._resolve_batch_size(data)
+            module = self._build_module(data, bundle)
+            with torch.no_grad():  # initialise lazy shapes before the optimiser sees them
+                module.eval()
+                self._batch_loss(module, next(self._batches(data, False, self.seed))[0],
+                                 gen)
+            device = self._device()
+            module.to(device)
+            opt = torch.optim.Adam(module.parameters(), lr=self.lr,
+                                   weight_decay=self.weight_decay)
+            self.loss_history_: List[float] = []
+            module.train()
+            for epoch in range(int(self.epochs)):
+                total, count = 0.0, 0
+                for batch, _, _ in self._batches(data, True, self.seed + 7919 * epoch):
+                    opt.zero_grad()
+                    loss = self._batch_loss(module, batch.to(device), gen)
+                    loss.backward()
+                    opt.step()
+                    total, count = total + float(loss), count + 1
+                self.loss_history_.append(total / max(count, 1))
+                if self.verbose and epoch % 10 == 0:
+                    log.info("epoch %d loss %.4f", epoch, self.loss_history_[-1])
+            module.eval()
+            self.module_ = module.cpu()
+
+    def _run_errors(self, bundle: GraphBundle
+                    ) -> Tuple[Components, Dict[EdgeType, Tensor]]:
+        data = self._prepare(bundle, fit=False)
+        module = self.module_
+        if self.batch_size_ is None:
+            with torch.no_grad():
+                return self._batch_errors(module, data)
+        out: Components = {}
+        for batch, t, n_seed in self._batches(data, False, self.seed):
+            with torch.no_grad():
+                comps, _ = self._batch_errors(module, batch)
+            seeds = batch[t].n_id[:n_seed]
+            target = out.setdefault(t, {})
+            for name, v in comps[t].items():
+                if name not in target:
+                    target[name] = torch.full((data[t].num_nodes,), float("nan"))
+                target[name][seeds] = v[:n_seed]
+        return out, {}
+
+    def _components(self, bundle: GraphBundle) -> Components:
+        return self._run_errors(bundle)[0]
+
+    def _edge_scores(self, bundle: GraphBundle) -> Dict[EdgeType, Tensor]:
+        if self._resolve_batch_size(bundle.data) is not None and self.batch_size_ is not None:
+            raise GraphadError("edge scores are computed full-batch; this graph was "
+                               "trained with mini-batches")
+        return self._run_errors(bundle)[1]
+
+

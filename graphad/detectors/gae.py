@@ -1,0 +1,80 @@
+"""``MultimodalGAE``: the default detector (adapter around ``graphad.nn.gae``)."""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import HeteroData
+
+from ..data.bundle import GraphBundle
+from ..nn.gae import MultimodalGAEModule
+from ..scoring.normalize import Components
+from ..typing import EdgeType, NodeType
+from .deep import DeepDetector
+
+
+class MultimodalGAE(DeepDetector):
+    """Heterogeneous GNN autoencoder scoring every node and edge of a typed graph.
+
+    Components (kept in :meth:`score_components`): ``attribute``, ``structure``,
+    ``consistency``, ``cross_modal`` and, for entities, ``obs:<type>`` roll-ups.
+
+    Args:
+        hidden: latent size.
+        layers: message-passing layers.
+        conv: ``"sage"`` (edge-aware), ``"gatv2"`` or ``"hgt"``.
+        dropout: dropout in the encoder.
+        epochs, lr, weight_decay, batch_size, num_neighbors, seed, device, verbose:
+            see :class:`DeepDetector`.
+        contamination: expected share of anomalies (for ``predict``).
+        weights: component name -> weight in the combined score (default all 1).
+        rollup: add observation evidence to entity scores.
+
+    Example:
+        >>> det = MultimodalGAE(seed=0).fit(graph)
+        >>> det.decision_function(graph)["user"]      # FloatTensor[n_users]
+    """
+
+    def __init__(self, hidden: int = 64, layers: int = 2, conv: str = "sage",
+                 dropout: float = 0.0, epochs: int = 100, lr: float = 5e-3,
+                 weight_decay: float = 0.0, batch_size: Optional[int] = None,
+                 num_neighbors: Tuple[int, ...] = (10, 10), seed: int = 0,
+                 device: Optional[str] = None, verbose: bool = False,
+                 contamination: float = 0.1, weights: Optional[Dict[str, float]] = None,
+                 rollup: bool = True):
+        super().__init__(epochs=epochs, lr=lr, weight_decay=weight_decay,
+                         batch_size=batch_size, num_neighbors=num_neighbors, seed=seed,
+                         device=device, verbose=verbose, contamination=contamination,
+                         weights=weights, rollup=rollup)
+        self.hidden = hidden
+        self.layers = layers
+        self.conv = conv
+        self.dropout = dropout
+
+    def _build_module(self, data: HeteroData, bundle: GraphBundle) -> nn.Module:
+        edge_dims = {et: data[et].edge_attr.size(1) for et in data.edge_types
+                     if "edge_attr" in data[et]}
+        return MultimodalGAEModule(data.metadata(), self.in_dims_, edge_dims,
+                                   modality_views(bundle), hidden=self.hidden,
+                                   layers=self.layers, conv=self.conv, dropout=self.dropout)
+
+    def _batch_loss(self, module: nn.Module, batch: HeteroData,
+                    generator: torch.Generator) -> Tensor:
+        return module.loss(batch, generator)
+
+    def _batch_errors(self, module: nn.Module, batch: HeteroData
+                      ) -> Tuple[Components, Dict[EdgeType, Tensor]]:
+        return module.errors(batch)
+
+
+def modality_views(bundle: GraphBundle) -> Dict[NodeType, List[EdgeType]]:
+    """Entity type -> relations ``(observation type, rel, entity)`` bringing modalities."""
+    views: Dict[NodeType, List[EdgeType]] = {}
+    for et in bundle.data.edge_types:
+        src, _, dst = et
+        if bundle.modality.get(src) is not None and bundle.modality.get(dst) is None:
+            views.setdefault(dst, []).append(et)
+    return views
+
+

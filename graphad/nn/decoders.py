@@ -1,0 +1,64 @@
+"""Decoders of the graph autoencoder: attributes, links + edge attributes."""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, out_dim))
+
+
+class AttributeDecoder(nn.Module):
+    """``z [n, hidden] -> x_hat [n, in_dim]``; error = mean squared error per node."""
+
+    def __init__(self, hidden: int, out_dim: int):
+        super().__init__()
+        self.net = mlp(hidden, hidden, out_dim)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z)
+
+    def error(self, z: Tensor, x: Tensor) -> Tensor:
+        """Per-node reconstruction error ``[n]``."""
+        return (self(z) - x).pow(2).mean(dim=1)
+
+
+class EdgeDecoder(nn.Module):
+    """One relation: bilinear link logit ``z_u^T W z_v`` and (optionally) the edge's
+    attributes from ``[z_u, z_v]``.
+
+    Shapes:
+        - **input:** ``z_src [n_s, h]``, ``z_dst [n_d, h]``, ``edge_index [2, m]``
+        - **output:** logits ``[m]``, attributes ``[m, edge_dim]`` or None
+    """
+
+    def __init__(self, hidden: int, edge_dim: int = 0):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(hidden, hidden))
+        nn.init.xavier_uniform_(self.weight)
+        self.attr = mlp(2 * hidden, hidden, edge_dim) if edge_dim else None
+
+    def logits(self, z_src: Tensor, z_dst: Tensor, edge_index: Tensor) -> Tensor:
+        zs, zd = z_src[edge_index[0]], z_dst[edge_index[1]]
+        return ((zs @ self.weight) * zd).sum(dim=-1)
+
+    def forward(self, z_src: Tensor, z_dst: Tensor, edge_index: Tensor
+                ) -> Tuple[Tensor, Optional[Tensor]]:
+        logit = self.logits(z_src, z_dst, edge_index)
+        attr = None
+        if self.attr is not None:
+            attr = self.attr(torch.cat([z_src[edge_index[0]], z_dst[edge_index[1]]], -1))
+        return logit, attr
+
+    def edge_errors(self, z_src: Tensor, z_dst: Tensor, edge_index: Tensor,
+                    edge_attr: Optional[Tensor]) -> Tensor:
+        """Per-edge error ``[m]``: -log p(edge) plus the attribute squared error."""
+        logit, attr = self(z_src, z_dst, edge_index)
+        err = F.softplus(-logit)
+        if attr is not None and edge_attr is not None:
+            err = err + (attr - edge_attr).pow(2).mean(dim=-1)
+        return err

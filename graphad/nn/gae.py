@@ -1,0 +1,197 @@
+"""``MultimodalGAEModule``: the pure ``torch.nn.Module`` behind ``MultimodalGAE``.
+
+Four error components per node (higher = more anomalous):
+
+* ``attribute``: squared error of reconstructing the node's input from its latent ``z``.
+* ``structure``: mean over incident edges of ``-log sigmoid(z_u^T W_r z_v)`` plus the
+  edge-attribute reconstruction error (each edge also gets its own score).
+* ``consistency``: ``1 - cos`` between the node's input and what its neighbours predict
+  for it, averaged over incoming relations (a learned, low-rank local affinity).
+* ``cross_modal``: for an entity with observations of two or more types, ``1 - cos``
+  between the per-modality embeddings, trained contrastively (matched entities close,
+  others apart), averaged over modality pairs.
+"""
+from __future__ import annotations
+
+from itertools import combinations
+from typing import Dict, List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.data import HeteroData
+from torch_geometric.utils import scatter
+
+from ..typing import EdgeType, NodeType, edge_type_str, is_reverse
+from .decoders import AttributeDecoder, EdgeDecoder
+from .encoder import HeteroEncoder
+from .inputs import has_key, nbr_key
+
+Errors = Dict[NodeType, Dict[str, Tensor]]
+
+
+class MultimodalGAEModule(nn.Module):
+    """Heterogeneous graph autoencoder with consistency and cross-modal heads.
+
+    Args:
+        metadata: ``(node_types, edge_types)``.
+        in_dims: input width per node type.
+        edge_dims: edge attribute width per relation.
+        views: entity type -> relations ``(observation type, rel, entity type)`` whose
+            sources are its modality observations (for the cross-modal component).
+        hidden, layers, conv, dropout: see :class:`HeteroEncoder`.
+        temperature: InfoNCE temperature of the cross-modal heads.
+    """
+
+    def __init__(self, metadata: Tuple[List[NodeType], List[EdgeType]],
+                 in_dims: Dict[NodeType, int], edge_dims: Dict[EdgeType, int],
+                 views: Dict[NodeType, List[EdgeType]], hidden: int = 64,
+                 layers: int = 2, conv: str = "sage", dropout: float = 0.0,
+                 temperature: float = 0.1):
+        super().__init__()
+        node_types, edge_types = metadata
+        self.edge_types = list(edge_types)
+        self.forward_types = [et for et in edge_types if not is_reverse(et)]
+        self.views = {e: list(v) for e, v in views.items() if len(v) >= 2}
+        self.temperature = temperature
+        self.encoder = HeteroEncoder(metadata, in_dims, hidden, layers, conv, edge_dims,
+                                     dropout)
+        self.attr_dec = nn.ModuleDict({t: AttributeDecoder(hidden, in_dims[t])
+                                       for t in node_types})
+        self.edge_dec = nn.ModuleDict({edge_type_str(et): EdgeDecoder(hidden,
+                                                                      edge_dims.get(et, 0))
+                                       for et in self.forward_types})
+        self.consist = nn.ModuleDict({
+            edge_type_str(et): nn.Sequential(nn.Linear(in_dims[et[0]], hidden),
+                                             nn.Linear(hidden, in_dims[et[2]]))
+            for et in edge_types})
+        self.view_heads = nn.ModuleDict({
+            edge_type_str(et): nn.Sequential(nn.Linear(in_dims[et[0]], hidden), nn.ReLU(),
+                                             nn.Linear(hidden, hidden))
+            for vs in self.views.values() for et in vs})
+
+    # ------------------------------------------------------------------ pieces
+    def encode(self, batch: HeteroData) -> Dict[NodeType, Tensor]:
+        return self.encoder(batch.x_dict, batch.edge_index_dict,
+                            batch.edge_attr_dict if self._has_edge_attr(batch) else None)
+
+    @staticmethod
+    def _has_edge_attr(batch: HeteroData) -> bool:
+        return any("edge_attr" in batch[et] for et in batch.edge_types)
+
+    def _consistency(self, batch: HeteroData) -> Dict[NodeType, Tuple[Tensor, Tensor]]:
+        """Per type: summed ``1 - cos`` over incoming relations and relation counts.
+
+        Uses the precomputed neighbour means ``batch[dst][nbr_key(et)]`` (see
+        :func:`graphad.nn.inputs.add_neighbour_means`), exact also in mini-batches.
+        """
+        out: Dict[NodeType, Tuple[Tensor, Tensor]] = {}
+        for et in self.edge_types:
+            dst = et[2]
+            store = batch[dst]
+            key = nbr_key(et)
+            if key not in store:
+                continue
+            mean, has = store[key], store[has_key(et)]
+            pred = self.consist[edge_type_str(et)](mean)
+            err = 1 - F.cosine_similarity(pred, store.x, dim=-1, eps=1e-6)
+            err = torch.where(has, err, torch.zeros_like(err))
+            n = store.num_nodes
+            total, count = out.get(dst, (torch.zeros(n), torch.zeros(n)))
+            out[dst] = (total + err, count + has.float())
+        return out
+
+    def _view_embeddings(self, batch: HeteroData, entity: NodeType
+                         ) -> List[Tuple[Tensor, Tensor]]:
+        store = batch[entity]
+        return [(F.normalize(self.view_heads[edge_type_str(et)](store[nbr_key(et)]), dim=-1),
+                 store[has_key(et)]) for et in self.views[entity]]
+
+    def _cross_modal(self, batch: HeteroData, entity: NodeType
+                     ) -> List[Tuple[Tensor, Tensor, Tensor]]:
+        """For each modality pair: ``(sim [n], both [n] bool, logits of matched rows)``."""
+        views = self._view_embeddings(batch, entity)
+        pairs = []
+        for (a, ha), (b, hb) in combinations(views, 2):
+            both = ha & hb
+            pairs.append((a, b, both))
+        return pairs
+
+    # ------------------------------------------------------------------ training
+    def loss(self, batch: HeteroData, generator: Optional[torch.Generator] = None
+             ) -> Tensor:
+        """Sum of the attribute, structure, consistency and cross-modal losses."""
+        z = self.encode(batch)
+        terms: List[Tensor] = []
+        terms.append(torch.stack([self.attr_dec[t].error(z[t], batch[t].x).mean()
+                                  for t in z if batch[t].num_nodes > 0]).mean())
+        struct = []
+        for et in self.forward_types:
+            ei = batch[et].edge_index
+            if ei.numel() == 0:
+                continue
+            dec = self.edge_dec[edge_type_str(et)]
+            logit, attr = dec(z[et[0]], z[et[2]], ei)
+            neg = ei.clone()
+            neg[1] = torch.randint(0, batch[et[2]].num_nodes, (ei.size(1),),
+                                   generator=generator)
+            neg_logit = dec.logits(z[et[0]], z[et[2]], neg)
+            loss = F.softplus(-logit).mean() + F.softplus(neg_logit).mean()
+            if attr is not None and "edge_attr" in batch[et]:
+                loss = loss + (attr - batch[et].edge_attr).pow(2).mean()
+            struct.append(loss)
+        if struct:
+            terms.append(torch.stack(struct).mean())
+        cons = self._consistency(batch)
+        if cons:
+            terms.append(torch.stack([(tot / cnt.clamp(min=1)).sum() / cnt.gt(0).sum()
+                                      .clamp(min=1) for tot, cnt in cons.values()]).mean())
+        for entity in self.views:
+            for a, b, both in self._cross_modal(batch, entity):
+                if both.sum() < 2:
+                    continue
+                a, b = a[both], b[both]
+                logits = a @ b.t() / self.temperature
+                target = torch.arange(a.size(0))
+                terms.append(0.5 * (F.cross_entropy(logits, target)
+                                    + F.cross_entropy(logits.t(), target)))
+        return torch.stack(terms).sum()
+
+    # ------------------------------------------------------------------ scoring
+    @torch.no_grad()
+    def errors(self, batch: HeteroData) -> Tuple[Errors, Dict[EdgeType, Tensor]]:
+        """Raw per-node components for every node of ``batch`` and per-edge errors."""
+        z = self.encode(batch)
+        out: Errors = {t: {"attribute": self.attr_dec[t].error(z[t], batch[t].x)}
+                       for t in z}
+        edge_err: Dict[EdgeType, Tensor] = {}
+        s_tot = {t: torch.zeros(batch[t].num_nodes) for t in z}
+        s_cnt = {t: torch.zeros(batch[t].num_nodes) for t in z}
+        for et in self.forward_types:
+            ei = batch[et].edge_index
+            dec = self.edge_dec[edge_type_str(et)]
+            err = dec.edge_errors(z[et[0]], z[et[2]], ei,
+                                  batch[et].edge_attr if "edge_attr" in batch[et] else None)
+            edge_err[et] = err
+            for end, t in ((0, et[0]), (1, et[2])):
+                s_tot[t] += scatter(err, ei[end], 0, dim_size=batch[t].num_nodes,
+                                    reduce="sum")
+                s_cnt[t] += torch.bincount(ei[end], minlength=batch[t].num_nodes).float()
+        for t in z:
+            if s_cnt[t].sum() > 0:
+                out[t]["structure"] = torch.where(s_cnt[t] > 0,
+                                                  s_tot[t] / s_cnt[t].clamp(min=1),
+                                                  torch.full_like(s_tot[t], float("nan")))
+        for t, (tot, cnt) in self._consistency(batch).items():
+            out[t]["consistency"] = torch.where(cnt > 0, tot / cnt.clamp(min=1),
+                                                torch.full_like(tot, float("nan")))
+        for entity in self.views:
+            n = batch[entity].num_nodes
+            tot, cnt = torch.zeros(n), torch.zeros(n)
+            for a, b, both in self._cross_modal(batch, entity):
+                err = 1 - (a * b).sum(-1)
+                tot += torch.where(both, err, torch.zeros_like(err))
+                cnt += both.float()
+            out[entity]["cross_modal"] = torch.where(cnt > 0, tot / cnt.clamp(min=1),
+                                                     torch.full_like(tot, float("nan")))
+        return out, edge_err

@@ -1,0 +1,76 @@
+"""Model-ready inputs: standardised features and precomputed neighbour means."""
+from __future__ import annotations
+
+from typing import Dict, Optional, Tuple
+
+import torch
+from torch import Tensor
+from torch_geometric.data import HeteroData
+
+from ..typing import EdgeType, NodeType, edge_type_str
+
+Stats = Dict[str, Tuple[Tensor, Tensor]]
+
+
+def nbr_key(et: EdgeType) -> str:
+    """Node attribute holding the mean input of ``et``'s source neighbours."""
+    return "nbr__" + edge_type_str(et)
+
+
+def has_key(et: EdgeType) -> str:
+    return "has__" + edge_type_str(et)
+
+
+def fit_standardiser(x: Tensor) -> Tuple[Tensor, Tensor]:
+    """Column mean and std (std 1 where a column is constant)."""
+    mean = x.mean(0)
+    std = x.std(0, unbiased=False)
+    return mean, torch.where(std > 1e-6, std, torch.ones_like(std))
+
+
+def standardise(x: Tensor, stats: Tuple[Tensor, Tensor], clip: float = 10.0) -> Tensor:
+    return ((x - stats[0]) / stats[1]).clamp(-clip, clip)
+
+
+def sparse_mean(x_src: Tensor, edge_index: Tensor, num_dst: int) -> Tuple[Tensor, Tensor]:
+    """Mean of source rows per destination via a sparse matrix (no ``[m, d]`` gather).
+
+    Returns ``([num_dst, d] means, [num_dst] has-neighbour mask)``.
+    """
+    deg = torch.bincount(edge_index[1], minlength=num_dst).float()
+    values = 1.0 / deg.clamp(min=1)[edge_index[1]]
+    adj = torch.sparse_coo_tensor(edge_index.flip(0), values, (num_dst, x_src.size(0)))
+    return torch.sparse.mm(adj.coalesce(), x_src), deg > 0
+
+
+def prepare_inputs(data: HeteroData, x_dict: Dict[NodeType, Tensor],
+                   node_stats: Optional[Stats] = None, edge_stats: Optional[Stats] = None
+                   ) -> Tuple[HeteroData, Stats, Stats]:
+    """A new ``HeteroData`` with standardised ``x`` / ``edge_attr`` and, per relation,
+    the destination's neighbour-mean input (``nbr_key``) and mask (``has_key``).
+
+    Statistics are fitted when not given (training graph) and reused otherwise.
+    """
+    fit_nodes, fit_edges = node_stats is None, edge_stats is None
+    node_stats = {} if fit_nodes else node_stats
+    edge_stats = {} if fit_edges else edge_stats
+    out = HeteroData()
+    for t in data.node_types:
+        x = x_dict[t].float()
+        if fit_nodes:
+            node_stats[t] = fit_standardiser(x)
+        out[t].x = standardise(x, node_stats[t])
+        out[t].num_nodes = x.size(0)
+    for et in data.edge_types:
+        ei = data[et].edge_index
+        out[et].edge_index = ei
+        if "edge_attr" in data[et]:
+            key = edge_type_str(et)
+            ea = data[et].edge_attr.float()
+            if fit_edges:
+                edge_stats[key] = fit_standardiser(ea)
+            out[et].edge_attr = standardise(ea, edge_stats[key])
+        mean, has = sparse_mean(out[et[0]].x, ei, out[et[2]].num_nodes)
+        out[et[2]][nbr_key(et)] = mean
+        out[et[2]][has_key(et)] = has
+    return out, node_stats, edge_stats
