@@ -1,8 +1,8 @@
 """On-disk embedding cache keyed by (encoder id, content hash of the item).
 
 Layout: ``<root>/<sha1(encoder.id)[:16]>/`` holds ``encoder.json`` (the id, for humans)
-and chunks ``<name>.emb.npy`` (float32[n, dim]) + ``<name>.keys.npy`` (S20[n] SHA-1
-digests). Every file is written to a temporary name and ``os.replace``-d into place, keys
+and chunks ``<name>.emb.npy`` (float32[n, dim]) + ``<name>.keys.npy`` (uint8[n, 20]
+SHA-1 digests; not ``S20``, which would drop trailing zero bytes). Every file is written to a temporary name and ``os.replace``-d into place, keys
 last, so a reader only ever sees complete chunks; writers never touch each other's files
 (unique chunk names), so concurrent processes are safe. A reader rescans the directory on a
 miss, picking up chunks that other processes wrote since.
@@ -29,7 +29,7 @@ from torch import Tensor
 
 from .base import ModalityEncoder, nan_rows, progress
 
-KEY_DTYPE = "S20"
+KEY_BYTES = 20
 
 
 def default_cache_root() -> Path:
@@ -129,6 +129,8 @@ class EmbeddingCache:
                 continue
             try:
                 keys = np.load(path, allow_pickle=False)
+                if keys.dtype != np.uint8 or keys.ndim != 2 or keys.shape[1] != KEY_BYTES:
+                    raise ValueError(f"bad key array {keys.dtype}{keys.shape}")
                 emb = np.load(d / f"{name}.emb.npy", mmap_mode="r", allow_pickle=False)
                 if emb.ndim != 2 or len(emb) != len(keys):
                     raise ValueError(f"{len(keys)} keys for embeddings {emb.shape}")
@@ -137,8 +139,8 @@ class EmbeddingCache:
                 seen.add(name)
                 continue
             seen.add(name)
-            for row, key in enumerate(keys.tolist()):
-                index[key] = (name, row)
+            for row, key in enumerate(keys):
+                index[key.tobytes()] = (name, row)
 
     def get(self, encoder_id: str, keys: Sequence[bytes]) -> Dict[bytes, np.ndarray]:
         """The cached float32[dim] rows of those ``keys`` that are present."""
@@ -178,7 +180,8 @@ class EmbeddingCache:
             os.replace(tmp, meta)
         name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}"
         _atomic_save(d / f"{name}.emb.npy", emb)
-        _atomic_save(d / f"{name}.keys.npy", np.asarray(list(keys), dtype=KEY_DTYPE))
+        key_arr = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), KEY_BYTES)
+        _atomic_save(d / f"{name}.keys.npy", key_arr)
         index = self._index.setdefault(encoder_id, {})
         self._seen.setdefault(encoder_id, set()).add(name)
         for row, key in enumerate(keys):

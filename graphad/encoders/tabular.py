@@ -137,7 +137,7 @@ class TabularEncoder:
         for col in self.categorical:
             keys = _cat_keys(df, col, table)
             if col in self.categories_:
-                codes = pd.Categorical(keys, categories=self.categories_[col]).codes
+                codes = pd.Index(self.categories_[col]).get_indexer(keys)
                 width = len(self.categories_[col])
             else:
                 uniq, inv = np.unique(keys.astype(str), return_inverse=True)

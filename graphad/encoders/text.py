@@ -123,7 +123,8 @@ class HFTextEncoder(ModalityEncoder):
         if self._id is None:
             config = self._local_file("config.json")
             if config is None:
-                raise EncoderError(f"text model {self._source()!r} has no config.json")
+                raise EncoderError(f"text model {self._source()!r} is not available locally "
+                                   "(no config.json; graphad never downloads at run time)")
             h = hashlib.sha1(config.read_bytes())
             for name in _WEIGHT_FILES:
                 weights = self._local_file(name)
