@@ -13,7 +13,8 @@ import torch  # noqa: E402
 from PIL import Image, ImageEnhance  # noqa: E402
 
 from graphad.encoders import TabularEncoder, get_encoder  # noqa: E402
-from graphad.encoders.image import EfficientNetLite0Encoder, TorchvisionImageEncoder  # noqa: E402
+from graphad.encoders.image import (EfficientNetLite0Encoder,  # noqa: E402
+                                    TorchvisionImageEncoder)
 from graphad.encoders.series import SeriesCNNEncoder, SeriesStatsEncoder  # noqa: E402
 from graphad.encoders.text import HFTextEncoder, TfidfSvdEncoder  # noqa: E402
 from graphad.errors import (DataValidationError, EncoderError,  # noqa: E402
@@ -209,7 +210,8 @@ def test_series_irregular_times_and_datetimes_agree():
     vals = [5.0, 1, 1, 20, 3, 4]
     stamps = np.datetime64("2024-01-01T00:00:00") + secs.astype("timedelta64[s]")
     enc = SeriesStatsEncoder()
-    X = enc.encode([(secs, vals), (stamps, vals), pd.Series(vals, index=pd.DatetimeIndex(stamps))])
+    series = pd.Series(vals, index=pd.DatetimeIndex(stamps))
+    X = enc.encode([(secs, vals), (stamps, vals), series])
     assert torch.allclose(X[0], X[1]) and torch.allclose(X[0], X[2])
     assert _feat(enc, X, "gap_max_ratio")[0] > np.log1p(2)  # the long idle gaps show
 
@@ -294,3 +296,19 @@ def test_tabular_bad_numeric_column_names_table_column_rows(users):
         enc.transform(users.drop(columns="country"))
     with pytest.raises(NotFittedError):
         TabularEncoder(["age"]).transform(users)
+
+
+def test_progress_bar_only_for_long_tty_runs_and_never_nested(monkeypatch):
+    from graphad.encoders import base
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    seen = []
+    for i in base.progress(range(300), 300, "outer"):
+        if i == 0:
+            seen.append(base._ACTIVE_BARS[0])
+            assert list(base.progress(range(300), 300, "inner")) == list(range(300))
+    assert seen == [1] and base._ACTIVE_BARS[0] == 0
+    assert list(base.progress(range(5), 5, "short")) == list(range(5))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    gen = base.progress(range(300), 300, "not a tty")
+    next(gen)
+    assert base._ACTIVE_BARS[0] == 0

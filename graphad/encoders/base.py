@@ -67,18 +67,27 @@ def resolve_device(device: Union[None, str, torch.device]) -> torch.device:
     return torch.device(device)
 
 
+_ACTIVE_BARS = [0]
+
+
 def progress(iterable: Iterable, total: int, desc: str, min_items: int = 256,
              n_items: int | None = None) -> Iterator:
     """Wrap ``iterable`` in a tqdm bar on long runs in a terminal; plain iteration otherwise.
 
     ``n_items`` (default ``total``) is the number of observations behind the iterable; the
-    bar is shown only when it reaches ``min_items`` and stderr is a tty.
+    bar is shown only when it reaches ``min_items``, stderr is a tty and no other bar of
+    this module is running (``encode_cached``'s bar hides the encoder's own).
     """
     n = total if n_items is None else n_items
-    if n < min_items or not sys.stderr.isatty():
-        return iter(iterable)
+    if n < min_items or _ACTIVE_BARS[0] or not sys.stderr.isatty():
+        yield from iterable
+        return
     from tqdm.auto import tqdm
-    return iter(tqdm(iterable, total=total, desc=desc, leave=False))
+    _ACTIVE_BARS[0] += 1
+    try:
+        yield from tqdm(iterable, total=total, desc=desc, leave=False)
+    finally:
+        _ACTIVE_BARS[0] -= 1
 
 
 def nan_rows(n: int, dim: int) -> Tensor:

@@ -2,10 +2,11 @@
 
 Layout: ``<root>/<sha1(encoder.id)[:16]>/`` holds ``encoder.json`` (the id, for humans)
 and chunks ``<name>.emb.npy`` (float32[n, dim]) + ``<name>.keys.npy`` (uint8[n, 20]
-SHA-1 digests; not ``S20``, which would drop trailing zero bytes). Every file is written to a temporary name and ``os.replace``-d into place, keys
-last, so a reader only ever sees complete chunks; writers never touch each other's files
-(unique chunk names), so concurrent processes are safe. A reader rescans the directory on a
-miss, picking up chunks that other processes wrote since.
+SHA-1 digests; not ``S20``, which would drop trailing zero bytes). Every file is written
+to a temporary name and ``os.replace``-d into place, keys last, so a reader only ever sees
+complete chunks; writers never touch each other's files (unique chunk names), so
+concurrent processes are safe. A reader rescans the directory on a miss, picking up
+chunks that other processes wrote since.
 
 Content hashes: text -> its UTF-8 bytes; image path -> the file's bytes (not the path);
 bytes -> the bytes; PIL image -> mode + size + pixels; series -> the cleaned, time-sorted
@@ -51,7 +52,9 @@ def content_key(item: Any, modality: str) -> Optional[bytes]:
     if modality == "text":
         from .text import as_text
         text = as_text(item)
-        return None if text is None else _digest(b"text", text.encode("utf-8", "surrogatepass"))
+        if text is None:
+            return None
+        return _digest(b"text", text.encode("utf-8", "surrogatepass"))
     if modality == "image":
         return _image_key(item)
     if modality == "series":

@@ -121,7 +121,8 @@ class _ImageEncoder(ModalityEncoder):
         self.load()
         starts = range(0, len(items), self.batch_size)
         for s in progress(starts, len(starts), "image", min_items=64, n_items=len(items)):
-            chunk = [(s + j, load_image(x)) for j, x in enumerate(items[s:s + self.batch_size])]
+            batch = items[s:s + self.batch_size]
+            chunk = [(s + j, load_image(x)) for j, x in enumerate(batch)]
             ok = [(i, img) for i, img in chunk if img is not None]
             if ok:
                 out[[i for i, _ in ok]] = self._embed([img for _, img in ok])

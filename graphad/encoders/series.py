@@ -184,6 +184,7 @@ class SeriesStatsEncoder(ModalityEncoder):
         gaps = np.diff(t)
         g_mean, g_std = gaps.mean(), gaps.std()
         absv = np.abs(v)
+        peak = np.log1p(absv.max() / (absv.mean() + _EPS)) if absv.max() > 0 else 0.0
         feats = [
             _slog(mean), _slog(med),
             _slog(std), _slog(iqr), _slog(mad), std / (abs(mean) + std + _EPS),
@@ -197,7 +198,7 @@ class SeriesStatsEncoder(ModalityEncoder):
             np.log1p(gaps.max() / g_mean) if g_mean > _EPS else 0.0,
             (g_std - g_mean) / (g_std + g_mean) if g_std + g_mean > _EPS else 0.0,
             self._idle(t, v, gaps),
-            np.log1p(n), np.log1p(absv.max() / (absv.mean() + _EPS)) if absv.max() > 0 else 0.0,
+            np.log1p(n), peak,
             float(np.mean(v == 0)), np.log1p(span),
         ]
         return np.nan_to_num(np.asarray(feats, dtype=np.float64), nan=0.0)

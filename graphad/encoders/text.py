@@ -153,13 +153,19 @@ class HFTextEncoder(ModalityEncoder):
         """Load tokenizer and model (done lazily by ``encode``)."""
         if self._net is None:
             from transformers import AutoModel, AutoTokenizer
+            from transformers.utils import logging as hf_logging
             src = self._source()
+            bar = hf_logging.is_progress_bar_enabled()
+            hf_logging.disable_progress_bar()          # no "Loading weights" bar per load
             try:
                 self._tokenizer = AutoTokenizer.from_pretrained(src, local_files_only=True)
                 net = AutoModel.from_pretrained(src, local_files_only=True)
             except OSError as exc:
                 raise EncoderError(f"cannot load text model {src!r} from local files: "
                                    f"{exc}") from exc
+            finally:
+                if bar:
+                    hf_logging.enable_progress_bar()
             self._net = net.to(resolve_device(self.device)).eval()
         return self
 
