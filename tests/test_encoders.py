@@ -73,6 +73,16 @@ def test_text_batching_does_not_change_embeddings(text_enc):
     assert one.model_calls == 3
 
 
+def test_pickled_encoder_leaves_model_out_and_reloads(text_enc):
+    import pickle
+    X = text_enc.encode(["chargeback after delivery"])
+    blob = pickle.dumps(text_enc)
+    assert text_enc._net is not None and len(blob) < 100_000     # the model is ~90 MB
+    copy = pickle.loads(blob)
+    assert copy._net is None and copy.id == text_enc.id
+    assert torch.allclose(copy.encode(["chargeback after delivery"]), X, atol=1e-6)
+
+
 def test_text_id_is_stable_and_names_preprocessing(text_enc):
     assert text_enc.id == HFTextEncoder().id
     assert text_enc.id.startswith("hf-text:all-MiniLM-L6-v2@")

@@ -35,9 +35,18 @@ class ModalityEncoder(ABC):
 
     modality: ClassVar[str] = ""
     requires_fit: ClassVar[bool] = False
+    #: attributes holding lazily loaded models: left out when pickled, reloaded on use
+    lazy_attrs: ClassVar[Tuple[str, ...]] = ()
 
     def __init__(self) -> None:
         self.model_calls = 0
+
+    def __getstate__(self) -> Dict[str, Any]:
+        state = self.__dict__.copy()
+        for name in self.lazy_attrs:
+            if name in state:
+                state[name] = None
+        return state
 
     @property
     @abstractmethod

@@ -215,24 +215,27 @@ def encode_cached(encoder: ModalityEncoder, items: Sequence[Any],
     eid = encoder.id
     keys = [content_key(x, encoder.modality) for x in items]
     found = cache.get(eid, [k for k in keys if k is not None])
-    todo: Dict[Optional[bytes], List[int]] = {}      # key -> item positions to fill
+    hit = [i for i, k in enumerate(keys) if k is not None and k in found]
+    missing: Dict[bytes, List[int]] = {}              # content key -> item positions
+    work: List[Tuple[Optional[bytes], List[int]]] = []
     for i, k in enumerate(keys):
-        if k is None or k not in found:
-            todo.setdefault(k if k is not None else i, []).append(i)  # type: ignore[arg-type]
+        if k is None:
+            work.append((None, [i]))                  # no key: encoded, never stored
+        elif k not in found:
+            missing.setdefault(k, []).append(i)
+    work = list(missing.items()) + work
     dim = next(iter(found.values())).shape[0] if found else encoder.dim
     out = nan_rows(len(items), dim)
-    for i, k in enumerate(keys):
-        if k is not None and k in found:
-            out[i] = torch.from_numpy(found[k])
-    groups = list(todo.items())
-    starts = range(0, len(groups), chunk_size)
+    if hit:
+        out[hit] = torch.from_numpy(np.stack([found[keys[i]] for i in hit]))
+    starts = range(0, len(work), chunk_size)
     for s in progress(starts, len(starts), f"encode {encoder.modality}",
-                      n_items=len(groups), min_items=4 * chunk_size):
-        chunk = groups[s:s + chunk_size]
+                      n_items=len(work), min_items=4 * chunk_size):
+        chunk = work[s:s + chunk_size]
         emb = encoder.encode([items[pos[0]] for _, pos in chunk])
         for row, (_, pos) in enumerate(chunk):
             out[pos] = emb[row]
-        cached = [(k, row) for row, (k, _) in enumerate(chunk) if isinstance(k, bytes)]
-        if cached:
-            cache.put(eid, [k for k, _ in cached], emb[[r for _, r in cached]].numpy())
+        stored = [(k, row) for row, (k, _) in enumerate(chunk) if k is not None]
+        if stored:
+            cache.put(eid, [k for k, _ in stored], emb[[r for _, r in stored]].numpy())
     return out

@@ -123,7 +123,7 @@ class SeriesStatsEncoder(ModalityEncoder):
 
     modality = "series"
     BANDS = (0.125, 0.25, 0.5)        # relative FFT band edges (fractions of Nyquist)
-    feature_names: List[str] = [
+    feature_names: Tuple[str, ...] = (
         "level_mean", "level_median",
         "spread_std", "spread_iqr", "spread_mad", "spread_cv",
         "q_min", "q05", "q25", "q75", "q95", "q_max", "skew_quartile",
@@ -133,7 +133,7 @@ class SeriesStatsEncoder(ModalityEncoder):
         "burst_count", "burst_value",
         "gap_mean", "gap_cv", "gap_max_ratio", "gap_burstiness", "idle_longest",
         "count", "max_mean_ratio", "frac_zero", "span",
-    ]
+    )
 
     def __init__(self, acf_lag: int = 7, burst_windows: int = 10, resample: str = "interp",
                  grid_max: int = 1024) -> None:

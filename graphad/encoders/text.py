@@ -82,6 +82,7 @@ class HFTextEncoder(ModalityEncoder):
     """
 
     modality = "text"
+    lazy_attrs = ("_net", "_tokenizer")
 
     def __init__(self, model: str | None = None, batch_size: int = 64,
                  max_length: int = 128, device: str | None = None,
@@ -120,7 +121,7 @@ class HFTextEncoder(ModalityEncoder):
 
     @property
     def id(self) -> str:
-        if self._id is None:
+        if self._id is None:                       # model name @ files hash (computed once)
             config = self._local_file("config.json")
             if config is None:
                 raise EncoderError(f"text model {self._source()!r} is not available locally "
@@ -133,9 +134,8 @@ class HFTextEncoder(ModalityEncoder):
                     break
             name = self.model or "all-MiniLM-L6-v2"
             name = Path(name).name if os.path.isdir(name) else name
-            self._id = (f"hf-text:{name}@{h.hexdigest()[:12]}:"
-                        f"meanpool-l2-maxlen{self.max_length}")
-        return self._id
+            self._id = f"hf-text:{name}@{h.hexdigest()[:12]}"
+        return f"{self._id}:meanpool-l2-maxlen{self.max_length}"
 
     @property
     def dim(self) -> int:
