@@ -25,14 +25,14 @@ _EPS = 1e-12
 
 def _as_float_times(times: Any) -> np.ndarray:
     arr = np.asarray(times)
-    if arr.dtype.kind == "M":
-        return arr.astype("datetime64[ns]").astype(np.int64) / 1e9
     if arr.dtype.kind == "O":
         import pandas as pd
         try:
             return np.asarray(arr, dtype=np.float64)
-        except (TypeError, ValueError):
-            return pd.to_datetime(arr).asi8 / 1e9
+        except (TypeError, ValueError):                  # datetimes, maybe tz-aware
+            arr = pd.to_datetime(arr, utc=True).tz_convert(None).to_numpy()
+    if arr.dtype.kind == "M":
+        return arr.astype("datetime64[ns]").astype(np.int64) / 1e9
     return arr.astype(np.float64)
 
 
