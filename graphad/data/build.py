@@ -100,7 +100,7 @@ class _Builder:
         require_columns(frame, spec.table, spec.numeric + spec.categorical)
         if spec.column:
             require_columns(frame, spec.table, [spec.column], f"{spec.modality} column")
-        check_not_empty(frame, spec.table)
+        check_not_empty(frame, spec.table, spec.id)
         check_ids(frame, spec.table, spec.id, unique=True)
         rows = frame.reset_index(drop=True)
         parts: List[torch.Tensor] = []
@@ -142,8 +142,9 @@ class _Builder:
     def _tabular(self, spec: NodeSpec, rows: pd.DataFrame) -> torch.Tensor:
         from ..encoders.tabular import TabularEncoder
         key = f"tabular:{spec.name}"
-        for col in spec.numeric:
-            numeric_column(rows, spec.table, col)  # raises naming table / column / rows
+        # raises naming table / column / rows; datetimes -> unix seconds, NaT -> NaN
+        rows = rows.assign(**{col: numeric_column(rows, spec.table, col)
+                              for col in spec.numeric})
         enc = self.bundle.transforms.get(key)
         if enc is None:
             enc = TabularEncoder(numeric=spec.numeric, categorical=spec.categorical)

@@ -100,6 +100,10 @@ def from_networkx(graph: nx.Graph, node_type_attr: str = "type",
     for u, v, attrs in graph.edges(data=True):
         tu, tv = graph.nodes[u][node_type_attr], graph.nodes[v][node_type_attr]
         et = (str(tu), str(attrs.get(edge_type_attr, "to")), str(tv))
+        if not graph.is_directed() and et not in edges and et[::-1] in edges:
+            # networkx yields an undirected edge in either orientation: keep one
+            # relation per type pair (the first orientation seen), not two.
+            et, u, v = et[::-1], v, u
         edges.setdefault(et, []).append((u, v, [_num(attrs.get(a), (u, v), a)
                                                 for a in edge_attrs]))
     for et, rows in edges.items():

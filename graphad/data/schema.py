@@ -182,11 +182,11 @@ class GraphSchema:
     def _check(self) -> None:
         seen = set()
         for r in self.relations:
-            for end in (r.src, r.dst):
+            for end, key in ((r.src, r.src_key), (r.dst, r.dst_key)):
                 if end not in self.nodes:
                     raise SchemaError(
-                        f"relation {r.edge_type} (table '{r.table}') names unknown node "
-                        f"type '{end}'; known: {self.node_types}")
+                        f"relation {r.edge_type} (table '{r.table}', column '{key}') "
+                        f"names unknown node type '{end}'; known: {self.node_types}")
             if r.edge_type in seen:
                 raise SchemaError(f"relation {r.edge_type} is declared twice")
             if r.rel.startswith("rev_"):
@@ -223,6 +223,10 @@ def _node_spec(name: str, spec: Any) -> NodeSpec:
         if not isinstance(points, Mapping) or not {"table", "key", "value"} <= set(points):
             raise SchemaError(f"node type '{name}': a series needs points: "
                               "{table, key, value[, time]}")
+        extra = set(points) - {"table", "key", "value", "time"}
+        if extra:
+            raise SchemaError(f"node type '{name}': unknown key(s) in points: "
+                              f"{sorted(extra)}")
         points = SeriesPoints(**{k: points.get(k) for k in ("table", "key", "value", "time")})
     elif points is not None:
         raise SchemaError(f"node type '{name}': 'points' is only for modality 'series'")

@@ -32,16 +32,21 @@ def check_ids(frame: pd.DataFrame, table: str, column: str, *, unique: bool) -> 
                                       rows=ids[dup].unique().tolist())
 
 
-def check_not_empty(frame: pd.DataFrame, table: str) -> None:
+def check_not_empty(frame: pd.DataFrame, table: str, column: str | None = None) -> None:
     if len(frame) == 0:
-        raise DataValidationError("node table is empty", table=table)
+        raise DataValidationError("node table is empty (no ids)", table=table,
+                                  column=column)
 
 
 def numeric_column(frame: pd.DataFrame, table: str, column: str) -> pd.Series:
     """A column as float64; datetimes become unix seconds; text raises naming rows."""
     col = frame[column]
     if pd.api.types.is_datetime64_any_dtype(col):
-        return col.astype("int64").astype("float64") / 1e9
+        # by value, not by the raw int64: pandas stores s / ms / us / ns units, and NaT
+        # must become NaN (a missing value), not -9.2e9
+        return (col - pd.Timestamp(0, tz=col.dt.tz)) / pd.Timedelta(seconds=1)
+    if pd.api.types.is_timedelta64_dtype(col):
+        return col / pd.Timedelta(seconds=1)
     if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
         return col.astype("float64")
     converted = pd.to_numeric(col, errors="coerce")

@@ -27,7 +27,8 @@ class LabelledGraph:
         name: dataset name.
         bundle: the graph.
         labels: ``node_type, id, label`` (+ ``anomaly_type``, ``group_id`` where known);
-            only labelled nodes appear (bitcoin_alpha labels 240 of 3,783 users).
+            only labelled nodes appear (bitcoin_alpha labels 237 of 3,783 users:
+            its gt.csv has 240 rows, 3 of them repeated).
         target_type: the node type the labels are about.
     """
 
@@ -110,12 +111,18 @@ def bitcoin_alpha_schema(with_series: bool = True) -> dict:
 
 def load_bitcoin_alpha(folder: PathLike, with_series: bool = True,
                        use_cache: bool = True) -> LabelledGraph:
-    """``network.csv`` (src, dst, rating, time) + ``gt.csv`` (node, label: -1 fraud)."""
+    """``network.csv`` (src, dst, rating, time) + ``gt.csv`` (node, label: -1 fraud),
+    with or without header lines. Repeated ``gt.csv`` rows count once."""
     from ..data.build import build_graph
-    from ..data.io import read_table
     folder = Path(folder)
-    net = read_table(folder / "network.csv", "network")
-    gt = read_table(folder / "gt.csv", "gt")
+    net = _read_csv_columns(folder / "network.csv", "network",
+                            ["src", "dst", "rating", "time"])
+    gt = _read_csv_columns(folder / "gt.csv", "gt", ["node", "label"])
+    gt = gt.drop_duplicates(["node", "label"])      # the published gt.csv repeats 3 rows
+    clash = gt["node"].duplicated(keep=False)
+    if clash.any():
+        raise DataValidationError("node labelled both fraudulent and trusted", table="gt",
+                                  column="node", rows=gt.loc[clash, "node"].unique().tolist())
     users = pd.DataFrame({"user": np.unique(np.concatenate(
         [net["src"].to_numpy(), net["dst"].to_numpy()]))})
     tables = {"users": users, "network": net}
@@ -127,6 +134,25 @@ def load_bitcoin_alpha(folder: PathLike, with_series: bool = True,
                            "label": (gt["label"].to_numpy() < 0).astype(np.int64)})
     labels = labels[labels["id"].isin(users["user"])].reset_index(drop=True)
     return LabelledGraph("bitcoin_alpha", bundle, labels, "user")
+
+
+def _read_csv_columns(path: Path, name: str, columns: List[str]) -> pd.DataFrame:
+    """A CSV holding ``columns``, with that header line or none at all (the published
+    bitcoin_alpha files have none)."""
+    from ..data.io import read_table
+    frame = read_table(path, name)
+    if list(frame.columns) == columns:
+        return frame
+    headerless = pd.to_numeric(pd.Series(frame.columns, dtype=object),
+                               errors="coerce").notna().all()
+    if not headerless or len(frame.columns) != len(columns):
+        raise DataValidationError(f"expected columns {columns} (header line optional), "
+                                  f"got {list(frame.columns)}", table=name,
+                                  column=columns[0])
+    try:
+        return pd.read_csv(path, header=None, names=columns)
+    except (OSError, ValueError) as exc:
+        raise DataValidationError(f"cannot read {path}: {exc}", table=name) from exc
 
 
 def load(name: str, root: Optional[PathLike] = None, **kwargs) -> LabelledGraph:

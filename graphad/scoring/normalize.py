@@ -29,9 +29,11 @@ class RobustNormalizer:
                 if e.numel() == 0:
                     med, scale = 0.0, 1.0
                 else:
-                    med = float(e.median())
+                    # quantile, not Tensor.median: that returns the lower of the two
+                    # middle values on an even count
+                    med = float(torch.quantile(e, 0.5))
                     dev = (e - med).abs()
-                    scale = MAD_TO_STD * float(dev.median())
+                    scale = MAD_TO_STD * float(torch.quantile(dev, 0.5))
                     if scale <= 1e-12:
                         scale = float(dev.mean()) or 1.0
                 self.center_[t][name], self.scale_[t][name] = med, scale

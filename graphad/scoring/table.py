@@ -25,7 +25,8 @@ def scores_table(bundle: GraphBundle, scores: Dict[NodeType, Tensor],
         s = s.detach().cpu()
         frame = pd.DataFrame({"node_type": t, "id": bundle.ids.ids(t).to_numpy(),
                               "score": s.numpy().astype(float)})
-        frame["rank"] = frame["score"].rank(ascending=False, method="first").astype(int)
+        frame["rank"] = frame["score"].rank(ascending=False, method="first",
+                                            na_option="bottom").astype(int)
         if predicted is not None:
             frame["pred"] = predicted[t].cpu().numpy().astype(int)
         for name, v in (components or {}).get(t, {}).items():
