@@ -5,8 +5,10 @@ Four error components per node (higher = more anomalous):
 * ``attribute``: squared error of reconstructing the node's input from its latent ``z``.
 * ``structure``: mean over incident edges of ``-log sigmoid(z_u^T W_r z_v)`` plus the
   edge-attribute reconstruction error (each edge also gets its own score).
-* ``consistency``: ``1 - cos`` between the node's input and what its neighbours predict
-  for it, averaged over incoming relations (a learned, low-rank local affinity).
+* ``consistency``: how far the node's input is from what its neighbours say, averaged
+  over incoming relations: over a same-type relation the local affinity
+  ``1 - mean_u cos(x_v, x_u)`` (untrained, on standardised inputs); across types
+  ``1 - cos`` to a learned low-rank prediction from the neighbours' mean input.
 * ``cross_modal``: for an entity with observations of two or more types, ``1 - cos``
   between the per-modality embeddings, trained contrastively (matched entities close,
   others apart), averaged over modality pairs.
@@ -25,7 +27,7 @@ from torch_geometric.utils import scatter
 from ..typing import EdgeType, NodeType, edge_type_str, is_reverse
 from .decoders import AttributeDecoder, EdgeDecoder
 from .encoder import HeteroEncoder
-from .inputs import has_key, nbr_key
+from .inputs import affinity_key, has_key, nbr_key
 
 Errors = Dict[NodeType, Dict[str, Tensor]]
 
@@ -64,7 +66,7 @@ class MultimodalGAEModule(nn.Module):
         self.consist = nn.ModuleDict({
             edge_type_str(et): nn.Sequential(nn.Linear(in_dims[et[0]], hidden),
                                              nn.Linear(hidden, in_dims[et[2]]))
-            for et in edge_types})
+            for et in edge_types if et[0] != et[2]})
         self.view_heads = nn.ModuleDict({
             edge_type_str(et): nn.Sequential(nn.Linear(in_dims[et[0]], hidden), nn.ReLU(),
                                              nn.Linear(hidden, hidden))
@@ -93,8 +95,11 @@ class MultimodalGAEModule(nn.Module):
             if key not in store:
                 continue
             mean, has = store[key], store[has_key(et)]
-            pred = self.consist[edge_type_str(et)](mean)
-            err = 1 - F.cosine_similarity(pred, store.x, dim=-1, eps=1e-6)
+            if affinity_key(et) in store:  # same type: untrained local affinity
+                err = 1 - store[affinity_key(et)]
+            else:  # across types: what the neighbours predict, learned
+                pred = self.consist[edge_type_str(et)](mean)
+                err = 1 - F.cosine_similarity(pred, store.x, dim=-1, eps=1e-6)
             err = torch.where(has, err, torch.zeros_like(err))
             n = store.num_nodes
             total, count = out.get(dst, (torch.zeros(n), torch.zeros(n)))

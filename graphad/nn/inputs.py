@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Dict, Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
@@ -19,6 +20,11 @@ def nbr_key(et: EdgeType) -> str:
 
 def has_key(et: EdgeType) -> str:
     return "has__" + edge_type_str(et)
+
+
+def affinity_key(et: EdgeType) -> str:
+    """Node attribute holding the local affinity over a same-type relation."""
+    return "aff__" + edge_type_str(et)
 
 
 def fit_standardiser(x: Tensor) -> Tuple[Tensor, Tensor]:
@@ -73,4 +79,8 @@ def prepare_inputs(data: HeteroData, x_dict: Dict[NodeType, Tensor],
         mean, has = sparse_mean(out[et[0]].x, ei, out[et[2]].num_nodes)
         out[et[2]][nbr_key(et)] = mean
         out[et[2]][has_key(et)] = has
+        if et[0] == et[2]:  # local affinity: mean cosine to the neighbours
+            unit = F.normalize(out[et[0]].x, dim=1)
+            unit_mean, _ = sparse_mean(unit, ei, out[et[2]].num_nodes)
+            out[et[2]][affinity_key(et)] = (unit * unit_mean).sum(dim=1)
     return out, node_stats, edge_stats
