@@ -150,3 +150,16 @@ def test_no_cache_means_plain_encode(text_enc):
     before = text_enc.model_calls
     X = encode_cached(text_enc, TEXTS, None)
     assert text_enc.model_calls == before + 1 and same(X, text_enc.encode(TEXTS))
+
+
+def test_bench_reports_cold_and_cached_rates(tmp_path):
+    from graphad.bench.encoders import bench_encoders, format_bench, make_images
+    df = bench_encoders(n_texts=6, n_images=0, n_series=5, cache_dir=str(tmp_path))
+    assert set(df["phase"]) == {"load", "cold", "cold+write", "cached"}
+    timed = df[df["phase"] != "load"].set_index(["modality", "phase"])
+    assert (timed["items_per_s"] > 0).all()
+    assert timed.xs("cached", level="phase")["model_calls"].tolist() == [0, 0]
+    assert (timed.xs("cold", level="phase")["model_calls"] > 0).all()
+    assert "items_per_s" in format_bench(df)
+    sizes = {Image.open(p).size for p in make_images(4, tmp_path / "img")}
+    assert sizes == {(32, 32), (64, 64)}                 # digits and photo crops
