@@ -19,7 +19,9 @@ Contract:
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
+import os
 import sys
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Dict, Iterable, Iterator, Mapping, Sequence, Tuple, Union
@@ -97,6 +99,18 @@ def progress(iterable: Iterable, total: int, desc: str, min_items: int = 256,
         yield from tqdm(iterable, total=total, desc=desc, leave=False)
     finally:
         _ACTIVE_BARS[0] -= 1
+
+
+def file_fingerprint(path: Union[str, "os.PathLike[str]"], chunk: int = 1 << 20) -> str:
+    """Short hash of a (weights) file: its size + first and last MiB; cheap for GB files."""
+    size = os.path.getsize(path)
+    h = hashlib.sha1(str(size).encode())
+    with open(path, "rb") as f:
+        h.update(f.read(chunk))
+        if size > chunk:
+            f.seek(max(size - chunk, chunk))
+            h.update(f.read(chunk))
+    return h.hexdigest()[:12]
 
 
 def nan_rows(n: int, dim: int) -> Tensor:

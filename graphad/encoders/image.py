@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import EncoderError, MissingDependencyError
-from .base import ModalityEncoder, nan_rows, progress, resolve_device
+from .base import ModalityEncoder, file_fingerprint, nan_rows, progress, resolve_device
 
 DEFAULT_IMAGE_SIZE = 128
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -55,18 +55,6 @@ def load_image(item: Any) -> Optional["Image.Image"]:  # noqa: F821
         return img if min(img.size) > 0 else None
     except Exception:  # noqa: BLE001 - PIL raises many types on bad data
         return None
-
-
-def _fingerprint(path: Path, chunk: int = 1 << 20) -> str:
-    """Short hash of a weights file's size + first and last MiB."""
-    size = path.stat().st_size
-    h = hashlib.sha1(str(size).encode())
-    with open(path, "rb") as f:
-        h.update(f.read(chunk))
-        if size > chunk:
-            f.seek(max(size - chunk, chunk))
-            h.update(f.read(chunk))
-    return h.hexdigest()[:12]
 
 
 class _ImageEncoder(ModalityEncoder):
@@ -116,8 +104,9 @@ class _ImageEncoder(ModalityEncoder):
 
     def encode(self, items: Sequence[Any]) -> Tensor:
         """n items -> FloatTensor[n, dim]; NaN rows for unreadable pictures."""
+        items = list(items)
         out = nan_rows(len(items), self.dim)
-        if not len(items):
+        if not items:
             return out
         if self.num_threads:
             torch.set_num_threads(self.num_threads)
@@ -245,7 +234,7 @@ class EfficientNetLite0Encoder(_ImageEncoder):
     @property
     def id(self) -> str:
         if not hasattr(self, "_weights_fp"):
-            self._weights_fp = _fingerprint(lite0_weights_path())
+            self._weights_fp = file_fingerprint(lite0_weights_path())
         return f"efficientnet-lite0@{self._weights_fp}:resize-crop{self.resolution}-avgpool"
 
     @property
@@ -298,7 +287,7 @@ class TorchvisionImageEncoder(_ImageEncoder):
     @property
     def id(self) -> str:
         norm = hashlib.sha1(repr((self.mean, self.std)).encode()).hexdigest()[:6]
-        return (f"torchvision-{self.arch}@{_fingerprint(self._weights())}:"
+        return (f"torchvision-{self.arch}@{file_fingerprint(self._weights())}:"
                 f"resize-crop{self.resolution}-norm{norm}-penultimate")
 
     @property

