@@ -21,3 +21,56 @@ def bench_encoders_cmd(texts: int, images: int) -> None:
     """
     from ..bench.encoders import bench_encoders, format_bench
     click.echo(format_bench(bench_encoders(n_texts=texts, n_images=images)))
+
+
+def _names(value: str | None) -> list | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+@bench.command("detectors")
+@click.option("--datasets", default=None,
+              help="Comma-separated dataset names (default: every *.npz in "
+                   "$GRAPHAD_DATA, bitcoin_alpha and fraud_sample; --quick: disney, "
+                   "books, fraud_small).")
+@click.option("--detectors", default=None,
+              help="Comma-separated detector names (default: all; see "
+                   "graphad.bench.benchmark_detectors()).")
+@click.option("--seeds", type=int, default=None,
+              help="Seeds per seeded detector  [default: 3; --quick: 1]")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out/bench",
+              show_default=True, help="Folder for RESULTS.md, results.csv, summary.csv.")
+@click.option("--quick", is_flag=True, help="Small datasets, few epochs, one seed.")
+@click.option("--timeout", type=float, default=None,
+              help="Seconds per run before it is killed  [default: 1800; --quick: 120]")
+@click.option("--threads", type=int, default=None,
+              help="torch threads per run  [default: torch's default, the cores]")
+@click.option("--isolation", type=click.Choice(["forkserver", "spawn", "none"]),
+              default=None, help="How each run gets a fresh process  "
+                                 "[default: forkserver where available]")
+def bench_detectors_cmd(datasets: str | None, detectors: str | None, seeds: int | None,
+                        out_dir: str, quick: bool, timeout: float | None,
+                        threads: int | None, isolation: str | None) -> None:
+    """Every detector on every dataset over seeds: AUROC, AUPRC, Recall@k, time, memory.
+
+    Each run has its own process and timeout; a failed run is a cell of the table,
+    not the end of the benchmark. Writes RESULTS.md, results.csv and summary.csv.
+
+    \b
+    Example:
+        graphad bench detectors --quick --out out/bench-quick
+        graphad bench detectors --datasets disney,books --detectors gae,dominant
+    """
+    import shlex
+
+    from ..bench.harness import run_benchmark
+    args = ["graphad", "bench", "detectors"]
+    for flag, value in (("--datasets", datasets), ("--detectors", detectors),
+                        ("--seeds", seeds), ("--out", out_dir), ("--timeout", timeout),
+                        ("--threads", threads), ("--isolation", isolation)):
+        if value is not None:
+            args += [flag, str(value)]
+    if quick:
+        args.append("--quick")
+    run_benchmark(_names(datasets), _names(detectors), seeds=seeds, out_dir=out_dir,
+                  quick=quick, timeout=timeout, isolation=isolation, threads=threads,
+                  command=shlex.join(args), echo=click.echo)
