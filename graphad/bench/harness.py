@@ -445,7 +445,7 @@ def default_isolation() -> str:
     return "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
 
 
-def run_benchmark(datasets: Optional[Sequence[str]] = None,
+def run_benchmark(datasets: Optional[Sequence[Union[str, Any]]] = None,
                   detectors: Optional[Sequence[str]] = None, seeds: Optional[int] = None,
                   out_dir: Optional[PathLike] = None, quick: bool = False,
                   timeout: Optional[float] = None, isolation: Optional[str] = None,
@@ -456,7 +456,8 @@ def run_benchmark(datasets: Optional[Sequence[str]] = None,
     interrupted run keeps what it measured).
 
     Args:
-        datasets: names (default :func:`benchmark_datasets`).
+        datasets: names (default :func:`benchmark_datasets`) or
+            :class:`LabelledGraph` objects (named by their ``name``).
         detectors: names (default :func:`benchmark_detectors`).
         seeds: seeds ``0..seeds-1`` per seeded detector (default 3; quick 1).
         out_dir: report folder (None: no files).
@@ -472,6 +473,9 @@ def run_benchmark(datasets: Optional[Sequence[str]] = None,
     """
     from .report import write_report
     datasets = list(datasets) if datasets else benchmark_datasets(quick)
+    names_of = [d if isinstance(d, str) else d.name for d in datasets]
+    if len(set(names_of)) != len(names_of):
+        raise GraphadError(f"dataset names repeat: {names_of}")
     names = list(detectors) if detectors else benchmark_detectors()
     specs = [detector_spec(n) for n in names]
     seeds = int(seeds) if seeds is not None else (1 if quick else 3)
@@ -480,18 +484,18 @@ def run_benchmark(datasets: Optional[Sequence[str]] = None,
     timeout = float(timeout) if timeout is not None else (
         QUICK_TIMEOUT if quick else DEFAULT_TIMEOUT)
     isolation = isolation or default_isolation()
-    config = BenchConfig(datasets, names, seeds, timeout, quick, isolation, threads,
+    config = BenchConfig(names_of, names, seeds, timeout, quick, isolation, threads,
                          command)
     config.detector_params = {s.name: _params(s, 0, "<target>", quick) for s in specs}
     total = sum(seeds if s.seeded else 1 for s in specs) * len(datasets)
     records: List[RunRecord] = []
     done = 0
     with tempfile.TemporaryDirectory(prefix="graphad_bench_") as tmp:
-        for dataset in datasets:
+        for item, dataset in zip(datasets, names_of):
             echo(f"loading {dataset}")
             t0 = time.perf_counter()
             try:
-                graph = load_dataset(dataset, quick)
+                graph = load_dataset(item, quick) if isinstance(item, str) else item
             except Exception as exc:  # noqa: BLE001 - a missing set is a row of errors
                 echo(f"  cannot load {dataset}: {_short(exc)}")
                 for spec in specs:
@@ -507,7 +511,7 @@ def run_benchmark(datasets: Optional[Sequence[str]] = None,
             path = Path(tmp) / f"{dataset}.pkl"
             with open(path, "wb") as f:
                 pickle.dump(graph, f, protocol=pickle.HIGHEST_PROTOCOL)
-            del graph
+            graph = None
             for spec in specs:
                 for seed in range(seeds if spec.seeded else 1):
                     done += 1

@@ -1,0 +1,318 @@
+"""The detector benchmark: peers, isolated runs (errors, timeouts), the report, the CLI."""
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch_geometric.data import Data, HeteroData
+
+from graphad.bench import harness, peers
+from graphad.bench.harness import (BenchConfig, RunRecord, benchmark_detectors,
+                                   register_detector, run_benchmark, unregister_detector)
+from graphad.bench.report import (rank_summary, render_markdown, runs_frame, summarise,
+                                  write_report)
+from graphad.data import from_hetero_data
+from graphad.data.convert import from_data
+from graphad.datasets import LabelledGraph
+from graphad.detectors.base import BaseDetector
+
+HAS_PYGOD = peers.pygod_available()
+
+
+# ------------------------------------------------------------------ test-only detectors
+class FailingDetector(BaseDetector):
+    """Raises while fitting (a detector bug must become an ``error`` cell)."""
+
+    def __init__(self, seed: int = 0, contamination: float = 0.1):
+        super().__init__(contamination=contamination)
+        self.seed = seed
+
+    def _fit(self, bundle):
+        raise RuntimeError("deliberate failure")
+
+    def _components(self, bundle):  # pragma: no cover - never reached
+        return {}
+
+
+class SleepyDetector(FailingDetector):
+    """Never finishes in time (a stuck run must become a ``timeout`` cell)."""
+
+    def _fit(self, bundle):
+        time.sleep(600)
+
+
+@pytest.fixture
+def one_thread():
+    """Small in-process torch runs: one thread (a busy machine's spinning OpenMP
+    threads make them slow)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def dummies():
+    names = {"dummy-fail": "FailingDetector", "dummy-sleep": "SleepyDetector"}
+    for name, cls in names.items():
+        register_detector(name, f"{__name__}:{cls}")
+    register_detector("dummy-missing", f"{__name__}:FailingDetector",
+                      requires="no_such_module_for_graphad_tests")
+    yield
+    for name in [*names, "dummy-missing"]:
+        unregister_detector(name)
+
+
+def tiny_graph(n: int = 60, name: str = "tiny", seed: int = 0) -> LabelledGraph:
+    """A ring of ``n`` nodes with 4 Gaussian features; six planted anomalies of two
+    kinds (far-off features, or features unlike their neighbours')."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 4, generator=g) * 0.3
+    x[: n // 2] += 1.0                       # two smooth halves
+    idx = torch.arange(n)
+    ei = torch.cat([torch.stack([idx, (idx + 1) % n]), torch.stack([idx, (idx + 2) % n])], 1)
+    kinds = np.array(["none"] * n, dtype=object)
+    x[[3, 20, 41]] = 6.0
+    kinds[[3, 20, 41]] = "far"
+    x[[10, 50, 55]] = x[[45, 15, 5]]         # swapped in from the other half
+    kinds[[10, 50, 55]] = "swap"
+    bundle = from_data(Data(x=x, edge_index=ei, num_nodes=n))
+    labels = pd.DataFrame({"node_type": "node", "id": np.arange(n),
+                           "label": (kinds != "none").astype(int), "anomaly_type": kinds})
+    return LabelledGraph(name, bundle, labels, "node")
+
+
+# ------------------------------------------------------------------ peers
+def test_raw_lof_scores_training_graph_without_self_neighbour():
+    graph = tiny_graph()
+    det = peers.RawLOF(node_type="node").fit(graph.bundle)
+    raw = det._components(graph.bundle)["node"]["attribute"]
+    assert torch.allclose(raw, torch.as_tensor(
+        -det.models_["node"].negative_outlier_factor_, dtype=torch.float32))
+    assert set(torch.topk(raw, 3).indices.tolist()) == {3, 20, 41}
+
+
+def test_local_affinity_matches_hand_computation():
+    h = HeteroData()
+    h["a"].x = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [-1.0, 2.0]])
+    h["a", "to", "a"].edge_index = torch.tensor([[1, 2, 0], [0, 0, 1]])
+    h["b"].x = torch.randn(2, 3)
+    h["a", "sees", "b"].edge_index = torch.tensor([[0, 1], [0, 1]])
+    bundle = from_hetero_data(h)
+    det = peers.LocalAffinity().fit(bundle)
+    comps = det._components(bundle)
+    assert set(comps) == {"a"}               # 'b' has no same-type relation
+    x = h["a"].x
+    z = (x - x.mean(0)) / x.std(0, unbiased=False)
+    u = torch.nn.functional.normalize(z, dim=1)
+    # ('a','to','a') is directed, so its reverse is a second same-type relation
+    fwd0 = 1 - (u[0] * (u[1] + u[2]) / 2).sum()
+    fwd1 = 1 - (u[1] * u[0]).sum()
+    rev0 = 1 - (u[0] * u[1]).sum()
+    rev1 = 1 - (u[1] * u[0]).sum()
+    rev2 = 1 - (u[2] * u[0]).sum()
+    got = comps["a"]["affinity"]
+    assert torch.allclose(got[:3], torch.stack([(fwd0 + rev0) / 2, (fwd1 + rev1) / 2, rev2]),
+                          atol=1e-5)
+    assert math.isnan(got[3])                # no same-type neighbour: median score later
+
+
+def test_pygod_input_hetero_uses_same_type_relations_and_fused_features():
+    h = HeteroData()
+    h["user"].x = torch.randn(5, 2)
+    h["item"].x = torch.randn(3, 4)
+    h["user", "follows", "user"].edge_index = torch.tensor([[0, 1, 2, 2], [1, 2, 3, 2]])
+    h["user", "buys", "item"].edge_index = torch.tensor([[0, 4], [1, 2]])
+    data = peers.pygod_input(from_hetero_data(h), "user")
+    assert data.num_nodes == 5
+    assert data.x.shape[0] == 5 and data.x.shape[1] > 2      # own + neighbour means
+    edges = {tuple(e) for e in data.edge_index.t().tolist()}
+    assert edges == {(0, 1), (1, 0), (1, 2), (2, 1), (2, 3), (3, 2)}   # no self-loop
+    with pytest.raises(Exception, match="not in the graph"):
+        peers.pygod_input(from_hetero_data(h), "nope")
+
+
+def test_full_batch_loader_equals_neighbor_loader_full_batch():
+    from graphad.loader import make_neighbor_loader
+    graph = tiny_graph()
+    data = Data(x=graph.bundle.data["node"].x,
+                edge_index=graph.bundle.data["node", "to", "node"].edge_index)
+    n = data.num_nodes
+    ours = list(peers.FullBatchLoader(data, [-1, -1], batch_size=n))
+    ref = list(make_neighbor_loader(data, None, [-1, -1], batch_size=n, backend="torch"))
+    assert len(ours) == len(ref) == 1
+    a, b = ours[0], ref[0]
+    assert a.batch_size == b.batch_size == n
+    assert torch.equal(a.n_id, b.n_id) and torch.equal(a.input_id, b.input_id)
+    assert torch.equal(a.x, b.x)
+    as_set = lambda ei: {tuple(e) for e in ei.t().tolist()}  # noqa: E731
+    assert as_set(a.edge_index) == as_set(b.edge_index)
+    assert "n_id" not in data                  # the caller's graph is untouched
+    with pytest.raises(Exception, match="full-batch"):
+        peers.FullBatchLoader(data, [10, 10], batch_size=n)
+    with pytest.raises(Exception, match="full-batch"):
+        peers.FullBatchLoader(data, [-1, -1], batch_size=n // 2)
+
+
+@pytest.mark.skipif(not HAS_PYGOD, reason="pygod not installed (pip install graphad[bench])")
+def test_pygod_patch_is_scoped_and_restored():
+    import pygod.detector.base as base
+    original = base.NeighborLoader
+    with pytest.raises(KeyError):
+        with peers.pygod_full_batch():
+            assert base.NeighborLoader is peers.FullBatchLoader
+            raise KeyError("boom")
+    assert base.NeighborLoader is original
+
+
+@pytest.mark.skipif(not HAS_PYGOD, reason="pygod not installed (pip install graphad[bench])")
+@pytest.mark.parametrize("model", sorted(peers.PYGOD_MODELS))
+def test_pygod_peer_runs_full_batch_and_is_seeded(model, one_thread):
+    graph = tiny_graph()
+    state = torch.random.get_rng_state()
+    a = peers.PyGODPeer(model, epoch=3, seed=1).fit(graph.bundle)
+    b = peers.PyGODPeer(model, epoch=3, seed=1).fit(graph.bundle)
+    assert torch.equal(torch.random.get_rng_state(), state)   # global RNG untouched
+    sa, sb = a.decision_scores_["node"], b.decision_scores_["node"]
+    assert sa.shape == (60,) and torch.isfinite(sa).all()
+    assert torch.allclose(sa, sb)
+    assert set(a.score_components(graph.bundle)) == {"node"}
+
+
+# ------------------------------------------------------------------ report
+def _records():
+    rec = []
+    for seed, (auc, t) in enumerate([(0.8, 1.0), (0.9, 3.0), (0.7, 2.0)]):
+        rec.append(RunRecord("d1", "good", seed, "ok", auroc=auc, auprc=0.5, recall_at_k=0.4,
+                             seconds=t, peak_mb=10.0, by_type={"far": auc, "swap": 0.5},
+                             family="graphad"))
+    rec += [RunRecord("d1", "flaky", 0, "ok", auroc=0.6, auprc=0.2, recall_at_k=0.1,
+                      seconds=1.0, peak_mb=5.0),
+            RunRecord("d1", "flaky", 1, "timeout"),
+            RunRecord("d1", "broken", 0, "error", "ValueError: bad | input"),
+            RunRecord("d2", "good", 0, "ok", auroc=0.55, auprc=0.1, recall_at_k=0.0,
+                      seconds=1.0, peak_mb=1.0),
+            RunRecord("d2", "flaky", 0, "ok", auroc=0.65, auprc=0.1, recall_at_k=0.0,
+                      seconds=1.0, peak_mb=1.0),
+            RunRecord("d2", "broken", 0, "not installed")]
+    return rec
+
+
+def test_summary_mean_std_status_and_ranks():
+    summary = summarise(runs_frame(_records())).set_index(["dataset", "detector"])
+    good = summary.loc[("d1", "good")]
+    assert good["status"] == "ok" and good["runs"] == 3 and good["ok"] == 3
+    assert good["auroc_mean"] == pytest.approx(0.8)
+    assert good["auroc_std"] == pytest.approx(np.std([0.8, 0.9, 0.7]))
+    assert good["seconds_mean"] == pytest.approx(2.0)
+    assert good["auroc_type:far_mean"] == pytest.approx(0.8)
+    assert summary.loc[("d1", "flaky"), "status"] == "partial"
+    assert summary.loc[("d1", "broken"), "status"] == "error: ValueError: bad | input"
+    assert summary.loc[("d2", "broken"), "status"] == "not installed"
+    ranks = rank_summary(summary.reset_index(), ["good", "flaky", "broken"], ["d1", "d2"])
+    ranks = ranks.set_index("detector")
+    # d1: good 1, flaky 2, broken last (3); d2: flaky 1, good 2, broken 3
+    assert ranks.loc["good", "mean_rank"] == pytest.approx(1.5)
+    assert ranks.loc["flaky", "mean_rank"] == pytest.approx(1.5)
+    assert ranks.loc["broken", "mean_rank"] == pytest.approx(3.0)
+    assert ranks.loc["good", "mean_auroc"] == pytest.approx((0.8 + 0.55) / 2)
+    assert ranks.loc["broken", "datasets_ok"] == 0
+
+
+def test_report_files(tmp_path):
+    config = BenchConfig(["d1", "d2"], ["good", "flaky", "broken"], 3, 60.0, False,
+                         "forkserver", command="graphad bench detectors --seeds 3")
+    paths = write_report(tmp_path, _records(), config)
+    assert {p.name for p in paths} == {"results.csv", "summary.csv", "RESULTS.md"}
+    text = (tmp_path / "RESULTS.md").read_text()
+    head = text.split("## Protocol")[0]
+    for needle in ("Command: `graphad bench detectors --seeds 3`", "nproc", "RAM",
+                   "torch_geometric", "pygod", "scikit-learn", "python", "Date:"):
+        assert needle in head
+    assert "| good | 0.800 ± 0.082 | 0.550 |" in text
+    assert "0.600 (1/2)" in text                    # partial: one of two seeds
+    assert "error: ValueError: bad \\| input" in text  # pipes escaped in cells
+    assert "not installed" in text and "## Rank summary" in text
+    assert "## AUROC per anomaly type: d1" in text
+    assert "d1 / flaky / seed 1: timeout" in text
+    runs = pd.read_csv(tmp_path / "results.csv")
+    assert len(runs) == len(_records())
+    assert list(runs.columns[:6]) == ["dataset", "detector", "family", "seed", "status",
+                                      "error"]
+    assert not list(tmp_path.glob(".*"))             # no temporary files left
+
+
+# ------------------------------------------------------------------ runs
+def test_in_process_run_records_errors_and_missing_packages(tmp_path, dummies):
+    graph = tiny_graph()
+    records = run_benchmark([graph], ["iforest", "lof", "local-affinity", "dummy-fail",
+                                      "dummy-missing"], seeds=2, isolation="none",
+                            out_dir=tmp_path, echo=lambda s: None)
+    by = {(r.detector, r.seed): r for r in records}
+    assert [k for k in by if k[0] == "iforest"] == [("iforest", 0), ("iforest", 1)]
+    assert [k for k in by if k[0] == "lof"] == [("lof", 0)]          # deterministic
+    assert by[("lof", 0)].by_type["far"] == 1.0
+    assert by[("dummy-fail", 0)].cell == "error: RuntimeError: deliberate failure"
+    assert by[("dummy-missing", 0)].status == "not installed"
+    assert "| dummy-fail | error: RuntimeError: deliberate failure |" in (
+        tmp_path / "RESULTS.md").read_text()
+
+
+def test_isolated_runs_time_out_and_fail_without_stopping(tmp_path, dummies):
+    graph = tiny_graph()
+    lines = []
+    start = time.perf_counter()
+    records = run_benchmark([graph], ["dummy-sleep", "dummy-fail", "iforest"], seeds=1,
+                            timeout=4, out_dir=tmp_path, echo=lines.append)
+    assert time.perf_counter() - start < 90
+    status = {r.detector: r for r in records}
+    assert status["dummy-sleep"].status == "timeout"
+    assert status["dummy-fail"].cell == "error: RuntimeError: deliberate failure"
+    ok = status["iforest"]
+    assert ok.status == "ok" and 0 <= ok.auroc <= 1 and ok.seconds > 0 and ok.peak_mb >= 0
+    assert any("[1/3] tiny" in line and "timeout" in line for line in lines)
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "| dummy-sleep | timeout |" in text
+
+
+# ------------------------------------------------------------------ CLI, quick profile
+def test_cli_quick_profile(tmp_path, dummies, monkeypatch, capsys):
+    from graphad.cli import main
+    for candidate in (os.environ.get("GRAPHAD_DATA"), "/work/shared/datasets"):
+        if candidate and os.path.isdir(candidate):
+            monkeypatch.setenv("GRAPHAD_DATA", candidate)
+            break
+    detectors = benchmark_detectors() + ["dummy-fail"]
+    code = main(["bench", "detectors", "--quick", "--out", str(tmp_path),
+                 "--detectors", ",".join(detectors)])
+    assert code == 0
+    out = capsys.readouterr().out
+    datasets = harness.benchmark_datasets(quick=True)
+    assert "fraud_small" in datasets
+    runs = pd.read_csv(tmp_path / "results.csv")
+    assert len(runs) == len(datasets) * len(detectors)          # one seed each
+    assert set(zip(runs["dataset"], runs["detector"])) == {
+        (d, m) for d in datasets for m in detectors}
+    failed = runs[runs["detector"] == "dummy-fail"]
+    assert (failed["status"] == "error").all()
+    assert failed["error"].str.contains("deliberate failure").all()
+    expected_ok = runs[(runs["detector"] != "dummy-fail")
+                       & ((runs["family"] != "pygod") | HAS_PYGOD)]
+    assert (expected_ok["status"] == "ok").all(), expected_ok[["detector", "error"]]
+    for col in ("auroc", "auprc", "recall_at_k", "seconds", "peak_mb"):
+        values = pd.to_numeric(expected_ok[col], errors="raise")
+        assert values.notna().all(), col
+    assert expected_ok["auroc"].between(0, 1).all()
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "--quick" in text.splitlines()[2]
+    for det in detectors:
+        assert f"\n| {det} |" in text
+    assert "## AUROC per anomaly type: fraud_small" in text
+    for kind in ("attribute", "ring", "farm", "cross_modal", "burst"):
+        assert kind in text
+    assert f"[{len(runs)}/{len(runs)}]" in out
