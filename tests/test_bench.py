@@ -263,6 +263,23 @@ def test_in_process_run_records_errors_and_missing_packages(tmp_path, dummies):
         tmp_path / "RESULTS.md").read_text()
 
 
+def test_resume_keeps_finished_runs_and_redoes_failures(tmp_path, dummies):
+    graph = tiny_graph()
+    first = run_benchmark([graph], ["iforest", "dummy-fail"], seeds=1, isolation="none",
+                          out_dir=tmp_path, echo=lambda s: None)
+    lines = []
+    second = run_benchmark([graph], ["iforest", "lof", "dummy-fail"], seeds=1,
+                           isolation="none", out_dir=tmp_path, resume=True,
+                           echo=lines.append)
+    ran = [line.split()[2] for line in lines if line.startswith("[")]
+    assert ran == ["lof", "dummy-fail"]                # iforest finished before
+    kept = {r.detector: r for r in second}
+    assert set(kept) == {"iforest", "lof", "dummy-fail"} and len(second) == 3
+    assert kept["iforest"].auroc == pytest.approx(first[0].auroc)
+    assert kept["iforest"].by_type == pytest.approx(first[0].by_type)
+    assert len(pd.read_csv(tmp_path / "results.csv")) == 3
+
+
 def test_isolated_runs_time_out_and_fail_without_stopping(tmp_path, dummies):
     graph = tiny_graph()
     lines = []

@@ -449,11 +449,14 @@ def run_benchmark(datasets: Optional[Sequence[Union[str, Any]]] = None,
                   detectors: Optional[Sequence[str]] = None, seeds: Optional[int] = None,
                   out_dir: Optional[PathLike] = None, quick: bool = False,
                   timeout: Optional[float] = None, isolation: Optional[str] = None,
-                  threads: Optional[int] = None, command: str = "",
+                  threads: Optional[int] = None, resume: bool = False, command: str = "",
                   echo: Callable[[str], None] = print) -> List[RunRecord]:
     """Run ``detectors`` x ``datasets`` x ``seeds``; write ``RESULTS.md``,
-    ``results.csv`` and ``summary.csv`` to ``out_dir`` (after every dataset, so an
-    interrupted run keeps what it measured).
+    ``results.csv`` and ``summary.csv`` to ``out_dir`` after every run (an
+    interrupted benchmark keeps what it measured).
+
+    Scripts calling this need the usual ``if __name__ == "__main__":`` guard (the run
+    processes are started by ``multiprocessing``).
 
     Args:
         datasets: names (default :func:`benchmark_datasets`) or
@@ -465,17 +468,19 @@ def run_benchmark(datasets: Optional[Sequence[Union[str, Any]]] = None,
         timeout: seconds per run (default 1800; quick 120).
         isolation: ``forkserver`` (default on Linux), ``spawn`` or ``none``.
         threads: ``torch.set_num_threads`` in every run (default: torch's, the cores).
+        resume: keep the runs of ``out_dir/results.csv`` and skip those that finished
+            (``ok``); the report covers the old and the new runs.
         command: the command line to print in the report.
         echo: progress printer.
 
     Returns:
-        One :class:`RunRecord` per run, failures included.
+        One :class:`RunRecord` per run, failures included (and resumed ones).
     """
-    from .report import write_report
+    from .report import read_runs, write_report
     datasets = list(datasets) if datasets else benchmark_datasets(quick)
-    names_of = [d if isinstance(d, str) else d.name for d in datasets]
-    if len(set(names_of)) != len(names_of):
-        raise GraphadError(f"dataset names repeat: {names_of}")
+    dataset_names = [d if isinstance(d, str) else d.name for d in datasets]
+    if len(set(dataset_names)) != len(dataset_names):
+        raise GraphadError(f"dataset names repeat: {dataset_names}")
     names = list(detectors) if detectors else benchmark_detectors()
     specs = [detector_spec(n) for n in names]
     seeds = int(seeds) if seeds is not None else (1 if quick else 3)
@@ -484,58 +489,81 @@ def run_benchmark(datasets: Optional[Sequence[Union[str, Any]]] = None,
     timeout = float(timeout) if timeout is not None else (
         QUICK_TIMEOUT if quick else DEFAULT_TIMEOUT)
     isolation = isolation or default_isolation()
-    config = BenchConfig(names_of, names, seeds, timeout, quick, isolation, threads,
-                         command)
+    config = BenchConfig(list(dataset_names), list(names), seeds, timeout, quick,
+                         isolation, threads, command)
     config.detector_params = {s.name: _params(s, 0, "<target>", quick) for s in specs}
-    total = sum(seeds if s.seeded else 1 for s in specs) * len(datasets)
-    records: List[RunRecord] = []
-    done = 0
+    kept: List[RunRecord] = []
+    if resume and out_dir is not None and (Path(out_dir) / "results.csv").exists():
+        kept = read_runs(Path(out_dir) / "results.csv")
+        config.datasets += [d for d in dict.fromkeys(r.dataset for r in kept)
+                            if d not in config.datasets]
+        config.detectors += [d for d in dict.fromkeys(r.detector for r in kept)
+                             if d not in config.detectors]
+    finished = {(r.dataset, r.detector, r.seed) for r in kept if r.status == "ok"}
+    records = [r for r in kept if (r.dataset, r.detector, r.seed) in finished]
+    if finished:
+        echo(f"resuming: {len(finished)} finished runs kept from {out_dir}")
+    plan = [(item, name, spec, seed) for item, name in zip(datasets, dataset_names)
+            for spec in specs for seed in range(seeds if spec.seeded else 1)
+            if (name, spec.name, seed) not in finished]
+    # runs of the selection that did not finish (failures of an earlier pass) are redone
+    planned = {(name, spec.name, seed) for _, name, spec, seed in plan}
+    records += [r for r in kept if (r.dataset, r.detector, r.seed) not in finished
+                and (r.dataset, r.detector, r.seed) not in planned]
+
+    def report() -> None:
+        if out_dir is not None:
+            write_report(out_dir, records, config)
+
     with tempfile.TemporaryDirectory(prefix="graphad_bench_") as tmp:
-        for item, dataset in zip(datasets, names_of):
-            echo(f"loading {dataset}")
-            t0 = time.perf_counter()
-            try:
-                graph = load_dataset(item, quick) if isinstance(item, str) else item
-            except Exception as exc:  # noqa: BLE001 - a missing set is a row of errors
-                echo(f"  cannot load {dataset}: {_short(exc)}")
-                for spec in specs:
-                    for seed in range(seeds if spec.seeded else 1):
-                        done += 1
-                        records.append(RunRecord(dataset, spec.name, seed, "error",
-                                                 f"load failed: {_short(exc)}",
-                                                 family=spec.family))
-                continue
-            config.target_types[dataset] = graph.target_type
-            config.dataset_sizes[dataset] = _describe(graph)
-            echo(f"  {config.dataset_sizes[dataset]} ({time.perf_counter() - t0:.1f} s)")
-            path = Path(tmp) / f"{dataset}.pkl"
-            with open(path, "wb") as f:
-                pickle.dump(graph, f, protocol=pickle.HIGHEST_PROTOCOL)
-            graph = None
-            for spec in specs:
-                for seed in range(seeds if spec.seeded else 1):
-                    done += 1
-                    if _requirement_missing(spec):
-                        rec = RunRecord(dataset, spec.name, seed, "not installed",
-                                        family=spec.family)
-                    else:
-                        job = {"detector": spec.name, "target": spec.target,
-                               "params": _params(spec, seed,
-                                                 config.target_types[dataset], quick),
-                               "graph_path": str(path), "requires": spec.requires,
-                               "threads": threads}
-                        out = run_isolated(job, timeout, isolation)
-                        out.pop("traceback", None)
-                        rec = RunRecord(dataset, spec.name, seed, family=spec.family,
-                                        **out)
-                    records.append(rec)
-                    echo(_progress_line(done, total, rec))
-            if out_dir is not None:
-                write_report(out_dir, records, config)
+        done, current, path, load_error = 0, None, None, None
+        for item, dataset, spec, seed in plan:
+            if dataset != current:
+                current = dataset
+                path, load_error = _prepare_dataset(item, dataset, quick, config, tmp,
+                                                    echo)
+            done += 1
+            if load_error is not None:
+                rec = RunRecord(dataset, spec.name, seed, "error",
+                                f"load failed: {load_error}", family=spec.family)
+            elif _requirement_missing(spec):
+                rec = RunRecord(dataset, spec.name, seed, "not installed",
+                                family=spec.family)
+            else:
+                job = {"detector": spec.name, "target": spec.target,
+                       "params": _params(spec, seed, config.target_types[dataset], quick),
+                       "graph_path": str(path), "requires": spec.requires,
+                       "threads": threads}
+                out = run_isolated(job, timeout, isolation)
+                out.pop("traceback", None)
+                rec = RunRecord(dataset, spec.name, seed, family=spec.family, **out)
+            records.append(rec)
+            echo(_progress_line(done, len(plan), rec))
+            report()
+    report()
     if out_dir is not None:
-        paths = write_report(out_dir, records, config)
-        echo(f"wrote {', '.join(str(p) for p in paths)}")
+        echo(f"wrote {Path(out_dir) / 'RESULTS.md'}, results.csv, summary.csv")
     return records
+
+
+def _prepare_dataset(item: Any, name: str, quick: bool, config: BenchConfig, tmp: str,
+                     echo: Callable[[str], None]):
+    """Load (or take) a dataset and pickle it for the runs: ``(path, None)`` or
+    ``(None, error message)``."""
+    echo(f"loading {name}")
+    t0 = time.perf_counter()
+    try:
+        graph = load_dataset(item, quick) if isinstance(item, str) else item
+    except Exception as exc:  # noqa: BLE001 - a missing set is a row of error cells
+        echo(f"  cannot load {name}: {_short(exc)}")
+        return None, _short(exc)
+    config.target_types[name] = graph.target_type
+    config.dataset_sizes[name] = _describe(graph)
+    echo(f"  {config.dataset_sizes[name]} ({time.perf_counter() - t0:.1f} s)")
+    path = Path(tmp) / f"{name}.pkl"
+    with open(path, "wb") as f:
+        pickle.dump(graph, f, protocol=pickle.HIGHEST_PROTOCOL)
+    return path, None
 
 
 def _describe(graph) -> str:

@@ -87,6 +87,27 @@ def runs_frame(records: Sequence["RunRecord"]) -> pd.DataFrame:
                                                   if c not in columns))
 
 
+def read_runs(path: PathLike) -> List["RunRecord"]:
+    """The runs of a ``results.csv`` (as written by :func:`write_report`)."""
+    from .harness import RunRecord
+    frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    out = []
+    for row in frame.to_dict("records"):
+        def num(key: str) -> float:
+            value = row.get(key)
+            return float(value) if value is not None and value == value else math.nan
+        by_type = {k[len(TYPE_PREFIX):]: num(k) for k in row
+                   if k.startswith(TYPE_PREFIX) and not math.isnan(num(k))}
+        error = row.get("error")
+        out.append(RunRecord(str(row["dataset"]), str(row["detector"]), int(row["seed"]),
+                             str(row["status"]), "" if error != error or error is None
+                             else str(error), *(num(m) for m in METRICS),
+                             num("seconds"), num("peak_mb"), num("wall_seconds"),
+                             by_type, "" if row.get("family") != row.get("family")
+                             else str(row.get("family") or "")))
+    return out
+
+
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean and std over the successful seeds of each (dataset, detector).
 

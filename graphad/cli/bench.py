@@ -44,12 +44,14 @@ def _names(value: str | None) -> list | None:
               help="Seconds per run before it is killed  [default: 1800; --quick: 120]")
 @click.option("--threads", type=int, default=None,
               help="torch threads per run  [default: torch's default, the cores]")
+@click.option("--resume", is_flag=True,
+              help="Keep the finished runs of OUT/results.csv and run only the rest.")
 @click.option("--isolation", type=click.Choice(["forkserver", "spawn", "none"]),
               default=None, help="How each run gets a fresh process  "
                                  "[default: forkserver where available]")
 def bench_detectors_cmd(datasets: str | None, detectors: str | None, seeds: int | None,
                         out_dir: str, quick: bool, timeout: float | None,
-                        threads: int | None, isolation: str | None) -> None:
+                        threads: int | None, resume: bool, isolation: str | None) -> None:
     """Every detector on every dataset over seeds: AUROC, AUPRC, Recall@k, time, memory.
 
     Each run has its own process and timeout; a failed run is a cell of the table,
@@ -59,6 +61,7 @@ def bench_detectors_cmd(datasets: str | None, detectors: str | None, seeds: int 
     Example:
         graphad bench detectors --quick --out out/bench-quick
         graphad bench detectors --datasets disney,books --detectors gae,dominant
+        graphad bench detectors --out out/bench --resume   # after an interruption
     """
     import shlex
 
@@ -69,8 +72,7 @@ def bench_detectors_cmd(datasets: str | None, detectors: str | None, seeds: int 
                         ("--threads", threads), ("--isolation", isolation)):
         if value is not None:
             args += [flag, str(value)]
-    if quick:
-        args.append("--quick")
+    args += [flag for flag, on in (("--quick", quick), ("--resume", resume)) if on]
     run_benchmark(_names(datasets), _names(detectors), seeds=seeds, out_dir=out_dir,
                   quick=quick, timeout=timeout, isolation=isolation, threads=threads,
-                  command=shlex.join(args), echo=click.echo)
+                  resume=resume, command=shlex.join(args), echo=click.echo)
