@@ -44,7 +44,24 @@ def environment() -> Dict[str, str]:
         except metadata.PackageNotFoundError:
             env[label] = "not installed"
     env["python"] = platform.python_version()
+    env["git"] = _git_revision()
     return env
+
+
+def _git_revision() -> str:
+    """``<commit>`` of the graphad checkout, ``+ uncommitted changes`` when its package
+    files differ from it; ``unknown`` outside a git checkout."""
+    import subprocess
+    root = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10, check=True)
+        dirty = subprocess.run(["git", "--no-optional-locks", "-C", str(root), "status",
+                                "--porcelain", "--", "graphad"], capture_output=True,
+                               text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head.stdout.strip() + (" + uncommitted changes" if dirty.stdout.strip() else "")
 
 
 def _ram() -> str:
@@ -214,10 +231,11 @@ def render_markdown(records: Sequence["RunRecord"], config: "BenchConfig",
              f"{env['cpu']}; {env['os']}; CPU only",
              "- Versions: " + ", ".join(f"{k} {env[k]}" for k, _ in _VERSIONS)
              + f", python {env['python']}",
+             f"- graphad source: git {env.get('git', 'unknown')}",
              f"- Seeds: {config.seeds} per seeded detector (0..{config.seeds - 1}); "
              f"timeout {config.timeout:g} s per run; "
              f"profile: {'quick' if config.quick else 'full'}", ""]
-    lines += _protocol(config)
+    lines += _protocol(config, records)
     if summary.empty:
         return "\n".join(lines + ["No runs.", ""])
     lines += ["## AUROC", "", "Mean ± std over seeds; `(k/n)`: only k of n runs "
@@ -244,7 +262,7 @@ def render_markdown(records: Sequence["RunRecord"], config: "BenchConfig",
     return "\n".join(lines) + "\n"
 
 
-def _protocol(config: "BenchConfig") -> List[str]:
+def _protocol(config: "BenchConfig", records: Sequence["RunRecord"] = ()) -> List[str]:
     iso = {"forkserver": "a fresh process per (detector, dataset, seed), forked from a "
                          "multiprocessing forkserver that has only imported the libraries",
            "spawn": "a fresh process per (detector, dataset, seed) (multiprocessing "
@@ -260,7 +278,8 @@ def _protocol(config: "BenchConfig") -> List[str]:
              "`error: ...` (an exception), `not installed` (optional package missing).",
              "- Metrics on the labelled nodes of the target type; time = `fit` + "
              "scoring of the same graph; memory = peak RSS during the run above the RSS "
-             "just before `fit` (Linux `VmHWM`, reset through `/proc/self/clear_refs`).",
+             "just before `fit` (Linux `VmHWM`, reset through `/proc/self/clear_refs`)"
+             + _memory_floor(records) + ".",
              "- graphad: one default configuration on every dataset (`gae` = "
              "`MultimodalGAE()` defaults), no per-dataset tuning.",
              "- Baselines: `iforest` / `lof` = scikit-learn IsolationForest / "
@@ -293,6 +312,14 @@ def _protocol(config: "BenchConfig") -> List[str]:
         lines.append("- Parameters (besides `seed` and the target `node_type`): "
                      + "; ".join(f"`{k}` {v or 'defaults'}" for k, v in shown.items()))
     return lines + [""]
+
+
+def _memory_floor(records: Sequence["RunRecord"]) -> str:
+    peaks = [r.peak_mb for r in records if r.status == "ok" and r.peak_mb == r.peak_mb]
+    if not peaks:
+        return ""
+    return (f"; it includes the library pages a run touches for the first time: "
+            f"the smallest run here shows {min(peaks):.0f} MB")
 
 
 def _by_type(summary: pd.DataFrame, detectors: Sequence[str],
