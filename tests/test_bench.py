@@ -46,6 +46,21 @@ class SleepyDetector(FailingDetector):
         time.sleep(600)
 
 
+class OOMDetector(FailingDetector):
+    """Runs out of memory (``MemoryError``)."""
+
+    def _fit(self, bundle):
+        raise MemoryError()
+
+
+class KilledDetector(FailingDetector):
+    """Killed by SIGKILL, as by the kernel's OOM killer."""
+
+    def _fit(self, bundle):
+        import signal
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 @pytest.fixture
 def one_thread():
     """Small in-process torch runs: one thread (a busy machine's spinning OpenMP
@@ -58,7 +73,8 @@ def one_thread():
 
 @pytest.fixture
 def dummies():
-    names = {"dummy-fail": "FailingDetector", "dummy-sleep": "SleepyDetector"}
+    names = {"dummy-fail": "FailingDetector", "dummy-sleep": "SleepyDetector",
+             "dummy-oom": "OOMDetector", "dummy-killed": "KilledDetector"}
     for name, cls in names.items():
         register_detector(name, f"{__name__}:{cls}")
     register_detector("dummy-missing", f"{__name__}:FailingDetector",
@@ -284,15 +300,18 @@ def test_isolated_runs_time_out_and_fail_without_stopping(tmp_path, dummies):
     graph = tiny_graph()
     lines = []
     start = time.perf_counter()
-    records = run_benchmark([graph], ["dummy-sleep", "dummy-fail", "iforest"], seeds=1,
+    records = run_benchmark([graph], ["dummy-sleep", "dummy-fail", "dummy-oom",
+                                      "dummy-killed", "iforest"], seeds=1,
                             timeout=4, out_dir=tmp_path, echo=lines.append)
     assert time.perf_counter() - start < 90
     status = {r.detector: r for r in records}
     assert status["dummy-sleep"].status == "timeout"
     assert status["dummy-fail"].cell == "error: RuntimeError: deliberate failure"
+    assert status["dummy-oom"].cell == "oom"
+    assert status["dummy-killed"].cell == "oom"
     ok = status["iforest"]
     assert ok.status == "ok" and 0 <= ok.auroc <= 1 and ok.seconds > 0 and ok.peak_mb >= 0
-    assert any("[1/3] tiny" in line and "timeout" in line for line in lines)
+    assert any("[1/5] tiny" in line and "timeout" in line for line in lines)
     text = (tmp_path / "RESULTS.md").read_text()
     assert "| dummy-sleep | timeout |" in text
 

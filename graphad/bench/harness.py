@@ -48,6 +48,7 @@ QUICK_DATASETS = ("disney", "books", "fraud_small")
 FRAUD_SMALL_USERS = 400
 DEFAULT_TIMEOUT = 1800.0
 QUICK_TIMEOUT = 120.0
+#: imported once by the forkserver, so that run processes start with them loaded
 PRELOAD = ["torch", "torch_geometric", "sklearn.ensemble", "sklearn.neighbors",
            "graphad.detectors", "graphad.bench.evaluate", "graphad.bench.peers",
            "graphad.bench.harness", "pygod.detector"]
@@ -111,6 +112,8 @@ def register_detector(name: str, target: str, *, params: Optional[Mapping] = Non
     ``target`` is ``"module:callable"`` so that a fresh run process can import it
     (a class or factory at module level of an importable module).
     """
+    if name in _DEFAULTS:
+        raise GraphadError(f"'{name}' is a built-in benchmark detector; pick another name")
     if ":" not in target:
         raise GraphadError(f"detector target must be 'module:callable', got {target!r}")
     spec = DetectorSpec(name, target, dict(params or {}), dict(quick or {}), family,
@@ -175,7 +178,7 @@ def fraud_small(n_users: int = FRAUD_SMALL_USERS, seed: int = 0):
     from ..datasets.loaders import LabelledGraph
     with tempfile.TemporaryDirectory(prefix="graphad_fraud_small_") as tmp:
         net = make_fraud_network(n_users=n_users, seed=seed, image_dir=Path(tmp) / "images")
-        bundle = build_graph(net.tables, net.schema, base_dir=net.root,
+        bundle = build_graph(net.tables, net.schema, base_dir=net.root, use_cache=False,
                              encoders={"review": {"name": "tfidf", "dim": 32},
                                        "photo": PixelImageEncoder()})
     return LabelledGraph("fraud_small", bundle, net.labels, "user")
@@ -310,8 +313,13 @@ def execute_run(job: Mapping[str, Any]) -> Dict[str, Any]:
     ``threads`` (``torch.set_num_threads``). Returns a dict of :class:`RunRecord`
     fields.
     """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _execute_run(job)
+
+
+def _execute_run(job: Mapping[str, Any]) -> Dict[str, Any]:
     from .evaluate import run_detector
-    warnings.filterwarnings("ignore")
     start = time.perf_counter()
     try:
         if job.get("threads"):
@@ -397,29 +405,30 @@ def run_isolated(job: Mapping[str, Any], timeout: float, isolation: str = "forks
     with run_environment():
         proc.start()
     send.close()
+    result: Optional[Dict[str, Any]] = None
     try:
-        if recv.poll(timeout):
-            try:
-                return recv.recv()
-            except EOFError:
-                pass                      # died without an answer: see the exit code
-        else:
+        if not recv.poll(timeout):
             proc.kill()
             proc.join()
             return {"status": "timeout", "message": "",
                     "wall_seconds": time.perf_counter() - start}
+        try:
+            result = recv.recv()
+        except EOFError:
+            pass                          # died without an answer: see the exit code
     finally:
         recv.close()
-    proc.join(10)
+    proc.join(30)                         # let it free its memory before the next run
     if proc.is_alive():
         proc.kill()
         proc.join()
-    code = proc.exitcode
+    if result is not None:
+        return result
     wall = time.perf_counter() - start
-    if code == -9:
+    if proc.exitcode == -9:
         return {"status": "oom", "message": "", "wall_seconds": wall,
                 "traceback": "killed by SIGKILL (out of memory?)"}
-    return {"status": "error", "message": f"process exited with code {code}",
+    return {"status": "error", "message": f"process exited with code {proc.exitcode}",
             "wall_seconds": wall}
 
 
