@@ -33,8 +33,9 @@ def _names(value: str | None) -> list | None:
                    "$GRAPHAD_DATA, bitcoin_alpha and fraud_sample; --quick: disney, "
                    "books, fraud_small).")
 @click.option("--detectors", default=None,
-              help="Comma-separated detector names (default: all; see "
-                   "graphad.bench.benchmark_detectors()).")
+              help="Comma-separated detector names (default: all of gae, "
+                   "early-iforest, late-iforest, iforest, lof, local-affinity, "
+                   "dominant, anomalydae, cola, conad, ocgnn, pygod-gae).")
 @click.option("--seeds", type=int, default=None,
               help="Seeds per seeded detector  [default: 3; --quick: 1]")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out/bench",
