@@ -352,3 +352,12 @@ def test_cli_quick_profile(tmp_path, dummies, monkeypatch, capsys):
     for kind in ("attribute", "ring", "farm", "cross_modal", "burst"):
         assert kind in text
     assert f"[{len(runs)}/{len(runs)}]" in out
+
+
+def test_cli_help_names_every_detector(capsys):
+    from graphad.cli import main
+    assert main(["bench", "detectors", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for name in benchmark_detectors():
+        assert name in text
+    assert "Example:" in text
