@@ -1,0 +1,262 @@
+"""Saving and loading fitted detectors without pickling arbitrary objects.
+
+A saved detector is one ``torch.save`` file holding a versioned envelope of plain data::
+
+    {"format": "graphad-detector", "format_version": 1,
+     "versions": {"graphad": ..., "torch": ..., "torch_geometric": ...},
+     "class": "MultimodalGAE", "params": get_params(),
+     "state": {fitted attribute: value},          # tensors, numbers, strings, containers
+     "module": {"state_dict": ..., "views": ...}}  # deep detectors
+
+It is read back with ``torch.load(..., weights_only=True)``, which refuses anything but
+tensors and plain containers, so loading a file cannot run code. Fitted helpers that are
+objects (the :class:`~graphad.scoring.normalize.RobustNormalizer`) are stored as their
+numbers and rebuilt; the torch module is rebuilt from the parameters and fitted
+metadata, then its ``state_dict`` is loaded.
+
+Detectors whose fitted state is not plain data (the scikit-learn baselines hold fitted
+estimators) are refused, unless ``trusted=True``: then the whole detector is pickled,
+and loading it again needs ``trusted=True`` too (only for files you made yourself).
+
+Example:
+    >>> save_detector(det, "model.pt")
+    >>> det2 = load_detector("model.pt")
+    >>> torch.equal(det2.decision_function(graph)["user"], det.decision_function(graph)["user"])
+    True
+"""
+from __future__ import annotations
+
+import importlib
+import io
+import pickle
+import warnings
+from pathlib import Path
+from typing import Any, Dict, Union
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import GraphadError
+from ..scoring.normalize import RobustNormalizer
+
+FORMAT = "graphad-detector"
+FORMAT_VERSION = 1
+PathLike = Union[str, Path]
+
+#: class name -> module; only these classes are ever instantiated by ``load_detector``
+_CLASSES: Dict[str, str] = {
+    "MultimodalGAE": "graphad.detectors.gae",
+}
+_TRUSTED_ONLY = "pickled"
+
+
+def _versions() -> Dict[str, str]:
+    import torch_geometric
+
+    from .. import __version__
+    return {"graphad": str(__version__), "torch": str(torch.__version__),
+            "torch_geometric": str(torch_geometric.__version__)}
+
+
+# ---------------------------------------------------------------- plain data
+def _encode(value: Any, where: str) -> Any:
+    """Fitted value -> tensors / numbers / strings / containers (or an error)."""
+    if isinstance(value, RobustNormalizer):
+        return {"__robust_normalizer__": {"center": value.center_, "scale": value.scale_}}
+    if isinstance(value, Tensor):
+        return value.detach().cpu().clone()
+    if value is None:
+        return None
+    for plain in (bool, int, float, str):    # subclasses (TorchVersion...) made plain
+        if isinstance(value, plain):
+            return plain(value)
+    if isinstance(value, (list, tuple)):
+        items = [_encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if isinstance(value, tuple) else items
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, (str, int, float, bool, tuple)):
+                raise GraphadError(f"cannot save {where}: key {k!r} is not plain data")
+            out[k] = _encode(v, f"{where}[{k!r}]")
+        return out
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:   # numpy scalar
+        return value.item()
+    raise GraphadError(f"cannot save {where}: {type(value).__name__} is not plain data "
+                       "(save_detector(..., trusted=True) pickles it instead)")
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"__robust_normalizer__"}:
+            raw = value["__robust_normalizer__"]
+            norm = RobustNormalizer()
+            norm.center_, norm.scale_ = dict(raw["center"]), dict(raw["scale"])
+            return norm
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_decode(v) for v in value)
+    return value
+
+
+def _params(det: Any) -> Dict[str, Any]:
+    return _encode(det.get_params(deep=False), "params")
+
+
+def _fitted_state(det: Any) -> Dict[str, Any]:
+    return {name: _encode(value, name) for name, value in vars(det).items()
+            if name.endswith("_") and not name.startswith("_") and name != "module_"}
+
+
+# ---------------------------------------------------------------- save
+def save_detector(det: Any, path: PathLike, trusted: bool = False) -> Path:
+    """Write a fitted detector to ``path`` (atomically).
+
+    Args:
+        det: a fitted detector.
+        path: output file (``.pt`` by convention).
+        trusted: allow pickling detectors whose state is not plain data (refused by
+            default; such a file then loads only with ``trusted=True``).
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    from ..data.io import atomic_write_bytes
+    check_is_fitted(det, "normalizer_")
+    name = type(det).__name__
+    envelope: Dict[str, Any] = {"format": FORMAT, "format_version": FORMAT_VERSION,
+                                "versions": _versions(), "class": name}
+    if name in _CLASSES and _CLASSES[name] == type(det).__module__:
+        envelope["params"] = _params(det)
+        envelope["state"] = _fitted_state(det)
+        module = getattr(det, "module_", None)
+        if isinstance(module, nn.Module):
+            envelope["module"] = _module_record(det, module)
+    elif trusted:
+        envelope[_TRUSTED_ONLY] = pickle.dumps(det)
+    else:
+        raise GraphadError(f"{name} cannot be saved as plain data; pass trusted=True to "
+                           "pickle it (the file then loads only with trusted=True)")
+    buffer = io.BytesIO()
+    torch.save(envelope, buffer)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def _module_record(det: Any, module: nn.Module) -> Dict[str, Any]:
+    """Weights plus the modality views (entity -> observation relations) found on the
+    module or its submodules: the part of the training graph's metadata that
+    ``_build_module`` needs beyond node types, relations and widths."""
+    views: Dict[str, list] = {}
+    for sub in module.modules():
+        found = getattr(sub, "views", None)
+        if isinstance(found, dict):
+            for t, ets in found.items():
+                views.setdefault(str(t), [])
+                views[str(t)] += [tuple(et) for et in ets if tuple(et) not in views[str(t)]]
+    return {"state_dict": {k: v.detach().cpu().clone()
+                           for k, v in module.state_dict().items()},
+            "views": views}
+
+
+# ---------------------------------------------------------------- load
+def load_detector(path: PathLike, trusted: bool = False) -> Any:
+    """Read a detector written by :func:`save_detector`.
+
+    Args:
+        path: the file.
+        trusted: also accept files holding a pickled detector (only files you wrote).
+
+    Raises:
+        GraphadError: not a graphad detector file, an unknown format version or class,
+            or a pickled detector without ``trusted=True``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise GraphadError(f"model file not found: {path}")
+    try:
+        envelope = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - re-raised with the file named
+        raise GraphadError(f"{path} is not a graphad detector file ({exc})") from None
+    if not isinstance(envelope, dict) or envelope.get("format") != FORMAT:
+        raise GraphadError(f"{path} is not a graphad detector file")
+    if envelope.get("format_version") != FORMAT_VERSION:
+        raise GraphadError(f"{path}: detector file format {envelope.get('format_version')}"
+                           f" is not supported (this graphad reads {FORMAT_VERSION})")
+    _check_versions(path, envelope.get("versions", {}))
+    if _TRUSTED_ONLY in envelope:
+        if not trusted:
+            raise GraphadError(f"{path} holds a pickled detector; load it with "
+                               "trusted=True only if you made the file yourself")
+        return pickle.loads(envelope[_TRUSTED_ONLY])
+    name = envelope.get("class")
+    if name not in _CLASSES:
+        raise GraphadError(f"{path}: unknown detector class {name!r}")
+    cls = getattr(importlib.import_module(_CLASSES[name]), name)
+    det = cls(**_decode(envelope["params"]))
+    for attr, value in _decode(envelope["state"]).items():
+        setattr(det, attr, value)
+    if "module" in envelope:
+        det.module_ = _rebuild_module(det, envelope["module"])
+    return det
+
+
+def _check_versions(path: Path, saved: Dict[str, str]) -> None:
+    now = _versions()
+    changed = [f"{k} {saved.get(k)} -> {now[k]}" for k in now
+               if saved.get(k) is not None and saved.get(k) != now[k]]
+    if changed:
+        warnings.warn(f"{path} was saved with other versions ({'; '.join(changed)}); "
+                      "scores may differ", stacklevel=3)
+
+
+def _rebuild_module(det: Any, record: Dict[str, Any]) -> nn.Module:
+    """The detector's own ``_build_module`` on an empty graph of the training schema,
+    then the saved weights; buffers that the module registers while fitting (fitted
+    closed-form maps) are registered again from the file."""
+    from torch_geometric.data import HeteroData
+
+    from ..data.bundle import GraphBundle
+    from ..data.idmap import IdMap
+    from ..nn.inputs import affinity_key, has_key, nbr_key
+    from ..typing import edge_type_str
+    node_types, edge_types = det.metadata_
+    data = HeteroData()      # an empty graph shaped like the prepared training graph
+    for t in node_types:
+        data[t].x = torch.zeros(0, det.in_dims_[t])
+    for et in edge_types:
+        et = tuple(et)
+        data[et].edge_index = torch.zeros(2, 0, dtype=torch.long)
+        stats = det.edge_stats_.get(edge_type_str(et))
+        if stats is not None:
+            data[et].edge_attr = torch.zeros(0, stats[0].numel())
+        data[et[2]][nbr_key(et)] = torch.zeros(0, det.in_dims_[et[0]])
+        data[et[2]][has_key(et)] = torch.zeros(0, dtype=torch.bool)
+        if et[0] == et[2]:
+            data[et[2]][affinity_key(et)] = torch.zeros(0)
+    observation = {et[0] for ets in record.get("views", {}).values() for et in ets}
+    bundle = GraphBundle(data=data, ids=IdMap(),
+                         modality={t: ("observation" if t in observation else None)
+                                   for t in node_types})
+    module = det._build_module(data, bundle)
+    state = record["state_dict"]
+    try:
+        result = module.load_state_dict(state, strict=False)
+    except RuntimeError as exc:
+        raise GraphadError(f"saved weights do not fit the rebuilt {type(module).__name__}"
+                           f" (saved with another graphad version?): {exc}") from None
+    if result.missing_keys:
+        raise GraphadError(f"saved weights lack {result.missing_keys[:5]} of the rebuilt "
+                           f"{type(module).__name__} (saved with another graphad version?)")
+    for key in result.unexpected_keys:   # buffers a module registers while fitting
+        owner, _, name = key.rpartition(".")
+        try:
+            target = module.get_submodule(owner) if owner else module
+        except AttributeError:
+            raise GraphadError(f"saved weights hold {key!r}, which the rebuilt "
+                               f"{type(module).__name__} has no place for") from None
+        target.register_buffer(name, state[key])
+    return module.eval()
+
+
+__all__ = ["save_detector", "load_detector"]

@@ -1,0 +1,429 @@
+"""Discover suspicious subgraphs (rings, farms) around high-scoring nodes.
+
+:func:`find_suspicious_subgraphs` works in steps, each sparse:
+
+1. **Flag** the highest-scoring nodes of each entity type: those above the detector's
+   ``threshold_`` (its ``contamination`` share), or the top ``quantile`` share.
+2. **Cores.** *Connector stars*: a node ``v`` of any type whose neighbours over one
+   relation are mostly flagged, improbably so: ``k_v >= min_shared`` flagged among its
+   ``d_v`` distinct neighbours, ``2 k_v >= d_v``, and ``P(Binomial(d_v, q) >= k_v)``
+   below ``alpha`` divided by the number of nodes tested (``q``: the flagged share of
+   that neighbour type). A device behind many flagged accounts, a photo on several
+   flagged profiles, a merchant only flagged users pay, an account followed mostly by
+   flagged accounts qualify; a big merchant that many flagged users pay among many
+   others does not. Each connector with its flagged neighbours is a core.
+   *Supported links*: a link between two flagged nodes of one type (an account
+   following another) counts when the two also share ``min_support`` flagged
+   neighbours (the link lies in a triangle of flagged nodes), so that chains of
+   unrelated flagged accounts do not percolate while dense rings keep their links;
+   each connected component of such links is a core. Links across types count only
+   through connectors.
+3. **Merge** cores that share at least half of the smaller one (a farm's device and
+   its photo); a node left in several groups goes to the smallest, most specific one.
+4. **Grow** (``expand`` rounds): a non-member joins the group it is most tied to when
+   it has ``min_shared`` or more member neighbours and that many would be improbable if
+   members were a random share of their type (binomial tails multiplied over
+   relations, below ``alpha`` divided by the number of candidates). This brings back
+   members of a ring or farm that were not flagged themselves.
+5. Optionally (``hubs=True``) also seed from **hubs**: shared resources with an
+   outlying number of neighbours (see :meth:`_Finder.add_hubs`), which finds device
+   farms that a detector does not flag, at the price of a few groups around merely
+   busy nodes.
+6. **Drop** groups whose largest type has fewer than ``min_size`` members and **rank**
+   the rest by :func:`~graphad.scoring.subgraph.score_subgraphs`' combined score.
+
+Nothing depends on a particular data set: the flagged share comes from the detector's
+contamination, ``alpha`` is an ordinary family-wise significance level, and the "half"
+rules say that a shared neighbour or a group must mostly consist of what it links.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, List, Mapping, Optional
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+from scipy.stats import binom, poisson
+
+from ..data.bundle import as_bundle
+from ..errors import GraphadError
+from ..typing import NodeType
+from .graphview import Group, GraphView, check_type, get_scores
+from .subgraph import Subgraph, _GroupScorer, to_subgraph
+
+DEFAULT_QUANTILE = 0.05
+
+
+def find_suspicious_subgraphs(graph: Any, detector: Any = None,
+                              scores: Optional[Mapping[NodeType, Any]] = None,
+                              k: Optional[int] = 10, quantile: Optional[float] = None,
+                              node_types: Optional[Iterable[NodeType]] = None,
+                              alpha: float = 0.01, min_shared: int = 2,
+                              min_support: int = 1, min_size: int = 3,
+                              max_size: int = 100, hubs: bool = False, expand: int = 2,
+                              top_k: int = 3) -> List[Subgraph]:
+    """Groups of high-scoring nodes tied together, most suspicious first.
+
+    Args:
+        graph: a :class:`GraphBundle` (or ``HeteroData`` / ``Data``).
+        detector: a fitted detector (scores, thresholds, latents).
+        scores: ``{node_type: scores}`` instead of the detector's.
+        k: how many subgraphs to return (None: all found).
+        quantile: share of each type to flag; default: above the detector's
+            ``threshold_`` (its contamination), else 5%.
+        node_types: types to flag (default: entity types, i.e. no modality).
+        alpha: family-wise significance level of the connector, growth and hub tests.
+        min_shared: flagged (member) neighbours a connector (joiner) needs.
+        min_support: common flagged neighbours a same-type flagged link needs.
+        min_size: a group needs this many nodes of one type.
+        max_size: largest hub neighbourhood taken as a group (``hubs=True``).
+        hubs: also seed groups from hubs (shared resources with outlying degree).
+        expand: rounds of growth (0: cores only).
+        top_k: members averaged in the subgraph score's member term.
+
+    Returns:
+        list of :class:`Subgraph` (members by type with external ids, ``score``,
+        ``rank``, ``seeds`` = the flagged members, ``details`` = the score row).
+
+    Example:
+        >>> for sg in find_suspicious_subgraphs(graph, det, k=5):
+        ...     print(sg.rank, round(sg.score, 2), sg.describe())
+    """
+    if not 0 < alpha < 1:
+        raise GraphadError(f"alpha must be in (0, 1), got {alpha}")
+    if min_shared < 1 or min_size < 1:
+        raise GraphadError("min_shared and min_size must be >= 1")
+    bundle = as_bundle(graph)
+    node_scores = get_scores(bundle, detector, scores)
+    if node_scores is None:
+        raise GraphadError("find_suspicious_subgraphs needs a fitted detector or scores")
+    view = GraphView(bundle)
+    flagged = flag_nodes(bundle, node_scores, detector, quantile, node_types)
+    finder = _Finder(view, flagged, list(flagged), alpha, min_shared, min_support,
+                     min_size, max_size)
+    labels = finder.components()
+    if hubs:
+        labels = finder.add_hubs(labels)
+    for _ in range(int(expand)):
+        grown = finder.grow(labels)
+        if grown is None:
+            break
+        labels = grown
+    groups = finder.groups(labels)
+    if not groups:
+        return []
+    scorer = _GroupScorer(bundle, view, node_scores, detector, top_k)
+    rows = [scorer.score(g) for g in groups]
+    order = sorted(range(len(groups)), key=lambda i: -_finite(rows[i]["score"]))
+    if k is not None:
+        order = order[:int(k)]
+    out = []
+    for rank, i in enumerate(order, 1):
+        seeds = {t: np.intersect1d(idx, flagged.get(t, np.zeros(0, np.int64)))
+                 for t, idx in groups[i].items()}
+        out.append(to_subgraph(bundle, groups[i], rows[i], rank=rank, seeds=seeds))
+    return out
+
+
+def _finite(x: float) -> float:
+    return x if np.isfinite(x) else -math.inf
+
+
+def flag_nodes(bundle, scores, detector=None, quantile: Optional[float] = None,
+               node_types: Optional[Iterable[NodeType]] = None) -> Group:
+    """Indices of the flagged nodes per type (see :func:`find_suspicious_subgraphs`)."""
+    if node_types is None:
+        types = [t for t in bundle.node_types if bundle.modality.get(t) is None]
+    else:
+        types = list(node_types)
+        for t in types:
+            check_type(bundle, t)
+    thresholds = getattr(detector, "threshold_", None) if quantile is None else None
+    if quantile is not None and not 0 < quantile < 1:
+        raise GraphadError(f"quantile must be in (0, 1), got {quantile}")
+    out: Group = {}
+    for t in types:
+        if t not in scores:
+            continue
+        s = scores[t].detach().cpu().double().numpy()
+        finite = np.isfinite(s)
+        if thresholds is not None and t in thresholds:
+            idx = np.flatnonzero(finite & (s > thresholds[t]))
+        else:
+            q = quantile if quantile is not None else DEFAULT_QUANTILE
+            n = int(math.ceil(q * finite.sum()))
+            order = np.argsort(-np.where(finite, s, -np.inf), kind="stable")
+            idx = np.sort(order[:n])
+        out[t] = idx.astype(np.int64)
+    return out
+
+
+class _Finder:
+    """Candidate groups over one global index (types stacked in bundle order).
+
+    A label vector assigns each node to at most one group (-1: none).
+    """
+
+    def __init__(self, view: GraphView, flagged: Group, seed_types: List[NodeType],
+                 alpha: float, min_shared: int, min_support: int, min_size: int,
+                 max_size: int):
+        self.view, self.alpha = view, alpha
+        self.min_shared, self.min_support = min_shared, min_support
+        self.min_size, self.max_size = min_size, max_size
+        self.seed_types = list(seed_types)
+        self.off = view.offsets()
+        self.n = view.total_nodes
+        self.flag_vec = {t: _indicator(flagged.get(t), view.num_nodes[t])
+                         for t in view.num_nodes}
+
+    def _global(self, t: NodeType, idx: np.ndarray) -> np.ndarray:
+        return idx + self.off[t]
+
+    # -------------------------------------------------------------- flagged seeds
+    def components(self) -> np.ndarray:
+        """Groups of flagged nodes: connector stars and supported same-type links,
+        merged where they overlap (see :func:`find_suspicious_subgraphs`)."""
+        cores: List[np.ndarray] = []
+        direct_r: List[np.ndarray] = []
+        direct_c: List[np.ndarray] = []
+        for v in self.view.views():
+            fa = self.flag_vec[v.a]
+            if not fa.any():
+                continue
+            # connectors: b nodes with improbably many flagged a-neighbours, which
+            # make up at least half of their a-neighbours
+            k = np.asarray(v.adj_t @ fa.astype(np.float64)).ravel()
+            cand = np.flatnonzero((k >= self.min_shared) & (2 * k >= v.deg_b))
+            if cand.size:
+                logp = binom.logsf(k[cand] - 1, v.deg_b[cand], fa.mean())
+                for c in cand[logp < math.log(self.alpha / cand.size)]:
+                    nbrs = v.adj_t[c].indices
+                    cores.append(np.r_[self._global(v.b, np.array([c])),
+                                       self._global(v.a, nbrs[fa[nbrs]])])
+            # direct links between flagged nodes of one type (a flagged account
+            # following another); links across types go through connectors only
+            if v.a == v.b:
+                ia = np.flatnonzero(fa)
+                sub = v.adj[ia][:, ia].tocoo()
+                if sub.nnz:
+                    direct_r.append(self._global(v.a, ia[sub.row]))
+                    direct_c.append(self._global(v.b, ia[sub.col]))
+        direct = _sym(direct_r, direct_c, self.n)
+        if direct.nnz:
+            kept = direct
+            if self.min_support > 0:
+                support = (direct @ direct).multiply(direct)   # common flagged neighbours
+                kept = (support >= self.min_support).astype(np.float64).tocsr()
+            kept.eliminate_zeros()
+            _, comp = connected_components(kept, directed=False)
+            linked = np.flatnonzero(np.diff(kept.indptr) > 0)
+            order = np.argsort(comp[linked], kind="stable")
+            _, starts = np.unique(comp[linked][order], return_index=True)
+            cores += np.split(linked[order], starts[1:])
+        return self._merge(cores)
+
+    def _merge(self, cores: List[np.ndarray]) -> np.ndarray:
+        """Union of cores sharing at least half of the smaller one; a node in several
+        resulting groups goes to the smallest (the most specific)."""
+        labels = np.full(self.n, -1)
+        cores = [np.unique(c) for c in cores if len(c) >= 2]
+        if not cores:
+            return labels
+        inc = _incidence(cores, self.n)                 # cores x nodes
+        sizes = np.array([len(c) for c in cores])
+        inter = (inc @ inc.T).tocoo()
+        close = inter.data * 2 >= np.minimum(sizes[inter.row], sizes[inter.col])
+        pairs = sp.csr_matrix((np.ones(int(close.sum())),
+                               (inter.row[close], inter.col[close])),
+                              shape=(len(cores), len(cores)))
+        _, group_of = connected_components(pairs, directed=False)
+        members = [np.unique(np.concatenate([cores[i] for i in np.flatnonzero(group_of == g)]))
+                   for g in range(int(group_of.max()) + 1)]
+        for g in sorted(range(len(members)), key=lambda g: -len(members[g])):
+            labels[members[g]] = g                    # smaller groups overwrite larger
+        return labels
+
+    # -------------------------------------------------------------- structural seeds
+    def add_hubs(self, labels: np.ndarray) -> np.ndarray:
+        """Add the neighbourhoods of hubs as groups of their own.
+
+        A hub is a shared resource (a node of another type: device, photo, merchant)
+        with more distinct neighbours of a seed type than a Poisson count with the
+        relation's mean degree would give (tail ``< alpha / n`` over its type), and
+        ``min_size..max_size`` of them. Popularity within a same-type relation (an
+        account with many followers) is ordinary and makes no hub. Its neighbourhood becomes a group, unless half
+        of it already belongs to one (the farm's photo after its device, say).
+        """
+        labels = labels.copy()
+        next_label = int(labels.max()) + 1 if labels.size else 0
+        hubs = []
+        for v in self.view.views():
+            if v.a not in self.seed_types or v.a == v.b or v.deg_b.size == 0:
+                continue
+            mean = float(v.deg_b.mean())
+            cand = np.flatnonzero((v.deg_b >= self.min_size) & (v.deg_b <= self.max_size))
+            if not cand.size or mean <= 0:
+                continue
+            logp = poisson.logsf(v.deg_b[cand] - 1, mean)
+            for j in np.flatnonzero(logp < math.log(self.alpha / v.deg_b.size)):
+                hubs.append((float(logp[j]), v, int(cand[j])))
+        hubs.sort(key=lambda h: h[0])
+        for _, v, hub in hubs:
+            nbrs = self._global(v.a, v.adj_t[hub].indices)
+            centre = self._global(v.b, np.array([hub]))[0]
+            free = nbrs[labels[nbrs] < 0]
+            if labels[centre] >= 0 or 2 * free.size < nbrs.size:
+                continue
+            labels[free] = next_label
+            labels[centre] = next_label
+            next_label += 1
+        return labels
+
+    # -------------------------------------------------------------- growth
+    def grow(self, labels: np.ndarray) -> Optional[np.ndarray]:
+        """One round of growth; None when nothing joins."""
+        comps, compact = np.unique(labels[labels >= 0], return_inverse=True)
+        if not comps.size:
+            return None
+        c = comps.size
+        member = labels >= 0
+        comp_of = np.full(self.n, -1)
+        comp_of[member] = compact
+        parts = []
+        for v in self.view.views():
+            lab_b = comp_of[self.off[v.b]:self.off[v.b] + self.view.num_nodes[v.b]]
+            in_b = np.flatnonzero(lab_b >= 0)
+            if not in_b.size:
+                continue
+            memb = sp.csr_matrix((np.ones(in_b.size), (in_b, lab_b[in_b])),
+                                 shape=(self.view.num_nodes[v.b], c))
+            counts = (v.adj @ memb).tocoo()          # a node x component: member nbrs
+            outside = ~member[self._global(v.a, counts.row)]
+            r, col, k = counts.row[outside], counts.col[outside], counts.data[outside]
+            if not r.size:
+                continue
+            share = np.bincount(lab_b[in_b], minlength=c) / self.view.num_nodes[v.b]
+            logp = binom.logsf(k - 1, v.deg_a[r], share[col])
+            parts.append(pd.DataFrame({"node": self._global(v.a, r), "comp": col,
+                                       "links": k, "logp": logp}))
+        if not parts:
+            return None
+        # evidence over relations: links add up, probabilities multiply
+        frame = pd.concat(parts).groupby(["node", "comp"], as_index=False).sum()
+        n_tests = frame["node"].nunique()
+        frame = frame[(frame["links"] >= self.min_shared)
+                      & (frame["logp"] < math.log(self.alpha / n_tests))]
+        if frame.empty:
+            return None
+        frame = frame.sort_values(["node", "logp"]).drop_duplicates("node")
+        out = labels.copy()
+        out[frame["node"].to_numpy()] = comps[frame["comp"].to_numpy()]
+        return out
+
+    def groups(self, labels: np.ndarray) -> List[Group]:
+        out = []
+        order = np.argsort(labels, kind="stable")
+        sorted_labels = labels[order]
+        starts = np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]])
+        ends = np.r_[starts[1:], labels.size]
+        for s, e in zip(starts, ends):
+            if sorted_labels[s] < 0 or e - s < 2:
+                continue
+            nodes = np.sort(order[s:e])
+            group: Group = {}
+            for t, o in self.off.items():
+                sel = nodes[(nodes >= o) & (nodes < o + self.view.num_nodes[t])] - o
+                if sel.size:
+                    group[t] = sel.astype(np.int64)
+            if max(len(v) for v in group.values()) >= self.min_size:
+                out.append(group)
+        return out
+
+
+def _indicator(idx: Optional[np.ndarray], n: int) -> np.ndarray:
+    out = np.zeros(n, dtype=bool)
+    if idx is not None and len(idx):
+        out[idx] = True
+    return out
+
+
+def _incidence(sets: List[np.ndarray], n: int) -> sp.csr_matrix:
+    """``[len(sets), n]`` 0/1 membership matrix."""
+    if not sets:
+        return sp.csr_matrix((0, n))
+    rows = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
+    return sp.csr_matrix((np.ones(rows.size), (rows, np.concatenate(sets))),
+                         shape=(len(sets), n))
+
+
+def _sym(rows: List[np.ndarray], cols: List[np.ndarray], n: int) -> sp.csr_matrix:
+    if not rows:
+        return sp.csr_matrix((n, n))
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    keep = r != c
+    r, c = r[keep], c[keep]
+    mat = sp.csr_matrix((np.ones(r.size), (r, c)), shape=(n, n))
+    return ((mat + mat.T) > 0).astype(np.float64).tocsr()
+
+
+# ---------------------------------------------------------------- evaluation
+def evaluate_subgraph_recovery(subgraphs: List[Subgraph], labels: pd.DataFrame,
+                               node_type: NodeType = "user", group_column: str = "group_id",
+                               min_precision: float = 0.5, min_recall: float = 0.5
+                               ) -> pd.DataFrame:
+    """How well the returned subgraphs recover planted groups (rings, farms).
+
+    For each planted group (rows of ``labels`` of ``node_type`` sharing a non-null
+    ``group_column``) the returned subgraph with the most of its members is matched;
+    ``recall`` = matched members / group size, ``precision`` = matched members /
+    that subgraph's ``node_type`` members. ``recovered`` when both reach their minimum
+    (default: holds most of the group and not much else).
+
+    Returns:
+        one row per planted group: ``group``, ``kind`` (the part before ``_``),
+        ``size``, ``rank`` (of the matched subgraph, 0 if none), ``matched``,
+        ``subgraph_size``, ``precision``, ``recall``, ``recovered``.
+    """
+    for col in ("node_type", "id", group_column):
+        if col not in labels.columns:
+            raise GraphadError(f"labels need a '{col}' column")
+    lab = labels[(labels["node_type"] == node_type) & labels[group_column].notna()]
+    found = [(sg.rank or i + 1, set(map(str, sg.members.get(node_type, []))))
+             for i, sg in enumerate(subgraphs)]
+    rows = []
+    for name, sub in lab.groupby(group_column, sort=True):
+        members = set(map(str, sub["id"]))
+        best = (0, 0, 0)   # matched, -size, rank
+        for rank, ids in found:
+            m = len(members & ids)
+            if m and (m, -len(ids)) > best[:2]:
+                best = (m, -len(ids), rank)
+        matched, size, rank = best[0], -best[1], best[2]
+        precision = matched / size if size else 0.0
+        recall = matched / len(members)
+        rows.append({"group": name, "kind": str(name).split("_")[0],
+                     "size": len(members), "rank": rank, "matched": matched,
+                     "subgraph_size": size, "precision": precision, "recall": recall,
+                     "recovered": precision >= min_precision and recall >= min_recall})
+    return pd.DataFrame(rows, columns=["group", "kind", "size", "rank", "matched",
+                                       "subgraph_size", "precision", "recall",
+                                       "recovered"])
+
+
+def recovery_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per kind: groups, recovered share, mean precision and recall."""
+    if table.empty:
+        return pd.DataFrame(columns=["kind", "groups", "recovered", "share",
+                                     "precision", "recall"])
+    out = table.groupby("kind").agg(groups=("group", "size"),
+                                    recovered=("recovered", "sum"),
+                                    precision=("precision", "mean"),
+                                    recall=("recall", "mean")).reset_index()
+    out["share"] = out["recovered"] / out["groups"]
+    return out[["kind", "groups", "recovered", "share", "precision", "recall"]]
+
+
+__all__ = ["find_suspicious_subgraphs", "flag_nodes", "evaluate_subgraph_recovery",
+           "recovery_summary"]
