@@ -23,21 +23,24 @@ def degree_features(data: HeteroData) -> Dict[NodeType, Tensor]:
             for t, v in out.items()}
 
 
-def node_inputs(data: HeteroData) -> Dict[NodeType, Tensor]:
+def node_inputs(data: HeteroData, with_degree: bool = False) -> Dict[NodeType, Tensor]:
     """Each type's ``x``; a type without features gets its degree profile instead.
 
-    A missing modality is a missing node, so no zero vectors are invented here: only
-    types that have no feature columns at all fall back to structure.
+    With ``with_degree`` every type's ``x`` is followed by its degree profile (how many
+    neighbours of each relation: a device shared by 15 accounts is an attribute of it).
+    A missing modality is a missing node, so no zero vectors are invented here.
     """
-    degrees = None
+    degrees = degree_features(data)
     out = {}
     for t in data.node_types:
         store = data[t]
-        if "x" in store and store.x is not None and store.x.shape[1] > 0:
-            out[t] = store.x.float()
-        else:
-            degrees = degrees if degrees is not None else degree_features(data)
+        has_x = "x" in store and store.x is not None and store.x.shape[1] > 0
+        if not has_x:
             out[t] = degrees[t]
+        elif with_degree:
+            out[t] = torch.cat([store.x.float(), degrees[t]], dim=1)
+        else:
+            out[t] = store.x.float()
     return out
 
 

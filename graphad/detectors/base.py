@@ -67,7 +67,7 @@ class BaseDetector(BaseEstimator):
         self.normalizer_ = RobustNormalizer().fit(raw)
         comps = self._finish(bundle, raw)
         self.rollup_normalizer_ = RobustNormalizer().fit(
-            {t: {k: v for k, v in c.items() if k.startswith("obs:")}
+            {t: {k: v for k, v in c.items() if _is_rollup(k)}
              for t, c in comps.items()})
         comps = self._normalise_rollup(comps)
         self.decision_scores_ = self.combine(comps)
@@ -130,13 +130,18 @@ class BaseDetector(BaseEstimator):
         return comps
 
     def _normalise_rollup(self, comps: Components) -> Components:
-        rolled = {t: {k: v for k, v in c.items() if k.startswith("obs:")}
+        rolled = {t: {k: v for k, v in c.items() if _is_rollup(k)}
                   for t, c in comps.items()}
         rolled = self.rollup_normalizer_.transform(rolled)
         return {t: {**c, **rolled.get(t, {})} for t, c in comps.items()}
 
     def combine(self, comps: Components) -> Dict[NodeType, Tensor]:
-        """Weighted mean of normalised components (NaN counts as 0, the median)."""
+        """Weighted mean of the positive parts of the normalised components.
+
+        Only excess error is evidence: a component below its median (negative z) or
+        missing (NaN) adds 0, so an anomaly that shows in one component is not
+        cancelled by components where it looks ordinary.
+        """
         weights = dict(self.weights or {})
         out = {}
         for t, c in comps.items():
@@ -145,8 +150,12 @@ class BaseDetector(BaseEstimator):
                 w = float(weights.get(name, weights.get(name.split(":")[0], 1.0)))
                 if w == 0:
                     continue
-                z = torch.nan_to_num(z, nan=0.0)
+                z = torch.nan_to_num(z, nan=0.0).clamp(min=0)
                 total = w * z if total is None else total + w * z
                 norm += w
             out[t] = total / norm if total is not None else torch.zeros(0)
         return out
+
+
+def _is_rollup(name: str) -> bool:
+    return name.startswith(("obs:", "nbr:"))

@@ -47,13 +47,16 @@ class DeepDetector(BaseDetector):
         seed: makes CPU runs identical.
         device: ``"cpu"``, ``"cuda"``... (``None``: cuda when available).
         verbose: log the loss every 10 epochs.
+        max_input_dim: wider inputs are PCA-reduced to this many columns.
     """
 
     def __init__(self, epochs: int = 100, lr: float = 5e-3, weight_decay: float = 0.0,
                  batch_size: Optional[int] = None, num_neighbors: Tuple[int, ...] = (10, 10),
                  seed: int = 0, device: Optional[str] = None, verbose: bool = False,
-                 contamination: float = 0.1, weights=None, rollup: bool = True):
+                 contamination: float = 0.1, weights=None, rollup: bool = True,
+                 max_input_dim: int = 64):
         super().__init__(contamination=contamination, weights=weights, rollup=rollup)
+        self.max_input_dim = max_input_dim
         self.epochs = epochs
         self.lr = lr
         self.weight_decay = weight_decay
@@ -88,16 +91,19 @@ class DeepDetector(BaseDetector):
                              f"got {self.batch_size}")
 
     def _prepare(self, bundle: GraphBundle, fit: bool) -> HeteroData:
-        x = node_inputs(bundle.data)
+        x = node_inputs(bundle.data, with_degree=True)
         if fit:
-            self.in_dims_ = {t: v.size(1) for t, v in x.items()}
-            data, self.node_stats_, self.edge_stats_ = prepare_inputs(bundle.data, x)
+            self.raw_dims_ = {t: v.size(1) for t, v in x.items()}
+            data, self.node_stats_, self.edge_stats_ = prepare_inputs(
+                bundle.data, x, max_dim=self.max_input_dim)
+            self.in_dims_ = {t: data[t].x.size(1) for t in data.node_types}
             self.metadata_ = data.metadata()
             return data
         if data_mismatch := self._schema_mismatch(bundle, x):
             raise GraphadError(f"{type(self).__name__}: graph does not match the "
                                f"training graph: {data_mismatch}")
-        data, _, _ = prepare_inputs(bundle.data, x, self.node_stats_, self.edge_stats_)
+        data, _, _ = prepare_inputs(bundle.data, x, self.node_stats_, self.edge_stats_,
+                                    max_dim=self.max_input_dim)
         return data
 
     def _schema_mismatch(self, bundle: GraphBundle, x: Dict[NodeType, Tensor]) -> str:
@@ -107,8 +113,8 @@ class DeepDetector(BaseDetector):
         if set(bundle.data.edge_types) != set(edges):
             return f"relations {sorted(bundle.data.edge_types)} vs {sorted(edges)}"
         for t, v in x.items():
-            if v.size(1) != self.in_dims_[t]:
-                return f"'{t}' has {v.size(1)} input columns, expected {self.in_dims_[t]}"
+            if v.size(1) != self.raw_dims_[t]:
+                return f"'{t}' has {v.size(1)} input columns, expected {self.raw_dims_[t]}"
         return ""
 
     def _resolve_batch_size(self, data: HeteroData) -> Optional[int]:
@@ -161,7 +167,7 @@ class DeepDetector(BaseDetector):
                     loss = self._batch_loss(module, batch.to(device), gen)
                     loss.backward()
                     opt.step()
-                    total, count = total + float(loss), count + 1
+                    total, count = total + loss.item(), count + 1
                 self.loss_history_.append(total / max(count, 1))
                 if self.verbose and epoch % 10 == 0:
                     log.info("epoch %d loss %.4f", epoch, self.loss_history_[-1])

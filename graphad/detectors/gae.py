@@ -25,7 +25,8 @@ class MultimodalGAE(DeepDetector):
         layers: message-passing layers.
         conv: ``"sage"`` (edge-aware), ``"gatv2"`` or ``"hgt"``.
         dropout: dropout in the encoder.
-        epochs, lr, weight_decay, batch_size, num_neighbors, seed, device, verbose:
+        epochs, lr, weight_decay, batch_size, num_neighbors, seed, device, verbose,
+        max_input_dim:
             see :class:`DeepDetector`.
         contamination: expected share of anomalies (for ``predict``).
         weights: component name -> weight in the combined score (default all 1).
@@ -42,11 +43,11 @@ class MultimodalGAE(DeepDetector):
                  num_neighbors: Tuple[int, ...] = (10, 10), seed: int = 0,
                  device: Optional[str] = None, verbose: bool = False,
                  contamination: float = 0.1, weights: Optional[Dict[str, float]] = None,
-                 rollup: bool = True):
+                 rollup: bool = True, max_input_dim: int = 64):
         super().__init__(epochs=epochs, lr=lr, weight_decay=weight_decay,
                          batch_size=batch_size, num_neighbors=num_neighbors, seed=seed,
                          device=device, verbose=verbose, contamination=contamination,
-                         weights=weights, rollup=rollup)
+                         weights=weights, rollup=rollup, max_input_dim=max_input_dim)
         self.hidden = hidden
         self.layers = layers
         self.conv = conv
@@ -55,9 +56,12 @@ class MultimodalGAE(DeepDetector):
     def _build_module(self, data: HeteroData, bundle: GraphBundle) -> nn.Module:
         edge_dims = {et: data[et].edge_attr.size(1) for et in data.edge_types
                      if "edge_attr" in data[et]}
-        return MultimodalGAEModule(data.metadata(), self.in_dims_, edge_dims,
-                                   modality_views(bundle), hidden=self.hidden,
-                                   layers=self.layers, conv=self.conv, dropout=self.dropout)
+        module = MultimodalGAEModule(data.metadata(), self.in_dims_, edge_dims,
+                                     modality_views(bundle), hidden=self.hidden,
+                                     layers=self.layers, conv=self.conv,
+                                     dropout=self.dropout)
+        module.cross.fit(data)
+        return module
 
     def _batch_loss(self, module: nn.Module, batch: HeteroData,
                     generator: torch.Generator) -> Tensor:

@@ -9,13 +9,13 @@ Four error components per node (higher = more anomalous):
   over incoming relations: over a same-type relation the local affinity
   ``1 - mean_u cos(x_v, x_u)`` (untrained, on standardised inputs); across types
   ``1 - cos`` to a learned low-rank prediction from the neighbours' mean input.
-* ``cross_modal``: for an entity with observations of two or more types, ``1 - cos``
-  between the per-modality embeddings, trained contrastively (matched entities close,
-  others apart), averaged over modality pairs.
+* ``cross_modal:<a>~<b>``: for an entity with observations of two or more types, how
+  badly modality ``a``'s view predicts ``b``'s and back (closed-form ridge maps fitted
+  on the training graph, ``1 - cos``), one component per modality pair
+  (:class:`CrossModalRidge`).
 """
 from __future__ import annotations
 
-from itertools import combinations
 from typing import Dict, List, Optional, Tuple
 
 import torch
@@ -26,6 +26,7 @@ from torch_geometric.utils import scatter
 
 from ..typing import EdgeType, NodeType, edge_type_str, is_reverse
 from .decoders import AttributeDecoder, EdgeDecoder
+from .crossmodal import CrossModalRidge
 from .encoder import HeteroEncoder
 from .inputs import affinity_key, has_key, nbr_key
 
@@ -42,20 +43,16 @@ class MultimodalGAEModule(nn.Module):
         views: entity type -> relations ``(observation type, rel, entity type)`` whose
             sources are its modality observations (for the cross-modal component).
         hidden, layers, conv, dropout: see :class:`HeteroEncoder`.
-        temperature: InfoNCE temperature of the cross-modal heads.
     """
 
     def __init__(self, metadata: Tuple[List[NodeType], List[EdgeType]],
                  in_dims: Dict[NodeType, int], edge_dims: Dict[EdgeType, int],
                  views: Dict[NodeType, List[EdgeType]], hidden: int = 64,
-                 layers: int = 2, conv: str = "sage", dropout: float = 0.0,
-                 temperature: float = 0.1):
+                 layers: int = 2, conv: str = "sage", dropout: float = 0.0):
         super().__init__()
         node_types, edge_types = metadata
         self.edge_types = list(edge_types)
         self.forward_types = [et for et in edge_types if not is_reverse(et)]
-        self.views = {e: list(v) for e, v in views.items() if len(v) >= 2}
-        self.temperature = temperature
         self.encoder = HeteroEncoder(metadata, in_dims, hidden, layers, conv, edge_dims,
                                      dropout)
         self.attr_dec = nn.ModuleDict({t: AttributeDecoder(hidden, in_dims[t])
@@ -67,10 +64,7 @@ class MultimodalGAEModule(nn.Module):
             edge_type_str(et): nn.Sequential(nn.Linear(in_dims[et[0]], hidden),
                                              nn.Linear(hidden, in_dims[et[2]]))
             for et in edge_types if et[0] != et[2]})
-        self.view_heads = nn.ModuleDict({
-            edge_type_str(et): nn.Sequential(nn.Linear(in_dims[et[0]], hidden), nn.ReLU(),
-                                             nn.Linear(hidden, hidden))
-            for vs in self.views.values() for et in vs})
+        self.cross = CrossModalRidge(views)
 
     # ------------------------------------------------------------------ pieces
     def encode(self, batch: HeteroData) -> Dict[NodeType, Tensor]:
@@ -106,22 +100,6 @@ class MultimodalGAEModule(nn.Module):
             out[dst] = (total + err, count + has.float())
         return out
 
-    def _view_embeddings(self, batch: HeteroData, entity: NodeType
-                         ) -> List[Tuple[Tensor, Tensor]]:
-        store = batch[entity]
-        return [(F.normalize(self.view_heads[edge_type_str(et)](store[nbr_key(et)]), dim=-1),
-                 store[has_key(et)]) for et in self.views[entity]]
-
-    def _cross_modal(self, batch: HeteroData, entity: NodeType
-                     ) -> List[Tuple[Tensor, Tensor, Tensor]]:
-        """For each modality pair: ``(sim [n], both [n] bool, logits of matched rows)``."""
-        views = self._view_embeddings(batch, entity)
-        pairs = []
-        for (a, ha), (b, hb) in combinations(views, 2):
-            both = ha & hb
-            pairs.append((a, b, both))
-        return pairs
-
     # ------------------------------------------------------------------ training
     def loss(self, batch: HeteroData, generator: Optional[torch.Generator] = None
              ) -> Tensor:
@@ -151,15 +129,6 @@ class MultimodalGAEModule(nn.Module):
         if cons:
             terms.append(torch.stack([(tot / cnt.clamp(min=1)).sum() / cnt.gt(0).sum()
                                       .clamp(min=1) for tot, cnt in cons.values()]).mean())
-        for entity in self.views:
-            for a, b, both in self._cross_modal(batch, entity):
-                if both.sum() < 2:
-                    continue
-                a, b = a[both], b[both]
-                logits = a @ b.t() / self.temperature
-                target = torch.arange(a.size(0))
-                terms.append(0.5 * (F.cross_entropy(logits, target)
-                                    + F.cross_entropy(logits.t(), target)))
         return torch.stack(terms).sum()
 
     # ------------------------------------------------------------------ scoring
@@ -190,13 +159,8 @@ class MultimodalGAEModule(nn.Module):
         for t, (tot, cnt) in self._consistency(batch).items():
             out[t]["consistency"] = torch.where(cnt > 0, tot / cnt.clamp(min=1),
                                                 torch.full_like(tot, float("nan")))
-        for entity in self.views:
-            n = batch[entity].num_nodes
-            tot, cnt = torch.zeros(n), torch.zeros(n)
-            for a, b, both in self._cross_modal(batch, entity):
-                err = 1 - (a * b).sum(-1)
-                tot += torch.where(both, err, torch.zeros_like(err))
-                cnt += both.float()
-            out[entity]["cross_modal"] = torch.where(cnt > 0, tot / cnt.clamp(min=1),
-                                                     torch.full_like(tot, float("nan")))
+        for entity in self.cross.views:
+            for pair, err, both in self.cross.pair_errors(batch, entity):
+                out[entity][f"cross_modal:{pair}"] = torch.where(
+                    both, err, torch.full_like(err, float("nan")))
         return out, edge_err

@@ -10,7 +10,7 @@ from torch_geometric.data import HeteroData
 
 from ..typing import EdgeType, NodeType, edge_type_str
 
-Stats = Dict[str, Tuple[Tensor, Tensor]]
+Stats = Dict[str, Tuple[Tensor, ...]]
 
 
 def nbr_key(et: EdgeType) -> str:
@@ -38,6 +38,20 @@ def standardise(x: Tensor, stats: Tuple[Tensor, Tensor], clip: float = 10.0) -> 
     return ((x - stats[0]) / stats[1]).clamp(-clip, clip)
 
 
+def fit_reduction(x: Tensor, max_dim: int) -> Optional[Tensor]:
+    """PCA basis ``[d, max_dim]`` of standardised inputs wider than ``max_dim``, scaled so
+    the projected columns keep unit variance on average; None when narrow enough.
+
+    Uses the global RNG (randomised SVD): call it inside a seeded ``fork_rng``.
+    """
+    if x.size(1) <= max_dim:
+        return None
+    _, _, v = torch.pca_lowrank(x, q=min(max_dim, x.size(0)), center=False, niter=3)
+    proj = x @ v
+    scale = proj.std(0, unbiased=False).mean().clamp(min=1e-6)
+    return v / scale
+
+
 def sparse_mean(x_src: Tensor, edge_index: Tensor, num_dst: int) -> Tuple[Tensor, Tensor]:
     """Mean of source rows per destination via a sparse matrix (no ``[m, d]`` gather).
 
@@ -45,27 +59,37 @@ def sparse_mean(x_src: Tensor, edge_index: Tensor, num_dst: int) -> Tuple[Tensor
     """
     deg = torch.bincount(edge_index[1], minlength=num_dst).float()
     values = 1.0 / deg.clamp(min=1)[edge_index[1]]
-    adj = torch.sparse_coo_tensor(edge_index.flip(0), values, (num_dst, x_src.size(0)))
+    adj = torch.sparse_coo_tensor(edge_index.flip(0), values, (num_dst, x_src.size(0)),
+                                  check_invariants=False)
     return torch.sparse.mm(adj.coalesce(), x_src), deg > 0
 
 
 def prepare_inputs(data: HeteroData, x_dict: Dict[NodeType, Tensor],
-                   node_stats: Optional[Stats] = None, edge_stats: Optional[Stats] = None
-                   ) -> Tuple[HeteroData, Stats, Stats]:
+                   node_stats: Optional[Stats] = None, edge_stats: Optional[Stats] = None,
+                   max_dim: int = 64) -> Tuple[HeteroData, Stats, Stats]:
     """A new ``HeteroData`` with standardised ``x`` / ``edge_attr`` and, per relation,
-    the destination's neighbour-mean input (``nbr_key``) and mask (``has_key``).
+    the destination's neighbour-mean input (``nbr_key``) and mask (``has_key``); over
+    same-type relations also the local affinity (``affinity_key``).
 
-    Statistics are fitted when not given (training graph) and reused otherwise.
+    Inputs wider than ``max_dim`` (text / image embeddings, bag-of-words) are reduced
+    by PCA to ``max_dim`` columns after standardisation; local affinity is computed on
+    the full standardised input. Statistics are fitted when not given (training graph)
+    and reused otherwise.
     """
     fit_nodes, fit_edges = node_stats is None, edge_stats is None
     node_stats = {} if fit_nodes else node_stats
     edge_stats = {} if fit_edges else edge_stats
     out = HeteroData()
+    full: Dict[NodeType, Tensor] = {}
     for t in data.node_types:
         x = x_dict[t].float()
         if fit_nodes:
-            node_stats[t] = fit_standardiser(x)
-        out[t].x = standardise(x, node_stats[t])
+            mean, std = fit_standardiser(x)
+            basis = fit_reduction(standardise(x, (mean, std)), max_dim)
+            node_stats[t] = (mean, std) if basis is None else (mean, std, basis)
+        stats = node_stats[t]
+        full[t] = standardise(x, stats[:2])
+        out[t].x = full[t] if len(stats) == 2 else full[t] @ stats[2]
         out[t].num_nodes = x.size(0)
     for et in data.edge_types:
         ei = data[et].edge_index
@@ -80,7 +104,7 @@ def prepare_inputs(data: HeteroData, x_dict: Dict[NodeType, Tensor],
         out[et[2]][nbr_key(et)] = mean
         out[et[2]][has_key(et)] = has
         if et[0] == et[2]:  # local affinity: mean cosine to the neighbours
-            unit = F.normalize(out[et[0]].x, dim=1)
+            unit = F.normalize(full[et[0]], dim=1)
             unit_mean, _ = sparse_mean(unit, ei, out[et[2]].num_nodes)
             out[et[2]][affinity_key(et)] = (unit * unit_mean).sum(dim=1)
     return out, node_stats, edge_stats

@@ -14,23 +14,25 @@ from .normalize import Components
 
 def rollup_components(bundle: GraphBundle, comps: Components,
                       scores: Dict[NodeType, Tensor]) -> Components:
-    """Add ``obs:<observation type>`` to each entity type's components.
+    """Add the evidence of linked nodes of other types to each entity type.
 
-    The value is the highest combined score among the entity's linked observations of
-    that type (NaN where it has none: a missing modality is no evidence either way).
-    Observation types and graphs without modalities are returned unchanged.
+    ``obs:<type>`` for observation types (a review, a photo), ``nbr:<type>`` for other
+    entity types (a shared device, a shell merchant): the highest combined score among
+    the entity's neighbours of that type (NaN where it has none: a missing modality is
+    no evidence either way). Same-type neighbours are not rolled up (the consistency
+    component covers them); observation types are returned unchanged.
     """
     out = {t: dict(c) for t, c in comps.items()}
     data = bundle.data
     for et in data.edge_types:
         src, _, dst = et
-        if bundle.modality.get(src) is None or bundle.modality.get(dst) is not None:
-            continue  # only observation -> entity messages
+        if src == dst or bundle.modality.get(dst) is not None:
+            continue  # only other types -> entity messages
         if src not in scores or dst not in out:
             continue
         ei = data[et].edge_index
         n = data[dst].num_nodes
-        key = f"obs:{src}"
+        key = f"{'nbr' if bundle.modality.get(src) is None else 'obs'}:{src}"
         vals = scatter(scores[src][ei[0]], ei[1], dim=0, dim_size=n, reduce="max")
         has = torch.bincount(ei[1], minlength=n) > 0
         vals = torch.where(has, vals, torch.full_like(vals, float("nan")))

@@ -1,0 +1,80 @@
+"""Cross-modal consistency: how well one modality of an entity predicts another."""
+from __future__ import annotations
+
+from itertools import combinations, permutations
+from typing import Dict, List, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.data import HeteroData
+
+from ..typing import EdgeType, NodeType, edge_type_str
+from .inputs import has_key, nbr_key
+
+
+class CrossModalRidge(nn.Module):
+    """Closed-form ridge maps between the modality views of each entity type.
+
+    A view of entity ``v`` through relation ``(obs, rel, entity)`` is the mean input of
+    its observations of that type (precomputed as ``batch[entity][nbr_key(et)]``). For
+    every ordered pair of views ``(A, B)`` a ridge regression ``B ~ A`` is fitted on the
+    training entities that have both; the error of a pair is ``1 - cos`` between the
+    prediction and the (centred) observed view, averaged over both directions.
+
+    Args:
+        views: entity type -> relations bringing its modality observations.
+        alpha: ridge penalty relative to the number of fitted entities.
+
+    Shapes:
+        - **errors:** ``{entity: [(pair name, err [n], has both [n])]}``
+    """
+
+    def __init__(self, views: Dict[NodeType, List[EdgeType]], alpha: float = 1.0):
+        super().__init__()
+        self.views = {e: list(v) for e, v in views.items() if len(v) >= 2}
+        self.alpha = alpha
+        self._names: Dict[str, Tuple[EdgeType, EdgeType]] = {}
+        for vs in self.views.values():
+            for a, b in permutations(vs, 2):
+                self._names[self._key(a, b)] = (a, b)
+
+    @staticmethod
+    def _key(a: EdgeType, b: EdgeType) -> str:
+        return f"{edge_type_str(a)}->{edge_type_str(b)}"
+
+    @torch.no_grad()
+    def fit(self, data: HeteroData) -> "CrossModalRidge":
+        for key, (a, b) in self._names.items():
+            store = data[a[2]]
+            both = store[has_key(a)] & store[has_key(b)]
+            xa, xb = store[nbr_key(a)][both], store[nbr_key(b)][both]
+            ma = xa.mean(0) if len(xa) else torch.zeros(xa.size(1))
+            mb = xb.mean(0) if len(xb) else torch.zeros(xb.size(1))
+            xa, xb = xa - ma, xb - mb
+            gram = xa.t() @ xa + self.alpha * max(len(xa), 1) * torch.eye(xa.size(1))
+            weight = torch.linalg.solve(gram, xa.t() @ xb)
+            safe = key.replace(".", "_")
+            self.register_buffer(f"w_{safe}", weight)
+            self.register_buffer(f"ma_{safe}", ma)
+            self.register_buffer(f"mb_{safe}", mb)
+        return self
+
+    def pair_errors(self, batch: HeteroData, entity: NodeType
+                    ) -> List[Tuple[str, Tensor, Tensor]]:
+        """``(pair name, 1 - cos error [n], has-both mask [n])`` per unordered pair."""
+        store = batch[entity]
+        out = []
+        for a, b in combinations(self.views.get(entity, []), 2):
+            both = store[has_key(a)] & store[has_key(b)]
+            errs = []
+            for src, dst in ((a, b), (b, a)):
+                safe = self._key(src, dst).replace(".", "_")
+                w, ma, mb = (getattr(self, f"{p}_{safe}") for p in ("w", "ma", "mb"))
+                pred = (store[nbr_key(src)] - ma) @ w
+                errs.append(1 - F.cosine_similarity(pred, store[nbr_key(dst)] - mb, dim=-1,
+                                                    eps=1e-6))
+            err = 0.5 * (errs[0] + errs[1])
+            out.append((f"{a[0]}~{b[0]}", torch.where(both, err, torch.zeros_like(err)),
+                        both))
+        return out
