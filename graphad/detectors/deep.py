@@ -50,7 +50,7 @@ class DeepDetector(BaseDetector):
         max_input_dim: wider inputs are PCA-reduced to this many columns.
     """
 
-    def __init__(self, epochs: int = 100, lr: float = 5e-3, weight_decay: float = 0.0,
+    def __init__(self, epochs: int = 50, lr: float = 5e-3, weight_decay: float = 0.0,
                  batch_size: Optional[int] = None, num_neighbors: Tuple[int, ...] = (10, 10),
                  seed: int = 0, device: Optional[str] = None, verbose: bool = False,
                  contamination: float = 0.1, weights=None, rollup: bool = True,

@@ -38,7 +38,7 @@ class MultimodalGAE(DeepDetector):
     """
 
     def __init__(self, hidden: int = 64, layers: int = 2, conv: str = "sage",
-                 dropout: float = 0.0, epochs: int = 100, lr: float = 5e-3,
+                 dropout: float = 0.0, epochs: int = 50, lr: float = 5e-3,
                  weight_decay: float = 0.0, batch_size: Optional[int] = None,
                  num_neighbors: Tuple[int, ...] = (10, 10), seed: int = 0,
                  device: Optional[str] = None, verbose: bool = False,
