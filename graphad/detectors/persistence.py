@@ -21,7 +21,8 @@ and loading it again needs ``trusted=True`` too (only for files you made yoursel
 Example:
     >>> save_detector(det, "model.pt")
     >>> det2 = load_detector("model.pt")
-    >>> torch.equal(det2.decision_function(graph)["user"], det.decision_function(graph)["user"])
+    >>> a, b = det.decision_function(graph), det2.decision_function(graph)
+    >>> torch.equal(a["user"], b["user"])
     True
 """
 from __future__ import annotations

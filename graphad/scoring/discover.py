@@ -29,8 +29,10 @@
    outlying number of neighbours (see :meth:`_Finder.add_hubs`), which finds device
    farms that a detector does not flag, at the price of a few groups around merely
    busy nodes.
-6. **Drop** groups whose largest type has fewer than ``min_size`` members and **rank**
-   the rest by :func:`~graphad.scoring.subgraph.score_subgraphs`' combined score.
+6. **Drop** trivial groups, which have fewer than ``min_size`` members of any one type
+   linked to two or more other members (a star around one node is about that node:
+   see :func:`~graphad.scoring.explain.explain`), and **rank** the rest by
+   :func:`~graphad.scoring.subgraph.score_subgraphs`' combined score.
 
 Nothing depends on a particular data set: the flagged share comes from the detector's
 contamination, ``alpha`` is an ordinary family-wise significance level, and the "half"
@@ -77,7 +79,8 @@ def find_suspicious_subgraphs(graph: Any, detector: Any = None,
         alpha: family-wise significance level of the connector, growth and hub tests.
         min_shared: flagged (member) neighbours a connector (joiner) needs.
         min_support: common flagged neighbours a same-type flagged link needs.
-        min_size: a group needs this many nodes of one type.
+        min_size: a group needs this many nodes of one type with two or more member
+            neighbours each.
         max_size: largest hub neighbourhood taken as a group (``hubs=True``).
         hubs: also seed groups from hubs (shared resources with outlying degree).
         expand: rounds of growth (0: cores only).
@@ -239,7 +242,8 @@ class _Finder:
                                (inter.row[close], inter.col[close])),
                               shape=(len(cores), len(cores)))
         _, group_of = connected_components(pairs, directed=False)
-        members = [np.unique(np.concatenate([cores[i] for i in np.flatnonzero(group_of == g)]))
+        members = [np.unique(np.concatenate([cores[i]
+                                             for i in np.flatnonzero(group_of == g)]))
                    for g in range(int(group_of.max()) + 1)]
         for g in sorted(range(len(members)), key=lambda g: -len(members[g])):
             labels[members[g]] = g                    # smaller groups overwrite larger
@@ -253,8 +257,9 @@ class _Finder:
         with more distinct neighbours of a seed type than a Poisson count with the
         relation's mean degree would give (tail ``< alpha / n`` over its type), and
         ``min_size..max_size`` of them. Popularity within a same-type relation (an
-        account with many followers) is ordinary and makes no hub. Its neighbourhood becomes a group, unless half
-        of it already belongs to one (the farm's photo after its device, say).
+        account with many followers) is ordinary and makes no hub. Its neighbourhood
+        becomes a group, unless half of it already belongs to one (the farm's photo
+        after its device, say).
         """
         labels = labels.copy()
         next_label = int(labels.max()) + 1 if labels.size else 0
@@ -323,6 +328,18 @@ class _Finder:
         return out
 
     def groups(self, labels: np.ndarray) -> List[Group]:
+        """Index sets of the groups that are not trivial: a group needs ``min_size``
+        members of one type that each have two or more member neighbours (a star
+        around one node is about that node, not a group)."""
+        links = np.zeros(self.n)
+        for v in self.view.views():
+            lab_a = labels[self.off[v.a]:self.off[v.a] + self.view.num_nodes[v.a]]
+            lab_b = labels[self.off[v.b]:self.off[v.b] + self.view.num_nodes[v.b]]
+            rows = np.flatnonzero(lab_a >= 0)
+            sub = v.adj[rows].tocoo()
+            same = lab_b[sub.col] == lab_a[rows[sub.row]]
+            links[self._global(v.a, rows)] += np.bincount(sub.row[same],
+                                                          minlength=rows.size)
         out = []
         order = np.argsort(labels, kind="stable")
         sorted_labels = labels[order]
@@ -333,11 +350,13 @@ class _Finder:
                 continue
             nodes = np.sort(order[s:e])
             group: Group = {}
+            tied = 0
             for t, o in self.off.items():
-                sel = nodes[(nodes >= o) & (nodes < o + self.view.num_nodes[t])] - o
+                sel = nodes[(nodes >= o) & (nodes < o + self.view.num_nodes[t])]
                 if sel.size:
-                    group[t] = sel.astype(np.int64)
-            if max(len(v) for v in group.values()) >= self.min_size:
+                    group[t] = (sel - o).astype(np.int64)
+                    tied = max(tied, int((links[sel] >= 2).sum()))
+            if tied >= self.min_size:
                 out.append(group)
         return out
 

@@ -89,8 +89,8 @@ class GraphView:
                     continue
                 deg_a, deg_b = _row_nnz(binary), _row_nnz(binary.T.tocsr())
                 out.append(View(et[0], et[2], et[1], et, binary, deg_a, deg_b))
-                back = View(et[2], et[0], "rev_" + et[1], et, binary.T.tocsr(), deg_b, deg_a)
-                out.append(back)
+                out.append(View(et[2], et[0], "rev_" + et[1], et, binary.T.tocsr(),
+                                deg_b, deg_a))
             self._views = out
         return self._views
 
@@ -178,7 +178,8 @@ def resolve_group(bundle: GraphBundle, group: Any) -> Group:
     by_type: Dict[NodeType, List[Any]] = {}
     for pair in items:
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-            raise GraphadError(f"a group member must be a (node_type, id) pair, got {pair!r}")
+            raise GraphadError(f"a group member must be a (node_type, id) pair, "
+                               f"got {pair!r}")
         by_type.setdefault(pair[0], []).append(pair[1])
     out: Group = {}
     for t, values in by_type.items():

@@ -8,8 +8,11 @@ of them into one score:
     (:func:`~graphad.scoring.graphview.robust_z`, so users, devices and merchants share
     one scale); ``t`` = the mean of the group's ``k`` highest. ``t`` is then itself
     robust-z-scored against ``t`` of 256 random groups with the same number of members
-    of each type (seeded, so repeatable): a random group scores about 0 however large
-    it is, and a group whose best members are extreme scores high.
+    of each type (seeded, so repeatable), giving ``member_sigma``: a random group
+    scores about 0 however large it is, and a group whose best members are extreme
+    scores high. The term is ``member_z = sign * log(1 + |member_sigma|)``, on the
+    same logarithmic scale as the two terms below (so that one extreme member does
+    not outweigh the structure).
 ``log_density``
     how tightly the members are linked: per relation, observed internal edges ``O``
     against the number ``E`` a degree-preserving random graph (configuration model)
@@ -36,7 +39,7 @@ of them into one score:
 
 ``score = mean(member_z, log_density, log_shared)`` over the terms available
 (``member_z`` needs node scores). Each term is about 0 for a random group of ordinary
-nodes and grows with the evidence, so they can be averaged.
+nodes and grows logarithmically with the evidence, so they can be averaged.
 """
 from __future__ import annotations
 
@@ -119,7 +122,8 @@ def score_subgraphs(graph: Any, groups: Union[Sequence[GroupLike], Mapping[Any, 
     Returns:
         DataFrame, one row per group in the given order: ``group``, ``size``,
         ``n_<type>``, ``score_mean`` / ``score_topk`` (raw node scores), ``topk_z``
-        (top-k mean of per-type robust z), ``member_z``, ``internal_edges``,
+        (top-k mean of per-type robust z), ``member_sigma``, ``member_z``,
+        ``internal_edges``,
         ``expected_edges``, ``density_ratio``, ``log_density``,
         ``density_by_relation`` (``{relation: (observed, expected)}``),
         ``shared_links``, ``expected_shared_links``, ``log_shared``,
@@ -198,7 +202,7 @@ class _GroupScorer:
     def _member_terms(self, group: Group) -> Dict[str, float]:
         if self.scores is None:
             return {"score_mean": math.nan, "score_topk": math.nan, "topk_z": math.nan,
-                    "member_z": math.nan}
+                    "member_sigma": math.nan, "member_z": math.nan}
         raw = np.concatenate([self.scores[t][idx] for t, idx in group.items()
                               if t in self.scores] or [np.zeros(0)])
         z = np.concatenate([self.z[t][idx] for t, idx in group.items()
@@ -206,13 +210,14 @@ class _GroupScorer:
         raw, z = raw[np.isfinite(raw)], z[np.isfinite(z)]
         if raw.size == 0:
             return {"score_mean": math.nan, "score_topk": math.nan, "topk_z": math.nan,
-                    "member_z": math.nan}
+                    "member_sigma": math.nan, "member_z": math.nan}
         top = float(np.sort(z)[-self.k:].mean())
         med, scale = self._null(tuple(sorted((t, len(idx)) for t, idx in group.items()
                                              if t in self.z and len(idx))))
         return {"score_mean": float(raw.mean()),
                 "score_topk": float(np.sort(raw)[-self.k:].mean()),
-                "topk_z": top, "member_z": (top - med) / scale}
+                "topk_z": top, "member_sigma": (top - med) / scale,
+                "member_z": math.copysign(math.log1p(abs(top - med) / scale), top - med)}
 
     def _null(self, composition: Tuple[Tuple[NodeType, int], ...]) -> Tuple[float, float]:
         """Median and robust spread of the top-k mean z of random groups with this

@@ -1,0 +1,392 @@
+"""Explanations an analyst can read: why is this node (or this group) suspicious?
+
+:func:`explain` decomposes a node's score exactly and says what is behind each part:
+
+* **contributions**: the score is a weighted mean of normalised components
+  (:meth:`~graphad.detectors.base.BaseDetector.combine`): ``score = sum_c w_c f(z_c) /
+  sum_c w_c``, where ``f`` is what ``combine`` does to each ``z`` (NaN counts as 0,
+  only excess error counts), so component ``c`` contributes ``w_c f(z_c) / sum(w)``
+  and the contributions add up to the score exactly (computed with the detector's own
+  ``combine``). ``z`` is in robust standard deviations (σ) of that component on the
+  training graph.
+* **features**: the node's most unusual input columns (robust z within its type), for
+  the ``attribute`` component.
+* **modalities**: for ``cross_modal``, each modality pair's disagreement and its robust
+  z among the entities that have both, from the detector's cross-modal maps.
+* **observations**: for each roll-up (``obs:<type>`` for observations, ``nbr:<type>``
+  for linked entities), the linked node that drove it (the highest-scoring one) with
+  a snippet of its raw value.
+* **relations** and **edges**: the structure error per incident relation and the
+  incident edges with the highest edge scores (robust z within their relation), with
+  the other endpoint's id and the edge's raw attributes.
+* **neighbours**: the most anomalous and the most dissimilar neighbours.
+* **shared**: neighbours of another type in the top 1% of their type by number of
+  links, with at least 3 (a device behind many accounts): "shares device d0042 with
+  14 other users".
+* **reason**: one line in plain language built from the above.
+
+:func:`explain_subgraph` does the same for a group (see
+:func:`~graphad.scoring.subgraph.score_subgraphs`).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..data.bundle import GraphBundle, as_bundle
+from ..errors import GraphadError
+from ..typing import NodeType
+from .graphview import GraphView, node_embeddings, resolve_node, robust_z
+from .reasons import ROLLUP_PREFIXES, node_reason
+
+SHARED_PERCENTILE = 99.0  # a neighbour in the top 1% of its type by links is "shared"
+
+
+@dataclass
+class Explanation:
+    """Why a node scores as it does. Tables are pandas DataFrames (possibly empty).
+
+    Attributes:
+        node_type, node_id: the node.
+        score: its anomaly score; ``threshold``: the detector's threshold for its type
+            (None if unknown); ``rank``: 1 = most anomalous of its type, of ``n``.
+        contributions: ``component, z, weight, contribution, share``; the
+            contributions add up to ``score`` (see the module docstring).
+        features, modalities, observations, relations, edges, neighbours, shared:
+            see the module docstring.
+        reason: one line of plain language.
+    """
+
+    node_type: NodeType
+    node_id: Any
+    score: float
+    threshold: Optional[float]
+    rank: int
+    n: int
+    contributions: pd.DataFrame
+    features: pd.DataFrame = field(default_factory=pd.DataFrame)
+    modalities: pd.DataFrame = field(default_factory=pd.DataFrame)
+    observations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    relations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    edges: pd.DataFrame = field(default_factory=pd.DataFrame)
+    neighbours: pd.DataFrame = field(default_factory=pd.DataFrame)
+    shared: pd.DataFrame = field(default_factory=pd.DataFrame)
+    reason: str = ""
+
+    @property
+    def flagged(self) -> bool:
+        return self.threshold is not None and self.score > self.threshold
+
+    def to_text(self, max_rows: int = 8) -> str:
+        """The explanation as readable text tables."""
+        state = "flagged" if self.flagged else "not flagged"
+        thr = ("" if self.threshold is None
+               else f", threshold {self.threshold:.3f} ({state})")
+        lines = [self.reason, "",
+                 f"{self.node_type} {self.node_id}: score {self.score:.3f}, rank "
+                 f"{self.rank} of {self.n}{thr}"]
+        sections = [("score = sum of contributions", self.contributions),
+                    ("unusual attributes", self.features),
+                    ("modality pairs (cross-modal)", self.modalities),
+                    ("observations behind the roll-ups", self.observations),
+                    ("structure by relation", self.relations),
+                    ("most anomalous incident edges", self.edges),
+                    ("neighbours", self.neighbours),
+                    ("shared neighbours", self.shared)]
+        for title, table in sections:
+            if table is not None and not table.empty:
+                lines += ["", f"{title}:", _table_text(table.head(max_rows))]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
+def _table_text(table: pd.DataFrame) -> str:
+    return table.to_string(index=False, float_format=lambda v: f"{v:.3f}",
+                           max_colwidth=60)
+
+
+# ---------------------------------------------------------------- node
+def explain(graph: Any, node: Tuple[NodeType, Any], detector: Any, top: int = 5,
+            view: Optional[GraphView] = None) -> Explanation:
+    """Explain one node's score.
+
+    Args:
+        graph: the graph the detector scores (``GraphBundle``, ``HeteroData``...).
+        node: ``(node_type, external id)``; a ``"type:id"`` string also works.
+        detector: a fitted detector.
+        top: rows per table (edges, neighbours, features).
+        view: a prebuilt :class:`GraphView` of ``graph`` (to share work).
+
+    Returns:
+        :class:`Explanation`; ``explanation.contributions.contribution.sum()`` equals
+        the node's score.
+
+    Example:
+        >>> print(explain(graph, ("user", "u00123"), det))
+    """
+    from .graphview import parse_node
+    if isinstance(node, str):
+        node = parse_node(node)
+    node_type, node_id = node
+    bundle = as_bundle(graph)
+    idx = resolve_node(bundle, node_type, node_id)
+    node_id = bundle.ids.external(node_type, [idx])[0]
+    comps = detector.score_components(bundle)
+    scores = detector.combine(comps)
+    if node_type not in scores or scores[node_type].numel() == 0:
+        raise GraphadError(f"the detector gives no scores for '{node_type}' nodes")
+    view = view or GraphView(bundle)
+    s = scores[node_type]
+    score = float(s[idx])
+    rank = int((s > s[idx]).sum()) + 1
+    thresholds = getattr(detector, "threshold_", None) or {}
+    threshold = thresholds.get(node_type)
+    ex = Explanation(node_type, node_id, score,
+                     None if threshold is None else float(threshold), rank, int(s.numel()),
+                     contributions(detector, comps[node_type], idx))
+    z_scores = robust_z(scores)
+    ex.features = _features(bundle, node_type, idx, top)
+    ex.modalities = _modalities(bundle, detector, node_type, idx)
+    ex.observations = _observations(bundle, comps, scores, detector, node_type, idx)
+    ex.relations, ex.edges = _edges(bundle, detector, node_type, idx, top)
+    ex.neighbours = _neighbours(bundle, view, detector, z_scores, node_type, idx, top)
+    ex.shared = _shared(bundle, view, node_type, idx)
+    ex.reason = node_reason(ex)
+    return ex
+
+
+def contributions(detector: Any, comps: Mapping[str, torch.Tensor], idx: int
+                  ) -> pd.DataFrame:
+    """``component, z, weight, contribution, share`` of one node, largest first.
+
+    The detector's own ``combine`` is applied to the node's components with all but
+    one set to 0, once per component: for a weighted mean (whatever it does to each
+    ``z`` first, e.g. NaN -> 0 or keeping only the positive part, as long as 0 stays
+    0) this is exactly ``w_c f(z_c) / sum(w)``, and the column sums to the score.
+    """
+    weights = dict(getattr(detector, "weights", None) or {})
+    one = {name: z[idx:idx + 1].float() for name, z in comps.items()}
+    rows = []
+    for name, z in one.items():
+        masked = {other: (v if other == name else torch.zeros_like(v))
+                  for other, v in one.items()}
+        part = detector.combine({"_": masked})["_"]
+        rows.append({"component": name, "z": float(z[0]),
+                     "weight": float(weights.get(name, weights.get(name.split(":")[0],
+                                                                   1.0))),
+                     "contribution": float(part[0]) if part.numel() else 0.0})
+    table = pd.DataFrame(rows, columns=["component", "z", "weight", "contribution"])
+    absolute = table["contribution"].abs().sum()
+    table["share"] = table["contribution"] / absolute if absolute > 0 else 0.0
+    return table.sort_values(["contribution", "z"], ascending=False, key=_nan_low
+                             ).reset_index(drop=True)
+
+
+def _nan_low(col: pd.Series) -> pd.Series:
+    return col.fillna(-np.inf)
+
+
+def _features(bundle: GraphBundle, t: NodeType, idx: int, top: int) -> pd.DataFrame:
+    store = bundle.data[t]
+    names = bundle.feature_names.get(t) or []
+    if "x" not in store or store.x is None or not names or bundle.modality.get(t):
+        return pd.DataFrame()
+    x = store.x.double().numpy()
+    names = names[:x.shape[1]]
+    med = np.nanmedian(x, axis=0)
+    mad = 1.4826 * np.nanmedian(np.abs(x - med), axis=0)
+    std = np.nanstd(x, axis=0)
+    scale = np.where(mad > 1e-12, mad, np.where(std > 1e-12, std, 1.0))
+    z = (x[idx] - med) / scale
+    raw = bundle.raw.get(t)
+    rows = []
+    for j in np.argsort(-np.nan_to_num(np.abs(z)))[:top]:
+        name = names[j]
+        value: Any = x[idx, j]
+        if raw is not None and name in raw.columns:
+            value = raw[name].iloc[idx]
+        elif "=" in name:
+            value = bool(x[idx, j] > 0.5)
+        rows.append({"feature": name, "value": value, "z": float(z[j])})
+    return pd.DataFrame(rows)
+
+
+def _pair_errors(bundle: GraphBundle, detector: Any, t: NodeType
+                 ) -> List[Tuple[str, torch.Tensor, torch.Tensor]]:
+    """``(pair name "a~b", error [n], has-both [n])`` from the detector's cross-modal
+    maps, or ``[]`` when it has none."""
+    module = getattr(detector, "module_", None)
+    cross = getattr(module, "cross", None)
+    if cross is None or not hasattr(cross, "pair_errors") or t not in getattr(
+            cross, "views", {}):
+        return []
+    data = detector._prepare(bundle, fit=False)
+    with torch.no_grad():
+        return [(name, err.detach().cpu(), both.detach().cpu())
+                for name, err, both in cross.pair_errors(data, t)]
+
+
+def _modalities(bundle: GraphBundle, detector: Any, t: NodeType, idx: int
+                ) -> pd.DataFrame:
+    rows = []
+    for name, err, both in _pair_errors(bundle, detector, t):
+        if not bool(both[idx]):
+            continue
+        z = robust_z({t: err[both]})[t][int(both[:idx].sum())]
+        a, b = name.split("~", 1)
+        rows.append({"pair": f"{a} ~ {b}", "modality_a": bundle.modality.get(a) or a,
+                     "modality_b": bundle.modality.get(b) or b, "error": float(err[idx]),
+                     "z": float(z),
+                     "percentile": 100 * float((err[both] <= err[idx]).double().mean())})
+    table = pd.DataFrame(rows)
+    return table.sort_values("z", ascending=False).reset_index(drop=True) if rows else table
+
+
+def _observations(bundle: GraphBundle, comps, scores, detector: Any, t: NodeType,
+                  idx: int) -> pd.DataFrame:
+    rows = []
+    for name in comps.get(t, {}):
+        if not name.startswith(ROLLUP_PREFIXES):
+            continue
+        obs = name.split(":", 1)[1]
+        if obs not in scores:
+            continue
+        linked = []
+        for et in bundle.data.edge_types:
+            if et[0] == obs and et[2] == t:
+                ei = bundle.data[et].edge_index
+                linked.append(ei[0][ei[1] == idx])
+        linked = (torch.unique(torch.cat(linked)) if linked
+                  else torch.zeros(0, dtype=torch.long))
+        if linked.numel() == 0:
+            continue
+        s = scores[obs][linked]
+        best = int(linked[int(torch.argmax(torch.nan_to_num(s, nan=-math.inf)))])
+        top = contributions(detector, comps[obs], best)
+        rows.append({"component": name, "z": float(comps[t][name][idx]),
+                     "observation": f"{obs}:{bundle.ids.external(obs, [best])[0]}",
+                     "linked": int(linked.numel()), "score": float(scores[obs][best]),
+                     "driven_by": top["component"].iloc[0] if len(top) else "",
+                     "content": _snippet(bundle, obs, best)})
+    table = pd.DataFrame(rows)
+    return table.sort_values("z", ascending=False).reset_index(drop=True) if rows else table
+
+
+def _snippet(bundle: GraphBundle, t: NodeType, idx: int, width: int = 50) -> str:
+    raw = bundle.raw.get(t)
+    if raw is None or idx >= len(raw):
+        return ""
+    row = raw.iloc[idx]
+    for col in reversed(list(raw.columns)):
+        value = row[col]
+        if isinstance(value, str) and value != str(bundle.ids.external(t, [idx])[0]):
+            return value if len(value) <= width else value[:width - 3] + "..."
+    return ""
+
+
+def _edges(bundle: GraphBundle, detector: Any, t: NodeType, idx: int, top: int
+           ) -> Tuple[pd.DataFrame, pd.DataFrame]:
+    try:
+        edge_scores = detector.score_edges(bundle)
+    except GraphadError:
+        edge_scores = {}
+    rel_rows, edge_rows = [], []
+    for et in bundle.edge_types:
+        ei = bundle.data[et].edge_index
+        for end, other_end in ((0, 1), (1, 0)):
+            if et[end] != t:
+                continue
+            hit = torch.nonzero(ei[end] == idx).view(-1)
+            if hit.numel() == 0:
+                continue
+            name = et[1] if end == 0 else f"rev_{et[1]}"
+            other_type = et[2] if end == 0 else et[0]
+            err = edge_scores.get(et)
+            row = {"relation": f"{et[0]}-{et[1]}->{et[2]}", "as": "src" if end == 0
+                   else "dst", "edges": int(hit.numel())}
+            if err is not None:
+                z_all = robust_z({"e": err})["e"]
+                row.update({"mean_error": float(err[hit].mean()),
+                            "max_z": float(np.nanmax(z_all[hit.numpy()]))})
+                attrs = bundle.edges_raw.get(et)
+                for e in hit.tolist():
+                    other = int(ei[other_end, e])
+                    edge = {"relation": name, "other": f"{other_type}:"
+                            f"{bundle.ids.external(other_type, [other])[0]}",
+                            "error": float(err[e]), "z": float(z_all[e])}
+                    if attrs is not None and e < len(attrs):
+                        for col in attrs.columns[2:]:
+                            edge[col] = attrs[col].iloc[e]
+                    edge_rows.append(edge)
+            rel_rows.append(row)
+    relations = pd.DataFrame(rel_rows)
+    edges = pd.DataFrame(edge_rows)
+    if not edges.empty:
+        edges = edges.sort_values("z", ascending=False).head(top).reset_index(drop=True)
+    return relations, edges
+
+
+def _neighbours(bundle: GraphBundle, view: GraphView, detector: Any,
+                z_scores: Dict[NodeType, np.ndarray], t: NodeType, idx: int, top: int
+                ) -> pd.DataFrame:
+    units, shared_space = node_embeddings(bundle, detector)
+    rows = []
+    seen = set()
+    for v in view.views():
+        if v.a != t:
+            continue
+        for j in v.adj[idx].indices:
+            key = (v.b, int(j))
+            if key in seen or key == (t, idx):
+                continue
+            seen.add(key)
+            sim = (float(units[t][idx] @ units[v.b][j])
+                   if shared_space or v.b == t else math.nan)
+            z = z_scores.get(v.b)
+            rows.append({"relation": v.name, "neighbour": f"{v.b}:"
+                         f"{bundle.ids.external(v.b, [int(j)])[0]}",
+                         "score_z": float(z[j]) if z is not None else math.nan,
+                         "similarity": sim})
+    table = pd.DataFrame(rows, columns=["relation", "neighbour", "score_z", "similarity"])
+    if table.empty:
+        return table
+    anomalous = table.sort_values("score_z", ascending=False, key=_nan_low).head(top)
+    anomalous = anomalous.assign(why="most anomalous")
+    rest = table.drop(anomalous.index)
+    dissimilar = rest.dropna(subset=["similarity"]).sort_values("similarity").head(top)
+    dissimilar = dissimilar.assign(why="most dissimilar")
+    return pd.concat([anomalous, dissimilar]).reset_index(drop=True)
+
+
+def _shared(bundle: GraphBundle, view: GraphView, t: NodeType, idx: int) -> pd.DataFrame:
+    """Neighbours of another type with at least 3 links to ``t`` nodes, in the top
+    ``100 - SHARED_PERCENTILE`` % of their type by that number."""
+    rows = []
+    for v in view.views():
+        if v.b == t or v.a != t:
+            continue
+        nbrs = v.adj[idx].indices
+        if not nbrs.size:
+            continue
+        ordered = np.sort(v.deg_b)
+        for j in nbrs:
+            d = int(v.deg_b[j])
+            pct = 100.0 * np.searchsorted(ordered, d, side="left") / ordered.size
+            if d >= 3 and pct >= SHARED_PERCENTILE:
+                rows.append({"relation": v.name, "neighbour": f"{v.b}:"
+                             f"{bundle.ids.external(v.b, [int(j)])[0]}",
+                             f"{t}s": d, "typical": float(np.median(v.deg_b)),
+                             "percentile": pct})
+    table = pd.DataFrame(rows)
+    return (table.sort_values(f"{t}s", ascending=False).reset_index(drop=True)
+            if rows else table)
+
+
+__all__ = ["Explanation", "explain", "contributions"]
