@@ -49,10 +49,10 @@ class CrossModalRidge(nn.Module):
             store = data[a[2]]
             both = store[has_key(a)] & store[has_key(b)]
             xa, xb = store[nbr_key(a)][both], store[nbr_key(b)][both]
-            ma = xa.mean(0) if len(xa) else torch.zeros(xa.size(1))
-            mb = xb.mean(0) if len(xb) else torch.zeros(xb.size(1))
+            ma = xa.mean(0) if len(xa) else xa.new_zeros(xa.size(1))
+            mb = xb.mean(0) if len(xb) else xb.new_zeros(xb.size(1))
             xa, xb = xa - ma, xb - mb
-            gram = xa.t() @ xa + self.alpha * max(len(xa), 1) * torch.eye(xa.size(1))
+            gram = xa.t() @ xa + self.alpha * max(len(xa), 1) * torch.eye(xa.size(1), device=xa.device)
             weight = torch.linalg.solve(gram, xa.t() @ xb)
             safe = key.replace(".", "_")
             self.register_buffer(f"w_{safe}", weight)

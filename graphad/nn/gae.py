@@ -96,7 +96,8 @@ class MultimodalGAEModule(nn.Module):
                 err = 1 - F.cosine_similarity(pred, store.x, dim=-1, eps=1e-6)
             err = torch.where(has, err, torch.zeros_like(err))
             n = store.num_nodes
-            total, count = out.get(dst, (torch.zeros(n), torch.zeros(n)))
+            zeros = torch.zeros(n, device=err.device)
+            total, count = out.get(dst, (zeros, zeros))
             out[dst] = (total + err, count + has.float())
         return out
 
@@ -117,7 +118,7 @@ class MultimodalGAEModule(nn.Module):
             logit, attr = dec(z[et[0]], z[et[2]], ei)
             neg = ei.clone()
             neg[1] = torch.randint(0, batch[et[2]].num_nodes, (ei.size(1),),
-                                   generator=generator)
+                                   generator=generator).to(ei.device)
             neg_logit = dec.logits(z[et[0]], z[et[2]], neg)
             loss = F.softplus(-logit).mean() + F.softplus(neg_logit).mean()
             if attr is not None and "edge_attr" in batch[et]:
@@ -139,8 +140,8 @@ class MultimodalGAEModule(nn.Module):
         out: Errors = {t: {"attribute": self.attr_dec[t].error(z[t], batch[t].x)}
                        for t in z}
         edge_err: Dict[EdgeType, Tensor] = {}
-        s_tot = {t: torch.zeros(batch[t].num_nodes) for t in z}
-        s_cnt = {t: torch.zeros(batch[t].num_nodes) for t in z}
+        s_tot = {t: z[t].new_zeros(batch[t].num_nodes) for t in z}
+        s_cnt = {t: z[t].new_zeros(batch[t].num_nodes) for t in z}
         for et in self.forward_types:
             ei = batch[et].edge_index
             dec = self.edge_dec[edge_type_str(et)]
