@@ -19,7 +19,8 @@
    each connected component of such links is a core. Links across types count only
    through connectors.
 3. **Merge** cores that share at least half of the smaller one (a farm's device and
-   its photo); a node left in several groups goes to the smallest, most specific one.
+   its photo); a node left in several groups goes to the one holding most of its
+   neighbours. Groups of fewer than ``min_size`` nodes are dissolved.
 4. **Grow** (``expand`` rounds): a non-member joins the group it is most tied to when
    it has ``min_shared`` or more member neighbours and that many would be improbable if
    members were a random share of their type (binomial tails multiplied over
@@ -106,7 +107,7 @@ def find_suspicious_subgraphs(graph: Any, detector: Any = None,
     flagged = flag_nodes(bundle, node_scores, detector, quantile, node_types)
     finder = _Finder(view, flagged, list(flagged), alpha, min_shared, min_support,
                      min_size, max_size)
-    labels = finder.components()
+    labels = finder.prune(finder.components())
     if hubs:
         labels = finder.add_hubs(labels)
     for _ in range(int(expand)):
@@ -228,8 +229,9 @@ class _Finder:
         return self._merge(cores)
 
     def _merge(self, cores: List[np.ndarray]) -> np.ndarray:
-        """Union of cores sharing at least half of the smaller one; a node in several
-        resulting groups goes to the smallest (the most specific)."""
+        """Union of cores sharing at least half of the smaller one; a node left in
+        several groups goes to the one holding most of its neighbours (ties: the
+        smaller, more specific group)."""
         labels = np.full(self.n, -1)
         cores = [np.unique(c) for c in cores if len(c) >= 2]
         if not cores:
@@ -245,9 +247,37 @@ class _Finder:
         members = [np.unique(np.concatenate([cores[i]
                                              for i in np.flatnonzero(group_of == g)]))
                    for g in range(int(group_of.max()) + 1)]
-        for g in sorted(range(len(members)), key=lambda g: -len(members[g])):
-            labels[members[g]] = g                    # smaller groups overwrite larger
+        inc = _incidence(members, self.n)               # groups x nodes
+        ties = (inc @ self.adjacency()).multiply(inc).tocsc()   # member links per group
+        size = np.array([len(m) for m in members], dtype=float)
+        for node in np.flatnonzero(np.asarray(inc.sum(0)).ravel() > 0):
+            groups = inc[:, node].nonzero()[0]
+            if groups.size == 1:
+                labels[node] = groups[0]
+                continue
+            links = np.asarray(ties[groups, node].todense()).ravel()
+            labels[node] = groups[np.lexsort((size[groups], -links))[0]]
         return labels
+
+    def adjacency(self) -> sp.csr_matrix:
+        """Symmetric 0/1 adjacency over the global index (built once)."""
+        if not hasattr(self, "_adjacency"):
+            rows, cols = [], []
+            for v in self.view.views():
+                sub = v.adj.tocoo()
+                rows.append(self._global(v.a, sub.row))
+                cols.append(self._global(v.b, sub.col))
+            self._adjacency = _sym(rows, cols, self.n)
+        return self._adjacency
+
+    def prune(self, labels: np.ndarray) -> np.ndarray:
+        """Free the nodes of groups with fewer than ``min_size`` nodes, so that they
+        can join a real group while growing."""
+        sizes = np.bincount(labels[labels >= 0])
+        small = np.flatnonzero(sizes < self.min_size)
+        out = labels.copy()
+        out[np.isin(labels, small)] = -1
+        return out
 
     # -------------------------------------------------------------- structural seeds
     def add_hubs(self, labels: np.ndarray) -> np.ndarray:

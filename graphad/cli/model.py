@@ -1,0 +1,274 @@
+"""``graphad fit / score / explain / subgraphs``: a saved model on your own tables.
+
+Every command builds the graph from a schema (``--schema``, tables named in it or found
+in ``--tables-dir``), so a model fitted once can score, explain and group new tables of
+the same schema.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import click
+
+MEMBERS_SHOWN = 8
+
+schema_option = click.option(
+    "--schema", "schema_path", required=True, type=click.Path(exists=True, dir_okay=False),
+    help="Schema YAML (its `tables` entries are relative to it).")
+tables_option = click.option(
+    "--tables-dir", type=click.Path(exists=True, file_okay=False), default=None,
+    help="Folder holding the tables as <table>.parquet / .csv (overrides the schema's "
+         "paths; relative image paths resolve against it).")
+model_option = click.option(
+    "--model", "model_path", required=True, type=click.Path(dir_okay=False),
+    help="Model file written by `graphad fit`.")
+trusted_option = click.option(
+    "--trusted", is_flag=True, help="Allow pickled models (only files you made yourself).")
+
+
+# ---------------------------------------------------------------- helpers
+def build_from_schema(schema_path: str, tables_dir: Optional[str] = None):
+    """The :class:`GraphBundle` of a schema YAML and (optionally) a tables folder."""
+    from ..data.build import build_graph
+    from ..data.schema import GraphSchema
+    from ..errors import DataValidationError
+    schema = GraphSchema.from_yaml(schema_path)
+    tables: Dict[str, Path] = {}
+    base_dir = None
+    if tables_dir is not None:
+        base_dir = Path(tables_dir)
+        needed = {s.table for s in schema.nodes.values()} | {r.table for r in
+                                                              schema.relations}
+        needed |= {s.points.table for s in schema.nodes.values() if s.points is not None}
+        for name in sorted(needed):
+            found = [base_dir / f"{name}{ext}"
+                     for ext in (".parquet", ".pq", ".csv", ".tsv")
+                     if (base_dir / f"{name}{ext}").is_file()]
+            if found:
+                tables[name] = found[0]
+            elif name not in schema.tables:
+                raise DataValidationError(f"no {name}.parquet / .csv in {base_dir} and the "
+                                          "schema names no file for it", table=name)
+    return build_graph(tables, schema, base_dir=base_dir)
+
+
+def _load(model_path: str, trusted: bool):
+    from ..detectors.persistence import load_detector
+    return load_detector(model_path, trusted=trusted)
+
+
+def _parse_params(pairs: Tuple[str, ...]) -> Dict[str, object]:
+    import yaml
+
+    from ..errors import GraphadError
+    out: Dict[str, object] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise GraphadError(f"--param expects KEY=VALUE, got {pair!r}")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def _members_text(members: Dict[str, list], limit: int = MEMBERS_SHOWN) -> str:
+    parts = []
+    for t, ids in members.items():
+        shown = ", ".join(str(i) for i in ids[:limit])
+        more = f" +{len(ids) - limit} more" if len(ids) > limit else ""
+        parts.append(f"{t}: {shown}{more}")
+    return "; ".join(parts)
+
+
+# ---------------------------------------------------------------- fit
+@click.command()
+@schema_option
+@tables_option
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
+              help="Model file to write (.pt).")
+@click.option("--detector", "detector_name", default=None,
+              help="Registry name (default: the default detector).")
+@click.option("--epochs", type=int, default=None, help="Training epochs (deep detectors).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Detector hyper-parameter, e.g. --param hidden=32 (repeatable).")
+@trusted_option
+def fit(schema_path: str, tables_dir: Optional[str], out_path: str,
+        detector_name: Optional[str], epochs: Optional[int], seed: int,
+        params: Tuple[str, ...], trusted: bool) -> None:
+    """Build the graph of a schema, fit a detector and save it.
+
+    \b
+    Example:
+        graphad fit --schema datasets/fraud_sample/schema.yaml --out out/model.pt
+        graphad fit --schema s.yaml --tables-dir tables/ --out m.pt --param hidden=32
+    """
+    from ..detectors.persistence import save_detector
+    from ..detectors.registry import DEFAULT_DETECTOR, make_detector
+    bundle = build_from_schema(schema_path, tables_dir)
+    click.echo(repr(bundle))
+    kwargs = {"seed": seed, **_parse_params(params)}
+    if epochs is not None:
+        kwargs["epochs"] = epochs
+    name = detector_name or DEFAULT_DETECTOR
+    det = make_detector(name, **kwargs)
+    start = time.perf_counter()
+    det.fit(bundle)
+    click.echo(f"fitted {type(det).__name__} in {time.perf_counter() - start:.1f}s")
+    path = save_detector(det, out_path, trusted=trusted)
+    click.echo(f"saved {path}")
+
+
+# ---------------------------------------------------------------- score
+@click.command()
+@model_option
+@schema_option
+@tables_option
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
+              help="Scores file (.parquet).")
+@click.option("--top", default=5, show_default=True, help="Top nodes to print per type.")
+@trusted_option
+def score(model_path: str, schema_path: str, tables_dir: Optional[str], out_path: str,
+          top: int, trusted: bool) -> None:
+    """Score every node of a graph with a saved model; write a Parquet table.
+
+    One row per node: node_type, id, score, rank, pred and the components c_<name>.
+
+    \b
+    Example:
+        graphad score --model out/model.pt --schema datasets/fraud_sample/schema.yaml \\
+            --out out/scores.parquet
+    """
+    from ..data.io import atomic_write_parquet
+    from ..scoring.table import scores_table, top_k
+    det = _load(model_path, trusted)
+    bundle = build_from_schema(schema_path, tables_dir)
+    comps = det.score_components(bundle)
+    scores = det.combine(comps)
+    predicted = {t: (s > det.threshold_[t]).long() for t, s in scores.items()}
+    table = scores_table(bundle, scores, comps, predicted=predicted)
+    table["id"] = table["id"].astype(str)
+    atomic_write_parquet(out_path, table)
+    click.echo(f"wrote {len(table)} scores to {out_path}")
+    for t in bundle.entity_types:
+        if t in scores and top > 0:
+            click.echo(f"\ntop {top} {t}:")
+            click.echo(top_k(table, t, top)[["rank", "id", "score", "pred"]]
+                       .to_string(index=False))
+
+
+# ---------------------------------------------------------------- explain
+@click.command()
+@model_option
+@schema_option
+@tables_option
+@click.option("--node", required=True, metavar="TYPE:ID",
+              help="The node to explain, e.g. user:u00123.")
+@click.option("--top", default=5, show_default=True, help="Rows per table.")
+@trusted_option
+def explain(model_path: str, schema_path: str, tables_dir: Optional[str], node: str,
+            top: int, trusted: bool) -> None:
+    """Explain one node's score: components, modalities, relations, neighbours.
+
+    \b
+    Example:
+        graphad explain --model out/model.pt --schema datasets/fraud_sample/schema.yaml \\
+            --node user:u00123
+    """
+    from ..scoring.explain import explain as explain_node
+    from ..scoring.graphview import parse_node
+    node_type, node_id = parse_node(node)
+    det = _load(model_path, trusted)
+    bundle = build_from_schema(schema_path, tables_dir)
+    click.echo(explain_node(bundle, (node_type, node_id), det, top=top).to_text(top))
+
+
+# ---------------------------------------------------------------- subgraphs
+@click.command()
+@click.option("--model", "model_path", default=None, type=click.Path(dir_okay=False),
+              help="Model file written by `graphad fit` (default: fit the default "
+                   "detector now).")
+@schema_option
+@tables_option
+@click.option("--top", default=10, show_default=True, help="Subgraphs to list.")
+@click.option("--quantile", type=float, default=None,
+              help="Share of each type to flag (default: the model's threshold).")
+@click.option("--alpha", type=float, default=0.01, show_default=True,
+              help="Significance level of the grouping tests.")
+@click.option("--hubs", is_flag=True, help="Also seed groups from shared hubs.")
+@click.option("--explain/--no-explain", "with_reasons", default=True, show_default=True,
+              help="Print a one-line reason per subgraph.")
+@click.option("--evaluate", is_flag=True,
+              help="Compare with planted groups (labels with a group_id column).")
+@click.option("--labels", "labels_path", type=click.Path(exists=True, dir_okay=False),
+              default=None, help="Labels for --evaluate (default: labels.parquet next "
+                                 "to the schema).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed when fitting without --model.")
+@trusted_option
+def subgraphs(model_path: Optional[str], schema_path: str, tables_dir: Optional[str],
+              top: int, quantile: Optional[float], alpha: float, hubs: bool,
+              with_reasons: bool, evaluate: bool, labels_path: Optional[str], seed: int,
+              trusted: bool) -> None:
+    """List the most suspicious groups (rings, farms) with their members.
+
+    \b
+    Example:
+        graphad subgraphs --model out/model.pt --schema s.yaml --top 10
+        graphad subgraphs --schema datasets/fraud_sample/schema.yaml --evaluate
+    """
+    from ..scoring.discover import (evaluate_subgraph_recovery,
+                                    find_suspicious_subgraphs, recovery_summary)
+    from ..scoring.explain_subgraph import explain_subgraph
+    from ..scoring.graphview import GraphView
+    labels = _labels(schema_path, labels_path) if evaluate else None
+    bundle = build_from_schema(schema_path, tables_dir)
+    if model_path is None:
+        from ..detectors.registry import DEFAULT_DETECTOR, make_detector
+        click.echo(f"fitting the default detector ({DEFAULT_DETECTOR}, seed {seed}) on "
+                   f"{bundle!r}")
+        det = make_detector(DEFAULT_DETECTOR, seed=seed).fit(bundle)
+    else:
+        det = _load(model_path, trusted)
+    comps = det.score_components(bundle)
+    scores = det.combine(comps)
+    view = GraphView(bundle)
+    found = find_suspicious_subgraphs(bundle, det, scores=scores, k=top,
+                                      quantile=quantile, alpha=alpha, hubs=hubs)
+    click.echo(f"\n{len(found)} suspicious subgraph(s):")
+    for sg in found:
+        d = sg.details
+        seeds = sum(len(v) for v in sg.seeds.values())
+        click.echo(f"\n#{sg.rank}  score {sg.score:.2f}  ({sg.describe()}; {seeds} "
+                   f"flagged)  member {d['member_z']:.2f}, density "
+                   f"{d['log_density']:.2f}, shared {d['log_shared']:.2f}")
+        click.echo(f"    {_members_text(sg.members)}")
+        if with_reasons:
+            reason = explain_subgraph(bundle, sg, det, scores=scores, view=view).reason
+            click.echo(f"    why: {reason}")
+    if labels is not None:
+        table = evaluate_subgraph_recovery(found, labels)
+        click.echo("\nrecovery of planted groups (users; recovered = precision and recall "
+                   ">= 0.5):")
+        click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+        click.echo("")
+        click.echo(recovery_summary(table).to_string(index=False,
+                                                     float_format=lambda v: f"{v:.2f}"))
+
+
+def _labels(schema_path: str, labels_path: Optional[str]):
+    from ..data.io import read_table
+    from ..errors import GraphadError
+    path = (Path(labels_path) if labels_path
+            else Path(schema_path).parent / "labels.parquet")
+    if not path.is_file():
+        raise GraphadError(f"--evaluate needs labels: {path} not found (pass --labels)")
+    labels = read_table(path, "labels")
+    missing = [c for c in ("node_type", "id", "group_id") if c not in labels.columns]
+    if missing:
+        raise GraphadError(f"labels {path} lack column(s) {missing}")
+    return labels
+
+
+COMMANDS: List[click.Command] = [fit, score, explain, subgraphs]

@@ -1,0 +1,210 @@
+"""Subgraph scores, discovery and recovery evaluation on small hand-made graphs."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch_geometric.data import HeteroData
+
+from graphad.data import IdMap, from_hetero_data
+from graphad.errors import GraphadError
+from graphad.scoring import (Subgraph, evaluate_subgraph_recovery,
+                            find_suspicious_subgraphs, recovery_summary, score_subgraphs)
+from graphad.scoring.graphview import GraphView, resolve_group
+
+N_USERS = 80
+CLIQUE = [f"u{i:02d}" for i in range(8)]          # the planted group
+FARM_DEVICE = "d_farm"
+
+
+def planted_graph(seed: int = 0):
+    """80 users with a phone each and sparse random follows; users u00..u07 also share
+    one device and follow each other densely (a farm / ring)."""
+    rng = np.random.default_rng(seed)
+    users = [f"u{i:02d}" for i in range(N_USERS)]
+    devices = [f"d{i:02d}" for i in range(N_USERS)] + [FARM_DEVICE]
+    uses = [(i, i) for i in range(N_USERS)] + [(i, N_USERS) for i in range(len(CLIQUE))]
+    follows = set()
+    for i in range(N_USERS):
+        for j in rng.choice(N_USERS, size=3, replace=False):
+            if i != j:
+                follows.add((i, int(j)))
+    for i in range(len(CLIQUE)):
+        for j in range(len(CLIQUE)):
+            if i != j and rng.random() < 0.8:
+                follows.add((i, j))
+    data = HeteroData()
+    data["user"].x = torch.randn(N_USERS, 4, generator=torch.Generator().manual_seed(seed))
+    data["device"].x = torch.ones(len(devices), 1)
+    data["user", "uses", "device"].edge_index = torch.tensor(uses).t()
+    data["user", "follows", "user"].edge_index = torch.tensor(sorted(follows)).t()
+    bundle = from_hetero_data(data, ids=IdMap({"user": users, "device": devices}))
+    return bundle
+
+
+def planted_scores(bundle, flagged=CLIQUE, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    users = list(bundle.ids.ids("user"))
+    s = rng.normal(0, 1, len(users))
+    for u in flagged:
+        s[users.index(u)] = 4 + rng.random()
+    d = rng.normal(0, 1, bundle.ids.num_nodes("device"))
+    return {"user": torch.tensor(s, dtype=torch.float32),
+            "device": torch.tensor(d, dtype=torch.float32)}
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return planted_graph()
+
+
+@pytest.fixture(scope="module")
+def scores(graph):
+    return planted_scores(graph)
+
+
+# ---------------------------------------------------------------- score_subgraphs
+def test_planted_clique_beats_random_group(graph, scores):
+    rng = np.random.default_rng(1)
+    others = [u for u in graph.ids.ids("user") if u not in CLIQUE]
+    groups = {"planted": {"user": CLIQUE}}
+    for r in range(5):
+        groups[f"random{r}"] = {"user": list(rng.choice(others, len(CLIQUE), replace=False))}
+    table = score_subgraphs(graph, groups, scores=scores).set_index("group")
+    planted, rand = table.loc["planted"], table.drop("planted")
+    assert (planted["density_ratio"] > rand["density_ratio"].fillna(0)).all()
+    assert (planted["score"] > rand["score"]).all()
+    assert planted["log_shared"] > 1            # the shared device
+    assert f"device:{FARM_DEVICE} (8/8)" in planted["shared"]
+    assert planted["n_user"] == len(CLIQUE) and planted["size"] == len(CLIQUE)
+    assert abs(rand["member_z"]).max() < planted["member_z"]
+
+
+def test_density_is_configuration_model_ratio(graph):
+    """Observed internal follows over sum_i,j d_out_i d_in_j / m (no self pairs)."""
+    table = score_subgraphs(graph, [{"user": CLIQUE}])
+    ei = graph.data["user", "follows", "user"].edge_index
+    m = ei.size(1)
+    members = torch.arange(len(CLIQUE))
+    out_deg = torch.bincount(ei[0], minlength=N_USERS).double()
+    in_deg = torch.bincount(ei[1], minlength=N_USERS).double()
+    inside = (ei[0] < len(CLIQUE)) & (ei[1] < len(CLIQUE))
+    expected = (out_deg[members].sum() * in_deg[members].sum()
+                - (out_deg[members] * in_deg[members]).sum()) / m
+    row = table.iloc[0]
+    assert row["internal_edges"] == int(inside.sum())
+    assert row["expected_edges"] == pytest.approx(float(expected))
+    assert np.isnan(row["member_z"])           # no scores, no detector
+    assert row["score"] == pytest.approx(np.mean([row["log_density"], row["log_shared"]]))
+
+
+def test_group_formats_agree(graph, scores):
+    as_dict = {"user": CLIQUE, "device": [FARM_DEVICE]}
+    as_pairs = [("user", u) for u in CLIQUE] + [("device", FARM_DEVICE)]
+    as_subgraph = Subgraph(members={"user": CLIQUE, "device": [FARM_DEVICE]})
+    table = score_subgraphs(graph, [as_dict, as_pairs, as_subgraph], scores=scores)
+    cols = ["size", "score", "internal_edges", "log_shared", "consistency"]
+    assert table[cols].nunique().max() == 1
+    single = score_subgraphs(graph, as_dict, scores=scores)      # one group on its own
+    assert len(single) == 1 and single["score"].iloc[0] == table["score"].iloc[0]
+
+
+def test_group_errors_name_the_id(graph):
+    with pytest.raises(GraphadError, match="nobody"):
+        score_subgraphs(graph, [{"user": ["u01", "nobody"]}])
+    with pytest.raises(GraphadError, match="unknown node type 'shop'"):
+        resolve_group(graph, {"shop": ["s1"]})
+    with pytest.raises(GraphadError, match="empty group"):
+        resolve_group(graph, {"user": []})
+
+
+def test_views_are_sparse_and_symmetric_for_same_type(graph):
+    view = GraphView(graph)
+    names = [(v.a, v.name, v.b) for v in view.views()]
+    assert ("user", "follows", "user") in names
+    assert ("device", "rev_uses", "user") in names
+    follows = next(v for v in view.views() if v.name == "follows")
+    assert (follows.adj != follows.adj.T).nnz == 0
+    assert all(hasattr(v.adj, "indptr") for v in view.views())      # CSR, never dense
+
+
+# ---------------------------------------------------------------- discovery
+def test_planted_clique_is_found_first(graph, scores):
+    found = find_suspicious_subgraphs(graph, scores=scores, quantile=0.12)
+    assert found, "nothing found"
+    top = found[0]
+    assert top.rank == 1
+    assert set(CLIQUE) <= set(top.members["user"])
+    assert len(top.members["user"]) <= len(CLIQUE) + 2
+    assert FARM_DEVICE in top.members.get("device", [])
+    assert top.score == pytest.approx(top.details["score"])
+    assert [s.rank for s in found] == list(range(1, len(found) + 1))
+    assert all(a.score >= b.score for a, b in zip(found, found[1:]))
+
+
+def test_growth_brings_back_unflagged_members(graph):
+    half = planted_scores(graph, flagged=CLIQUE[:4])
+    found = find_suspicious_subgraphs(graph, scores=half, quantile=0.06)
+    assert found
+    top = found[0]
+    assert set(CLIQUE) <= set(top.members["user"])
+    assert set(top.seeds["user"]) == set(CLIQUE[:4])      # the rest joined by growing
+    without = find_suspicious_subgraphs(graph, scores=half, quantile=0.06, expand=0)
+    assert len(without[0].members["user"]) < len(top.members["user"])
+
+
+def test_discovery_uses_detector_threshold(graph, scores):
+    class Thresholds:          # the part of a detector discovery reads besides scores
+        threshold_ = {"user": 3.5, "device": 10.0}
+    found = find_suspicious_subgraphs(graph, Thresholds(), scores=scores)
+    assert set(CLIQUE) <= set(found[0].members["user"])
+    assert set(found[0].seeds["user"]) == set(CLIQUE)
+
+
+def test_no_flags_or_no_scores(graph):
+    flat = {"user": torch.zeros(N_USERS), "device": torch.zeros(N_USERS + 1)}
+    assert find_suspicious_subgraphs(graph, scores=flat, quantile=0.01) == []
+    with pytest.raises(GraphadError, match="detector or scores"):
+        find_suspicious_subgraphs(graph)
+    with pytest.raises(GraphadError, match="alpha"):
+        find_suspicious_subgraphs(graph, scores=flat, alpha=2)
+
+
+def test_trivial_stars_are_dropped():
+    """One user on three flagged devices is about that user, not a group."""
+    data = HeteroData()
+    data["user"].num_nodes = 30
+    data["device"].num_nodes = 33
+    uses = [(i, i) for i in range(30)] + [(0, 30), (0, 31), (0, 32)]
+    data["user", "uses", "device"].edge_index = torch.tensor(uses).t()
+    bundle = from_hetero_data(data)
+    s = {"user": torch.zeros(30), "device": torch.zeros(33)}
+    s["device"][30:] = 5.0
+    s["user"][0] = 5.0
+    assert find_suspicious_subgraphs(bundle, scores=s, quantile=0.1) == []
+
+
+# ---------------------------------------------------------------- evaluation
+def test_recovery_precision_and_recall(graph, scores):
+    found = find_suspicious_subgraphs(graph, scores=scores, quantile=0.12)
+    labels = pd.DataFrame({"node_type": "user", "id": list(graph.ids.ids("user")),
+                           "group_id": None})
+    labels.loc[labels["id"].isin(CLIQUE), "group_id"] = "farm_1"
+    labels.loc[labels["id"].isin(["u70", "u71", "u72"]), "group_id"] = "ring_1"
+    table = evaluate_subgraph_recovery(found, labels).set_index("group")
+    farm = table.loc["farm_1"]
+    assert farm["recall"] == 1.0 and farm["precision"] >= 0.8 and farm["recovered"]
+    assert farm["rank"] == 1 and farm["kind"] == "farm"
+    assert not table.loc["ring_1", "recovered"]
+    summary = recovery_summary(table.reset_index()).set_index("kind")
+    assert summary.loc["farm", "share"] == 1.0 and summary.loc["ring", "share"] == 0.0
+
+
+def test_recovery_with_nothing_found():
+    labels = pd.DataFrame({"node_type": ["user"] * 3, "id": ["a", "b", "c"],
+                           "group_id": ["ring_1", "ring_1", None]})
+    table = evaluate_subgraph_recovery([], labels)
+    assert len(table) == 1 and table["recall"].iloc[0] == 0 and not table["recovered"].any()
+    with pytest.raises(GraphadError, match="group_id"):
+        evaluate_subgraph_recovery([], labels.drop(columns="group_id"))
