@@ -26,7 +26,7 @@ from ..data.features import node_inputs
 from ..errors import GraphadError
 from ..nn.inputs import prepare_inputs
 from ..scoring.normalize import Components
-from ..typing import EdgeType, NodeType
+from ..typing import EdgeType, NodeType, edge_type_str
 from .base import BaseDetector
 
 log = logging.getLogger(__name__)
@@ -115,6 +115,14 @@ class DeepDetector(BaseDetector):
         for t, v in x.items():
             if v.size(1) != self.raw_dims_[t]:
                 return f"'{t}' has {v.size(1)} input columns, expected {self.raw_dims_[t]}"
+        for et in bundle.data.edge_types:
+            store, stats = bundle.data[et], self.edge_stats_.get(edge_type_str(et))
+            attr = store.edge_attr if "edge_attr" in store else None
+            width = 0 if attr is None else (attr.size(1) if attr.dim() > 1 else 1)
+            expected = stats[0].numel() if stats is not None else 0
+            if width != expected:
+                return (f"relation {et} has {width} edge attribute column(s), "
+                        f"expected {expected}")
         return ""
 
     def _resolve_batch_size(self, data: HeteroData) -> Optional[int]:
@@ -197,9 +205,9 @@ class DeepDetector(BaseDetector):
         return self._run_errors(bundle)[0]
 
     def _edge_scores(self, bundle: GraphBundle) -> Dict[EdgeType, Tensor]:
-        if self._resolve_batch_size(bundle.data) is not None and self.batch_size_ is not None:
-            raise GraphadError("edge scores are computed full-batch; this graph was "
-                               "trained with mini-batches")
+        if self.batch_size_ is not None:
+            raise GraphadError("edge scores are computed full-batch; this detector runs "
+                               f"in mini-batches of {self.batch_size_} seed nodes")
         return self._run_errors(bundle)[1]
 
 
