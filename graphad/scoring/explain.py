@@ -20,9 +20,9 @@
   incident edges with the highest edge scores (robust z within their relation), with
   the other endpoint's id and the edge's raw attributes.
 * **neighbours**: the most anomalous and the most dissimilar neighbours.
-* **shared**: neighbours of another type in the top 1% of their type by number of
-  links, with at least 3 (a device behind many accounts): "shares device d0042 with
-  14 other users".
+* **shared**: neighbours of another type that normally belong to one or two nodes
+  (devices, photos) but link to improbably many (a device behind many accounts):
+  "shares device d0042 with 14 other users".
 * **reason**: one line in plain language built from the above.
 
 :func:`explain_subgraph` does the same for a group (see
@@ -44,7 +44,7 @@ from ..typing import NodeType
 from .graphview import GraphView, node_embeddings, resolve_node, robust_z
 from .reasons import ROLLUP_PREFIXES, node_reason
 
-SHARED_PERCENTILE = 99.0  # a neighbour in the top 1% of its type by links is "shared"
+SHARED_ALPHA = 0.01      # significance of "shared by improbably many" (see _shared)
 
 
 @dataclass
@@ -366,24 +366,26 @@ def _neighbours(bundle: GraphBundle, view: GraphView, detector: Any,
 
 
 def _shared(bundle: GraphBundle, view: GraphView, t: NodeType, idx: int) -> pd.DataFrame:
-    """Neighbours of another type with at least 3 links to ``t`` nodes, in the top
-    ``100 - SHARED_PERCENTILE`` % of their type by that number."""
+    """Neighbours of another type that normally belong to one or two ``t`` nodes (the
+    median over their type is at most 2: devices, photos) but link to at least 3,
+    improbably many for a Poisson count with their type's mean
+    (tail ``< SHARED_ALPHA / n``)."""
+    from scipy.stats import poisson
     rows = []
     for v in view.views():
-        if v.b == t or v.a != t:
+        if v.b == t or v.a != t or not v.deg_b.size:
             continue
         nbrs = v.adj[idx].indices
-        if not nbrs.size:
+        typical = float(np.median(v.deg_b))
+        if not nbrs.size or typical > 2:
             continue
-        ordered = np.sort(v.deg_b)
+        mean = float(v.deg_b.mean())
         for j in nbrs:
             d = int(v.deg_b[j])
-            pct = 100.0 * np.searchsorted(ordered, d, side="left") / ordered.size
-            if d >= 3 and pct >= SHARED_PERCENTILE:
+            if d >= 3 and poisson.sf(d - 1, mean) < SHARED_ALPHA / v.deg_b.size:
                 rows.append({"relation": v.name, "neighbour": f"{v.b}:"
                              f"{bundle.ids.external(v.b, [int(j)])[0]}",
-                             f"{t}s": d, "typical": float(np.median(v.deg_b)),
-                             "percentile": pct})
+                             f"{t}s": d, "typical": typical})
     table = pd.DataFrame(rows)
     return (table.sort_values(f"{t}s", ascending=False).reset_index(drop=True)
             if rows else table)

@@ -1,0 +1,241 @@
+"""`graphad fit / score / explain / subgraphs` and detector persistence."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from graphad.cli import main
+from graphad.data import build_graph
+from graphad.detectors import EarlyFusionIForest, MultimodalGAE
+from graphad.detectors.persistence import load_detector, save_detector
+from graphad.errors import GraphadError
+
+
+def write_tables(folder: Path, tables, schema: dict, with_paths: bool = True) -> Path:
+    """Tables as Parquet in ``folder`` and a schema YAML naming them (or not)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        frame.to_parquet(folder / f"{name}.parquet")
+    spec = dict(schema)
+    if with_paths:
+        spec["tables"] = {name: f"{name}.parquet" for name in tables}
+    path = folder / "schema.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    from conftest import make_schema, make_tables
+    root = tmp_path_factory.mktemp("cli_model")
+    schema = write_tables(root / "data", make_tables(), make_schema())
+    labels = pd.DataFrame({"node_type": "user", "id": ["u1", "u2", "u3", "u4", "u5"],
+                           "label": [1, 1, 0, 0, 0],
+                           "group_id": ["ring_1", "ring_1", None, None, None]})
+    labels.to_parquet(root / "data" / "labels.parquet")
+    model = root / "model.pt"
+    code = main(["fit", "--schema", str(schema), "--out", str(model), "--epochs", "3",
+                 "--param", "hidden=8"])
+    assert code == 0 and model.is_file()
+    return root, schema, model
+
+
+def test_fit_writes_a_loadable_model(workdir, capsys):
+    root, schema, model = workdir
+    det = load_detector(model)
+    assert isinstance(det, MultimodalGAE) and det.hidden == 8 and det.epochs == 3
+    bundle = build_graph(schema=schema)
+    assert set(det.decision_function(bundle)) == set(bundle.node_types)
+
+
+def test_score_writes_parquet(workdir, tmp_path, capsys):
+    root, schema, model = workdir
+    out = tmp_path / "scores.parquet"
+    assert main(["score", "--model", str(model), "--schema", str(schema),
+                 "--out", str(out)]) == 0
+    table = pd.read_parquet(out)
+    assert len(table) == 5 + 3 + 3 + 4 + 3
+    assert {"node_type", "id", "score", "rank", "pred", "c_attribute"} <= set(table.columns)
+    assert table["id"].map(type).eq(str).all()
+    det = load_detector(model)
+    users = table[table["node_type"] == "user"].set_index("id")["score"]
+    expected = det.decision_function(build_graph(schema=schema))["user"]
+    assert torch.allclose(torch.tensor(users[["u1", "u2", "u3", "u4", "u5"]].to_numpy(),
+                                       dtype=torch.float32), expected)
+    assert f"wrote 18 scores to {out}" in capsys.readouterr().out
+
+
+def test_explain_prints_a_reason_and_tables(workdir, capsys):
+    root, schema, model = workdir
+    assert main(["explain", "--model", str(model), "--schema", str(schema),
+                 "--node", "user:u5"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("user u5:")
+    assert "score = sum of contributions" in out and "structure by relation" in out
+    assert main(["explain", "--model", str(model), "--schema", str(schema),
+                 "--node", "merchant:300"]) == 0            # integer id given as text
+
+
+def test_bad_node_is_one_line_and_exit_1(workdir, capsys):
+    root, schema, model = workdir
+    code = main(["explain", "--model", str(model), "--schema", str(schema),
+                 "--node", "user:nobody"])
+    err = capsys.readouterr().err.strip()
+    assert code == 1
+    assert err.startswith("graphad: error: no user node with id 'nobody'")
+    assert len(err.splitlines()) == 1
+    assert main(["explain", "--model", str(model), "--schema", str(schema),
+                 "--node", "nobody"]) == 1
+    assert "TYPE:ID" in capsys.readouterr().err
+
+
+def test_missing_or_foreign_model_is_one_line(workdir, tmp_path, capsys):
+    root, schema, _ = workdir
+    assert main(["explain", "--model", str(tmp_path / "none.pt"), "--schema", str(schema),
+                 "--node", "user:u1"]) == 1
+    assert "model file not found" in capsys.readouterr().err
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(2)}, foreign)
+    assert main(["score", "--model", str(foreign), "--schema", str(schema),
+                 "--out", str(tmp_path / "s.parquet")]) == 1
+    assert "not a graphad detector file" in capsys.readouterr().err
+
+
+def test_subgraphs_lists_and_evaluates(workdir, capsys):
+    root, schema, model = workdir
+    assert main(["subgraphs", "--model", str(model), "--schema", str(schema),
+                 "--top", "3", "--quantile", "0.4", "--evaluate"]) == 0
+    out = capsys.readouterr().out
+    assert "suspicious subgraph(s)" in out
+    assert "recovery of planted groups" in out and "ring_1" in out
+
+
+def test_subgraphs_evaluate_needs_labels(workdir, tmp_path, capsys):
+    from conftest import make_schema, make_tables
+    schema = write_tables(tmp_path / "nolabels", make_tables(), make_schema())
+    _, _, model = workdir
+    assert main(["subgraphs", "--model", str(model), "--schema", str(schema),
+                 "--evaluate"]) == 1
+    assert "--evaluate needs labels" in capsys.readouterr().err
+
+
+def test_tables_dir_overrides_schema_paths(workdir, tmp_path, capsys):
+    from conftest import make_schema, make_tables
+    root, _, model = workdir
+    folder = tmp_path / "elsewhere"
+    schema = write_tables(folder, make_tables(), make_schema(), with_paths=False)
+    out = tmp_path / "scores.parquet"
+    assert main(["score", "--model", str(model), "--schema", str(schema),
+                 "--tables-dir", str(folder), "--out", str(out)]) == 0
+    assert len(pd.read_parquet(out)) == 18
+    (folder / "payments.parquet").unlink()
+    assert main(["score", "--model", str(model), "--schema", str(schema),
+                 "--tables-dir", str(folder), "--out", str(out)]) == 1
+    assert "payments" in capsys.readouterr().err
+
+
+def test_help_has_examples(capsys):
+    for command in ("fit", "score", "explain", "subgraphs"):
+        assert main([command, "--help"]) == 0
+        assert "Example:" in capsys.readouterr().out
+
+
+def test_cli_as_a_subprocess(workdir):
+    root, schema, model = workdir
+    exe = shutil.which("graphad", path=str(Path(sys.executable).parent))
+    cmd = [exe] if exe else [sys.executable, "-c",
+                             "import sys; from graphad.cli import main; sys.exit(main())"]
+    ok = subprocess.run(cmd + ["explain", "--model", str(model), "--schema", str(schema),
+                               "--node", "user:u2"], capture_output=True, text=True,
+                        timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("user u2:")
+    bad = subprocess.run(cmd + ["explain", "--model", str(model), "--schema", str(schema),
+                                "--node", "user:u99"], capture_output=True, text=True,
+                         timeout=300)
+    assert bad.returncode == 1
+    lines = [ln for ln in bad.stderr.splitlines() if ln.startswith("graphad:")]
+    assert lines == [lines[0]] and "no user node with id 'u99'" in lines[0]
+    assert "Traceback" not in bad.stderr
+
+
+# ---------------------------------------------------------------- persistence
+@pytest.fixture(scope="module")
+def small():
+    from conftest import make_schema, make_tables
+    bundle = build_graph(make_tables(), make_schema(), use_cache=False)
+    return bundle, MultimodalGAE(epochs=3, hidden=8, seed=0).fit(bundle)
+
+
+def test_save_load_gives_identical_scores(small, tmp_path):
+    bundle, det = small
+    path = save_detector(det, tmp_path / "m.pt")
+    again = load_detector(path)
+    assert again.get_params() == det.get_params()
+    assert again.threshold_ == det.threshold_
+    a, b = det.decision_function(bundle), again.decision_function(bundle)
+    assert all(torch.equal(a[t], b[t]) for t in a)
+    ca, cb = det.score_components(bundle), again.score_components(bundle)
+    for t in ca:
+        assert set(ca[t]) == set(cb[t])
+        for name in ca[t]:
+            assert torch.equal(torch.nan_to_num(ca[t][name]), torch.nan_to_num(cb[t][name]))
+    ea, eb = det.score_edges(bundle), again.score_edges(bundle)
+    assert all(torch.equal(ea[e], eb[e]) for e in ea)
+    assert torch.equal(again.predict(bundle)["user"], det.predict(bundle)["user"])
+
+
+def test_file_loads_without_pickles(small, tmp_path):
+    _, det = small
+    path = save_detector(det, tmp_path / "m.pt")
+    envelope = torch.load(path, weights_only=True)          # plain data only
+    assert envelope["format"] == "graphad-detector" and envelope["class"] == "MultimodalGAE"
+    assert {"graphad", "torch", "torch_geometric"} <= set(envelope["versions"])
+    assert envelope["params"]["hidden"] == 8
+
+
+def test_version_change_warns(small, tmp_path):
+    _, det = small
+    path = save_detector(det, tmp_path / "m.pt")
+    envelope = torch.load(path, weights_only=True)
+    envelope["versions"]["graphad"] = "0.0.1"
+    torch.save(envelope, path)
+    with pytest.warns(UserWarning, match="other versions"):
+        load_detector(path)
+    envelope["format_version"] = 99
+    torch.save(envelope, path)
+    with pytest.raises(GraphadError, match="format 99"):
+        load_detector(path)
+
+
+def test_baselines_need_trusted(small, tmp_path):
+    bundle, _ = small
+    base = EarlyFusionIForest(seed=0, n_estimators=20).fit(bundle)
+    with pytest.raises(GraphadError, match="trusted=True"):
+        save_detector(base, tmp_path / "b.pt")
+    path = save_detector(base, tmp_path / "b.pt", trusted=True)
+    with pytest.raises(GraphadError, match="pickled"):
+        load_detector(path)
+    again = load_detector(path, trusted=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a, b = base.decision_function(bundle), again.decision_function(bundle)
+    assert all(torch.equal(a[t], b[t]) for t in a)
+
+
+def test_unfitted_and_corrupt(tmp_path):
+    from sklearn.exceptions import NotFittedError
+    with pytest.raises(NotFittedError):
+        save_detector(MultimodalGAE(), tmp_path / "x.pt")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a torch file")
+    with pytest.raises(GraphadError, match="not a graphad detector file"):
+        load_detector(bad)

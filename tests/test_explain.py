@@ -1,0 +1,167 @@
+"""Explanations: exact contributions, modality pairs, edges, reasons, subgraphs."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch_geometric.data import HeteroData
+
+from graphad.data import IdMap, from_hetero_data
+from graphad.detectors import MultimodalGAE
+from graphad.errors import GraphadError
+from graphad.scoring import explain_subgraph
+from graphad.scoring.explain import contributions, explain
+
+N = 60
+
+
+def mismatch_graph(n: int = N, seed: int = 0):
+    """Users with a review (text) and a photo (image) about one of 4 categories; the
+    review of u00 is about another category than its photo."""
+    rng = np.random.default_rng(seed)
+    cats = rng.integers(0, 4, n)
+    text_cat = cats.copy()
+    text_cat[0] = (cats[0] + 2) % 4
+    proj_text, proj_photo = rng.normal(size=(4, 8)), rng.normal(size=(4, 8))
+    data = HeteroData()
+    data["user"].x = torch.tensor(rng.normal(size=(n, 3)), dtype=torch.float32)
+    data["review"].x = torch.tensor(proj_text[text_cat] + 0.05 * rng.normal(size=(n, 8)),
+                                    dtype=torch.float32)
+    data["photo"].x = torch.tensor(proj_photo[cats] + 0.05 * rng.normal(size=(n, 8)),
+                                   dtype=torch.float32)
+    idx = torch.arange(n)
+    data["user", "wrote", "review"].edge_index = torch.stack([idx, idx])
+    data["user", "has_photo", "photo"].edge_index = torch.stack([idx, idx])
+    ids = IdMap({"user": [f"u{i:02d}" for i in range(n)],
+                 "review": [f"r{i:02d}" for i in range(n)],
+                 "photo": [f"p{i:02d}" for i in range(n)]})
+    bundle = from_hetero_data(data, ids=ids)
+    bundle.modality.update({"review": "text", "photo": "image"})
+    return bundle
+
+
+@pytest.fixture(scope="module")
+def mismatch():
+    bundle = mismatch_graph()
+    det = MultimodalGAE(epochs=5, hidden=8, seed=0).fit(bundle)
+    return bundle, det
+
+
+@pytest.fixture(scope="module")
+def fitted_small():
+    """The shared tiny table set (users, devices, merchants, reviews, spend)."""
+    from conftest import make_schema, make_tables
+
+    from graphad.data import build_graph
+    bundle = build_graph(make_tables(), make_schema(), use_cache=False)
+    return bundle, MultimodalGAE(epochs=3, hidden=8, seed=0).fit(bundle)
+
+
+def test_contributions_add_up_to_the_score(mismatch, fitted_small):
+    for bundle, det in (mismatch, fitted_small):
+        scores = det.decision_function(bundle)
+        for t in bundle.entity_types:
+            for i in range(min(5, bundle.ids.num_nodes(t))):
+                node_id = bundle.ids.external(t, [i])[0]
+                ex = explain(bundle, (t, node_id), det)
+                total = torch.tensor(ex.contributions["contribution"].sum(),
+                                     dtype=torch.float32)
+                assert torch.allclose(total, scores[t][i], atol=1e-5), (t, node_id)
+                assert ex.score == pytest.approx(float(scores[t][i]))
+
+
+def test_contributions_follow_the_detector_weights(mismatch):
+    bundle, det = mismatch
+    comps = det.score_components(bundle)["user"]
+    name = next(iter(comps))
+    original = det.weights
+    try:
+        det.weights = {name: 3.0}
+        table = contributions(det, comps, 0).set_index("component")
+        score = det.combine({"user": comps})["user"][0]
+        assert table["contribution"].sum() == pytest.approx(float(score), abs=1e-5)
+        assert table.loc[name, "weight"] == 3.0
+    finally:
+        det.weights = original
+
+
+def test_cross_modal_mismatch_names_the_modalities(mismatch):
+    bundle, det = mismatch
+    ex = explain(bundle, ("user", "u00"), det)
+    assert ex.rank == 1 and ex.flagged
+    top = ex.modalities.iloc[0]
+    assert top["pair"] == "review ~ photo"
+    assert {top["modality_a"], top["modality_b"]} == {"text", "image"}
+    assert top["z"] > 3
+    assert "review text disagrees with photo image" in ex.reason
+    assert ex.reason.startswith("user u00:")
+    assert "cross-modal" in ex.reason and "σ" in ex.reason
+    normal = explain(bundle, ("user", "u05"), det)
+    assert "disagrees" not in normal.reason
+
+
+def test_tables_name_neighbours_edges_and_observations(fitted_small):
+    bundle, det = fitted_small
+    ex = explain(bundle, ("user", "u5"), det)
+    assert not ex.relations.empty and set(ex.relations["edges"]) >= {1}
+    assert {"amount", "time"} <= set(ex.edges.columns)        # raw edge attributes
+    assert ex.edges["z"].is_monotonic_decreasing
+    others = set(ex.neighbours["neighbour"])
+    assert "device:d3" in others and "merchant:300" in others
+    assert not ex.observations.empty
+    drivers = set(ex.observations["observation"])     # the linked node behind each roll-up
+    assert {"review:r4", "spend:s3"} <= drivers
+    assert set(ex.observations["component"]) >= {"obs:review", "obs:spend"}
+    text = ex.to_text()
+    assert "score = sum of contributions" in text and "u5" in text
+
+
+def test_ids_are_matched_across_types_and_errors_are_clear(fitted_small):
+    bundle, det = fitted_small
+    assert explain(bundle, "merchant:300", det).node_id == 300    # int id given as text
+    with pytest.raises(GraphadError, match="no user node with id 'u9'"):
+        explain(bundle, ("user", "u9"), det)
+    with pytest.raises(GraphadError, match="unknown node type"):
+        explain(bundle, ("shop", "x"), det)
+    with pytest.raises(GraphadError, match="TYPE:ID"):
+        explain(bundle, "u1", det)
+
+
+def test_shared_device_is_named():
+    """Ten users on one device: the explanation says so."""
+    data = HeteroData()
+    n = 40
+    data["user"].x = torch.randn(n, 3, generator=torch.Generator().manual_seed(0))
+    data["device"].x = torch.ones(n + 1, 1)
+    uses = [(i, i) for i in range(n)] + [(i, n) for i in range(10)]
+    data["user", "uses", "device"].edge_index = torch.tensor(uses).t()
+    ids = IdMap({"user": [f"u{i}" for i in range(n)],
+                 "device": [f"d{i}" for i in range(n)] + ["d_farm"]})
+    bundle = from_hetero_data(data, ids=ids)
+    det = MultimodalGAE(epochs=3, hidden=8, seed=0).fit(bundle)
+    ex = explain(bundle, ("user", "u3"), det)
+    assert ex.shared.iloc[0]["neighbour"] == "device:d_farm"
+    assert "shares device d_farm with 9 other users" in ex.reason
+
+
+def test_explain_subgraph_terms_members_and_reason():
+    from test_subgraph import CLIQUE, FARM_DEVICE, planted_graph, planted_scores
+    bundle = planted_graph()
+    scores = planted_scores(bundle)
+    ex = explain_subgraph(bundle, {"user": CLIQUE}, scores=scores)
+    assert ex.terms["contribution"].sum() == pytest.approx(ex.score)
+    assert set(ex.terms["term"]) == {"member_z", "log_density", "log_shared"}
+    assert list(ex.member_table["id"][:len(CLIQUE)]) == list(
+        ex.member_table.sort_values("score", ascending=False)["id"][:len(CLIQUE)])
+    assert f"device {FARM_DEVICE} (8 of its 8)" in ex.reason
+    assert "follows links among them" in ex.reason
+    assert ex.reason.startswith("8 users:")
+    assert "internal edges" in ex.to_text()
+
+
+def test_explain_subgraph_with_a_detector(fitted_small):
+    bundle, det = fitted_small
+    ex = explain_subgraph(bundle, [("user", "u5"), ("user", "u4"), ("device", "d3")], det)
+    assert set(ex.member_table["type"]) == {"user", "device"}
+    assert "main_component" in ex.member_table and "flagged" in ex.member_table
+    assert ex.score == pytest.approx(ex.details["score"])
