@@ -109,9 +109,9 @@ class DeepDetector(BaseDetector):
     def _schema_mismatch(self, bundle: GraphBundle, x: Dict[NodeType, Tensor]) -> str:
         types, edges = self.metadata_
         if set(bundle.data.node_types) != set(types):
-            return f"node types {sorted(bundle.data.node_types)} vs {sorted(types)}"
+            return f"node types {sorted(bundle.data.node_types)}, expected {sorted(types)}"
         if set(bundle.data.edge_types) != set(edges):
-            return f"relations {sorted(bundle.data.edge_types)} vs {sorted(edges)}"
+            return f"relations {sorted(bundle.data.edge_types)}, expected {sorted(edges)}"
         for t, v in x.items():
             if v.size(1) != self.raw_dims_[t]:
                 return f"'{t}' has {v.size(1)} input columns, expected {self.raw_dims_[t]}"
@@ -152,8 +152,15 @@ class DeepDetector(BaseDetector):
                 yield batch, t, batch[t].batch_size
 
     def _fit(self, bundle: GraphBundle) -> None:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
+        device = self._device()
+        # only the RNGs used here, forked and seeded (``torch.manual_seed`` would also
+        # reseed every CUDA device for good, or lazily at CUDA's first use)
+        cuda = [] if device.type != "cuda" else [
+            torch.cuda.current_device() if device.index is None else device.index]
+        with torch.random.fork_rng(devices=cuda):
+            torch.random.default_generator.manual_seed(self.seed)
+            for index in cuda:
+                torch.cuda.default_generators[index].manual_seed(self.seed)
             gen = torch.Generator().manual_seed(self.seed)
             data = self._prepare(bundle, fit=True)
             self.batch_size_ = self._resolve_batch_size(data)
@@ -162,7 +169,6 @@ class DeepDetector(BaseDetector):
                 module.eval()
                 self._batch_loss(module, next(self._batches(data, False, self.seed))[0],
                                  gen)
-            device = self._device()
             module.to(device)
             opt = torch.optim.Adam(module.parameters(), lr=self.lr,
                                    weight_decay=self.weight_decay)

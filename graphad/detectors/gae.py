@@ -8,6 +8,7 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from ..data.bundle import GraphBundle
+from ..nn.encoder import CONVS, HGT_HEADS
 from ..nn.gae import MultimodalGAEModule
 from ..scoring.normalize import Components
 from ..typing import EdgeType, NodeType
@@ -52,6 +53,20 @@ class MultimodalGAE(DeepDetector):
         self.layers = layers
         self.conv = conv
         self.dropout = dropout
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        name = type(self).__name__
+        if self.conv not in CONVS:
+            raise ValueError(f"{name}: conv must be one of {CONVS}, got {self.conv!r}")
+        if int(self.hidden) < 1 or int(self.layers) < 0:
+            raise ValueError(f"{name}: hidden must be >= 1 and layers >= 0, got "
+                             f"hidden={self.hidden}, layers={self.layers}")
+        if self.conv == "hgt" and int(self.hidden) % HGT_HEADS:
+            raise ValueError(f"{name}: conv='hgt' needs hidden divisible by {HGT_HEADS}, "
+                             f"got {self.hidden}")
+        if not 0.0 <= float(self.dropout) < 1.0:
+            raise ValueError(f"{name}: dropout must be in [0, 1), got {self.dropout!r}")
 
     def _build_module(self, data: HeteroData, bundle: GraphBundle) -> nn.Module:
         edge_dims = {et: data[et].edge_attr.size(1) for et in data.edge_types

@@ -11,6 +11,7 @@ from ..typing import EdgeType, NodeType, edge_type_str
 from .conv import EdgeSAGEConv
 
 CONVS = ("sage", "gatv2", "hgt")
+HGT_HEADS = 2
 
 
 class HeteroEncoder(nn.Module):
@@ -47,7 +48,7 @@ class HeteroEncoder(nn.Module):
         self.norms = nn.ModuleList()
         for _ in range(layers):
             if conv == "hgt":
-                self.convs.append(HGTConv(hidden, hidden, metadata, heads=2))
+                self.convs.append(HGTConv(hidden, hidden, metadata, heads=HGT_HEADS))
             else:
                 self.convs.append(HeteroConv(
                     {et: self._relation_conv(conv, hidden, edge_dims.get(et) or None)

@@ -24,7 +24,8 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 from torch_geometric.utils import scatter
 
-from ..typing import EdgeType, NodeType, edge_type_str, is_reverse
+from ..typing import (EdgeType, NodeType, edge_type_str, is_reverse,
+                      reverse_edge_type)
 from .decoders import AttributeDecoder, EdgeDecoder
 from .crossmodal import CrossModalRidge
 from .encoder import HeteroEncoder
@@ -142,13 +143,22 @@ class MultimodalGAEModule(nn.Module):
         edge_err: Dict[EdgeType, Tensor] = {}
         s_tot = {t: z[t].new_zeros(batch[t].num_nodes) for t in z}
         s_cnt = {t: z[t].new_zeros(batch[t].num_nodes) for t in z}
-        for et in self.forward_types:
+        # A node's incident edges are its in-edges over every relation (a reverse one
+        # scored by its forward decoder), since a mini-batch samples the seeds' in-edges;
+        # both ends count only where a relation has no reverse.
+        for et in self.edge_types:
+            fwd = reverse_edge_type(et) if is_reverse(et) else et
+            if fwd not in self.forward_types:
+                continue
             ei = batch[et].edge_index
-            dec = self.edge_dec[edge_type_str(et)]
-            err = dec.edge_errors(z[et[0]], z[et[2]], ei,
-                                  batch[et].edge_attr if "edge_attr" in batch[et] else None)
-            edge_err[et] = err
-            for end, t in ((0, et[0]), (1, et[2])):
+            err = self.edge_dec[edge_type_str(fwd)].edge_errors(
+                z[fwd[0]], z[fwd[2]], ei if fwd == et else ei.flip(0),
+                batch[et].edge_attr if "edge_attr" in batch[et] else None)
+            if fwd == et:
+                edge_err[et] = err
+            ends = (1,) if reverse_edge_type(et) in self.edge_types else (0, 1)
+            for end in ends:
+                t = et[2] if end == 1 else et[0]
                 s_tot[t] += scatter(err, ei[end], 0, dim_size=batch[t].num_nodes,
                                     reduce="sum")
                 s_cnt[t] += torch.bincount(ei[end], minlength=batch[t].num_nodes).float()
