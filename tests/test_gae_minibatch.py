@@ -1,0 +1,159 @@
+"""``MultimodalGAE`` in mini-batches (``batch_size`` set): neighbour-sampled training and
+scoring on a ~100-node heterogeneous graph, seeding, and agreement with full-batch."""
+from __future__ import annotations
+
+import pytest
+import torch
+from scipy.stats import spearmanr
+from torch_geometric.data import HeteroData
+
+from graphad import GraphadError, MultimodalGAE, as_bundle
+from graphad.typing import reverse_edge_type
+
+PLANTED = 17
+USES = ("user", "uses", "device")
+PAYS = ("user", "pays", "merchant")
+MINI = dict(hidden=16, batch_size=8, num_neighbors=(5, 5))
+
+
+def market_graph(n_users: int = 60, n_devices: int = 20, n_merchants: int = 20,
+                 seed: int = 0) -> HeteroData:
+    """Users (4 features ~ N(0, 1), user ``PLANTED`` at +8 on all), devices (2), merchants
+    (3); each user uses 2 random devices and pays 3 random merchants; both relations have
+    edge attributes. 100 nodes, 300 edges (600 with the reverses)."""
+    g = torch.Generator().manual_seed(seed)
+    h = HeteroData()
+    x = torch.randn(n_users, 4, generator=g)
+    x[PLANTED] = 8.0
+    h["user"].x = x
+    h["device"].x = torch.randn(n_devices, 2, generator=g)
+    h["merchant"].x = torch.randn(n_merchants, 3, generator=g)
+    src = torch.arange(n_users).repeat(2)
+    h[USES].edge_index = torch.stack([src, torch.randint(0, n_devices, (2 * n_users,),
+                                                         generator=g)])
+    h[USES].edge_attr = torch.rand(2 * n_users, 1, generator=g)
+    src = torch.arange(n_users).repeat(3)
+    h[PAYS].edge_index = torch.stack([src, torch.randint(0, n_merchants, (3 * n_users,),
+                                                         generator=g)])
+    h[PAYS].edge_attr = torch.rand(3 * n_users, 2, generator=g)
+    return h
+
+
+SIZES = {"user": 60, "device": 20, "merchant": 20}
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return as_bundle(market_graph())
+
+
+@pytest.fixture(scope="module")
+def mini(graph) -> MultimodalGAE:
+    return MultimodalGAE(seed=0, epochs=20, **MINI).fit(graph)
+
+
+def test_fit_and_score_every_node(graph, mini):
+    assert mini.batch_size_ == 8 and mini.get_params()["batch_size"] == 8
+    assert len(mini.loss_history_) == 20
+    assert mini.loss_history_[-1] < mini.loss_history_[0]
+    scores = mini.decision_function(graph)
+    assert {t: s.shape[0] for t, s in scores.items()} == SIZES
+    for t, s in scores.items():
+        assert torch.isfinite(s).all(), t
+    comps = mini.score_components(graph)
+    for t in SIZES:
+        assert {"attribute", "structure", "consistency"} <= set(comps[t])
+        for name in ("attribute", "structure", "consistency"):
+            # every node is a seed once and has edges: no component left missing
+            assert torch.isfinite(comps[t][name]).all(), (t, name)
+    labels = mini.predict(graph)
+    assert all(lab.shape[0] == SIZES[t] for t, lab in labels.items())
+    proba = mini.predict_proba(graph)["user"]
+    torch.testing.assert_close(proba.sum(1), torch.ones(60))
+
+
+def test_seed_determinism(graph):
+    params = dict(epochs=5, **MINI)
+    rng = torch.get_rng_state()
+    a = MultimodalGAE(seed=3, **params).fit(graph)
+    b = MultimodalGAE(seed=3, **params).fit(graph)
+    c = MultimodalGAE(seed=4, **params).fit(graph)
+    assert a.loss_history_ == b.loss_history_ != c.loss_history_
+    sa, sb, sc = (d.decision_function(graph) for d in (a, b, c))
+    for t in SIZES:
+        assert torch.equal(sa[t], sb[t]), t
+        assert not torch.equal(sa[t], sc[t]), t
+    again = a.decision_function(graph)          # scoring samples too, from the seed
+    assert all(torch.equal(sa[t], again[t]) for t in SIZES)
+    assert torch.equal(rng, torch.get_rng_state())
+    assert a.get_params() == b.get_params() == {**c.get_params(), "seed": 3}
+
+
+def test_graph_not_mutated():
+    h = market_graph()
+    before = {(s._key, k): v.clone() for s in h.stores for k, v in s.items()
+              if torch.is_tensor(v)}
+    MultimodalGAE(seed=0, epochs=2, **MINI).fit(h).decision_function(h)
+    after = {(s._key, k): v for s in h.stores for k, v in s.items() if torch.is_tensor(v)}
+    assert before.keys() == after.keys()
+    assert all(torch.equal(v, after[k]) for k, v in before.items())
+
+
+def test_edge_scores_need_full_batch(graph, mini):
+    with pytest.raises(GraphadError, match="full-batch"):
+        mini.score_edges(graph)
+
+
+def test_scores_new_graph_inductively(mini):
+    new = market_graph(n_users=75, seed=1)
+    scores = mini.decision_function(new)
+    assert scores["user"].shape == (75,)
+    assert all(torch.isfinite(s).all() for s in scores.values())
+
+
+def _spearman(a, b) -> dict:
+    return {t: float(spearmanr(a[t].numpy(), b[t].numpy())[0]) for t in a}
+
+
+def test_agrees_with_full_batch_at_equal_optimiser_steps(graph):
+    """``epochs`` counts passes over all nodes: one optimiser step full-batch, 14 here
+    (8 + 3 + 3 batches). With the steps matched the rankings agree and both find the
+    planted user."""
+    mini = MultimodalGAE(seed=0, epochs=2, **MINI).fit(graph)
+    full = MultimodalGAE(seed=0, hidden=16, epochs=28).fit(graph)
+    s_mini, s_full = mini.decision_function(graph), full.decision_function(graph)
+    rho = _spearman(s_mini, s_full)
+    assert all(r > 0.5 for r in rho.values()), rho
+    assert int(s_mini["user"].argmax()) == int(s_full["user"].argmax()) == PLANTED
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known: at equal `epochs` a mini-batch run takes ~14x more optimiser steps here, "
+    "the autoencoder memorises the planted user and the rankings decorrelate from "
+    "full-batch (Spearman user -0.17, device 0.15, merchant 0.14 at seed 0); see the "
+    "report of issue 4"))
+def test_agrees_with_full_batch_same_configuration(graph, mini):
+    full = MultimodalGAE(seed=0, hidden=16, epochs=20).fit(graph)
+    s_mini, s_full = mini.decision_function(graph), full.decision_function(graph)
+    rho = _spearman(s_mini, s_full)
+    assert all(r > 0.5 for r in rho.values()), rho
+    assert int(s_mini["user"].argmax()) == PLANTED
+
+
+def test_structure_is_mean_over_incident_edges(graph):
+    """Full-batch structure = mean error of a node's edges, counted once per edge
+    whichever direction carries it (the in-edges mini-batches sample)."""
+    det = MultimodalGAE(seed=0, hidden=16, epochs=5).fit(graph)
+    data = det._prepare(graph, fit=False)
+    comps, edge_err = det.module_.errors(data)
+    for t, n in SIZES.items():
+        total, count = torch.zeros(n), torch.zeros(n)
+        for et, err in edge_err.items():
+            for end, owner in ((0, et[0]), (1, et[2])):
+                if owner == t:
+                    ends = data[et].edge_index[end]
+                    total.index_add_(0, ends, err)
+                    count += torch.bincount(ends, minlength=n).float()
+        torch.testing.assert_close(comps[t]["structure"], total / count)
+    assert set(edge_err) == {USES, PAYS}
+    assert reverse_edge_type(USES) in data.edge_types
