@@ -208,3 +208,28 @@ def test_recovery_with_nothing_found():
     assert len(table) == 1 and table["recall"].iloc[0] == 0 and not table["recovered"].any()
     with pytest.raises(GraphadError, match="group_id"):
         evaluate_subgraph_recovery([], labels.drop(columns="group_id"))
+
+
+def test_flagged_resource_with_tied_users_is_a_group():
+    """A flagged shell merchant whose six customers follow each other makes a ring even
+    though the customers score low; a flagged popular merchant does not."""
+    rng = np.random.default_rng(3)
+    n, ring = 120, list(range(6))
+    pays = [(i, 0) for i in ring] + [(i, 1) for i in range(n) if rng.random() < 0.5]
+    pays += [(i, 2 + int(rng.integers(0, 10))) for i in range(n)]
+    follows = {(i, int(j)) for i in range(n) for j in rng.choice(n, 3) if i != j}
+    follows |= {(i, j) for i in ring for j in ring if i != j}
+    data = HeteroData()
+    data["user"].num_nodes = n
+    data["merchant"].num_nodes = 12
+    data["user", "pays", "merchant"].edge_index = torch.tensor(pays).t()
+    data["user", "follows", "user"].edge_index = torch.tensor(sorted(follows)).t()
+    bundle = from_hetero_data(data)
+    s = {"user": torch.tensor(rng.normal(0, 1, n), dtype=torch.float32),
+         "merchant": torch.zeros(12)}
+    s["merchant"][[0, 1]] = 5.0                 # the shell and the popular merchant
+    found = find_suspicious_subgraphs(bundle, scores=s, quantile=0.05)
+    assert found and set(found[0].members["user"]) == set(ring)
+    assert found[0].members["merchant"] == [0]
+    off = find_suspicious_subgraphs(bundle, scores=s, quantile=0.05, resources=False)
+    assert not any(set(ring) <= set(g.members.get("user", [])) for g in off)

@@ -26,10 +26,16 @@
    members were a random share of their type (binomial tails multiplied over
    relations, below ``alpha`` divided by the number of candidates). This brings back
    members of a ring or farm that were not flagged themselves.
-5. Optionally (``hubs=True``) also seed from **hubs**: shared resources with an
-   outlying number of neighbours (see :meth:`_Finder.add_hubs`), which finds device
-   farms that a detector does not flag, at the price of a few groups around merely
-   busy nodes.
+5. **Flagged resources** (``resources=True``): a flagged node of another type (a
+   merchant, a device) with ``min_size..max_size`` neighbours of a flagged type that
+   are linked to each other far more than a degree-preserving random graph would
+   link them (Poisson tail of the internal same-type edges below ``alpha`` divided by
+   the number of such resources) makes a group with them: a flagged shell merchant
+   whose customers all follow each other is a ring even when the customers
+   themselves score low. Optionally (``hubs=True``) also seed from **hubs**: shared
+   resources with an outlying number of neighbours (see :meth:`_Finder.add_hubs`),
+   which finds device farms that a detector does not flag, at the price of a few
+   groups around merely busy nodes.
 6. **Drop** trivial groups, which have fewer than ``min_size`` members of any one type
    linked to two or more other members (a star around one node is about that node:
    see :func:`~graphad.scoring.explain.explain`), and **rank** the rest by
@@ -65,7 +71,8 @@ def find_suspicious_subgraphs(graph: Any, detector: Any = None,
                               node_types: Optional[Iterable[NodeType]] = None,
                               alpha: float = 0.01, min_shared: int = 2,
                               min_support: int = 1, min_size: int = 3,
-                              max_size: int = 100, hubs: bool = False, expand: int = 2,
+                              max_size: int = 100, resources: bool = True,
+                              hubs: bool = False, expand: int = 2,
                               top_k: int = 3) -> List[Subgraph]:
     """Groups of high-scoring nodes tied together, most suspicious first.
 
@@ -82,7 +89,9 @@ def find_suspicious_subgraphs(graph: Any, detector: Any = None,
         min_support: common flagged neighbours a same-type flagged link needs.
         min_size: a group needs this many nodes of one type with two or more member
             neighbours each.
-        max_size: largest hub neighbourhood taken as a group (``hubs=True``).
+        max_size: largest neighbourhood of a flagged resource or hub taken as a group.
+        resources: also seed groups from flagged resources whose users are tied to
+            each other (step 5).
         hubs: also seed groups from hubs (shared resources with outlying degree).
         expand: rounds of growth (0: cores only).
         top_k: members averaged in the subgraph score's member term.
@@ -108,6 +117,8 @@ def find_suspicious_subgraphs(graph: Any, detector: Any = None,
     finder = _Finder(view, flagged, list(flagged), alpha, min_shared, min_support,
                      min_size, max_size)
     labels = finder.prune(finder.components())
+    if resources:
+        labels = finder.add_flagged_resources(labels)
     if hubs:
         labels = finder.add_hubs(labels)
     for _ in range(int(expand)):
@@ -247,16 +258,19 @@ class _Finder:
         members = [np.unique(np.concatenate([cores[i]
                                              for i in np.flatnonzero(group_of == g)]))
                    for g in range(int(group_of.max()) + 1)]
-        inc = _incidence(members, self.n)               # groups x nodes
-        ties = (inc @ self.adjacency()).multiply(inc).tocsc()   # member links per group
-        size = np.array([len(m) for m in members], dtype=float)
-        for node in np.flatnonzero(np.asarray(inc.sum(0)).ravel() > 0):
-            groups = inc[:, node].nonzero()[0]
-            if groups.size == 1:
-                labels[node] = groups[0]
-                continue
-            links = np.asarray(ties[groups, node].todense()).ravel()
-            labels[node] = groups[np.lexsort((size[groups], -links))[0]]
+        inc = _incidence(members, self.n).tocsc()       # groups x nodes
+        count = np.diff(inc.indptr)
+        single = np.flatnonzero(count == 1)
+        labels[single] = inc.indices[inc.indptr[single]]
+        contested = np.flatnonzero(count > 1)
+        if contested.size:
+            # links of each contested node to the members of each group
+            ties = (self.adjacency()[contested] @ inc.T.tocsr()).tocsr()
+            size = np.array([len(m) for m in members], dtype=float)
+            for row, node in enumerate(contested):
+                groups = inc.indices[inc.indptr[node]:inc.indptr[node + 1]]
+                links = np.asarray(ties[row, groups].todense()).ravel()
+                labels[node] = groups[np.lexsort((size[groups], -links))[0]]
         return labels
 
     def adjacency(self) -> sp.csr_matrix:
@@ -278,6 +292,59 @@ class _Finder:
         out = labels.copy()
         out[np.isin(labels, small)] = -1
         return out
+
+    # -------------------------------------------------------------- resources
+    def add_flagged_resources(self, labels: np.ndarray) -> np.ndarray:
+        """Groups around flagged resources whose neighbours are tied to each other
+        (see step 5 of :func:`find_suspicious_subgraphs`)."""
+        found = []
+        tested = 0
+        for v in self.view.views():
+            same = [et for et in self.view.counts if et[0] == et[2] == v.a]
+            if v.a not in self.seed_types or v.a == v.b or not same:
+                continue
+            fb = self.flag_vec[v.b]
+            cand = np.flatnonzero(fb & (v.deg_b >= self.min_size)
+                                  & (v.deg_b <= self.max_size))
+            for c in cand:
+                nbrs = v.adj_t[c].indices
+                observed, expected = self._internal(v.a, nbrs, same)
+                tested += 1
+                if observed > expected:
+                    found.append((float(poisson.logsf(observed - 1, expected)), v, int(c)))
+        if not found:
+            return labels
+        labels = labels.copy()
+        next_label = int(labels.max()) + 1 if labels.size else 0
+        for logp, v, c in sorted(found, key=lambda f: f[0]):
+            if logp >= math.log(self.alpha / tested):
+                break
+            nbrs = self._global(v.a, v.adj_t[c].indices)
+            centre = self._global(v.b, np.array([c]))[0]
+            free = nbrs[labels[nbrs] < 0]
+            if labels[centre] >= 0 or 2 * free.size < nbrs.size:
+                continue
+            labels[free] = next_label
+            labels[centre] = next_label
+            next_label += 1
+        return labels
+
+    def _internal(self, t: NodeType, nodes: np.ndarray, relations) -> tuple:
+        """Edges among ``nodes`` over same-type relations, and the configuration-model
+        expectation (as in :func:`~graphad.scoring.subgraph.score_subgraphs`)."""
+        observed = expected = 0.0
+        for et in relations:
+            mat = self.view.counts[et]
+            m = float(mat.sum())
+            if m == 0:
+                continue
+            sub = mat[nodes][:, nodes]
+            observed += float(sub.sum() - sub.diagonal().sum())
+            out_deg = np.asarray(mat[nodes].sum(1)).ravel()
+            in_deg = np.asarray(mat[:, nodes].sum(0)).ravel()
+            expected += max((out_deg.sum() * in_deg.sum() - (out_deg * in_deg).sum()) / m,
+                            1e-12)
+        return observed, expected
 
     # -------------------------------------------------------------- structural seeds
     def add_hubs(self, labels: np.ndarray) -> np.ndarray:
