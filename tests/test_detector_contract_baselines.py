@@ -215,7 +215,9 @@ def test_scores_any_graph_of_the_schema(cls, graph):
 def test_late_fusion_rolls_observations_up(bundle):
     det = LateFusionIForest(n_estimators=20).fit(bundle)
     comps = det.score_components(bundle)
-    assert set(comps["user"]) == {"attribute", "obs:review", "obs:spend"}
+    # observations roll up as obs:<type>, linked entities of other types as nbr:<type>
+    assert set(comps["user"]) == {"attribute", "obs:review", "obs:spend", "nbr:device",
+                                  "nbr:merchant"}
     # users without a review have no review evidence (NaN), not a zero pretending to be one
     has_review = torch.zeros(5, dtype=torch.bool)
     has_review[bundle.data["user", "wrote", "review"].edge_index[0]] = True
