@@ -105,7 +105,8 @@ class MultimodalGAEModule(nn.Module):
     # ------------------------------------------------------------------ training
     def loss(self, batch: HeteroData, generator: Optional[torch.Generator] = None
              ) -> Tensor:
-        """Sum of the attribute, structure, consistency and cross-modal losses."""
+        """Sum of the attribute, structure and consistency losses (the cross-modal maps
+        are closed-form, fitted once by :meth:`CrossModalRidge.fit`)."""
         z = self.encode(batch)
         terms: List[Tensor] = []
         terms.append(torch.stack([self.attr_dec[t].error(z[t], batch[t].x).mean()
