@@ -245,7 +245,8 @@ def subgraphs(model_path: Optional[str], schema_path: str, tables_dir: Optional[
                    f"{d['log_density']:.2f}, shared {d['log_shared']:.2f}")
         click.echo(f"    {_members_text(sg.members)}")
         if with_reasons:
-            reason = explain_subgraph(bundle, sg, det, scores=scores, view=view).reason
+            reason = explain_subgraph(bundle, sg, det, scores=scores, view=view,
+                                      components=comps).reason
             click.echo(f"    why: {reason}")
     if labels is not None:
         table = evaluate_subgraph_recovery(found, labels)

@@ -67,7 +67,8 @@ class SubgraphExplanation:
 
 
 def explain_subgraph(graph: Any, group: Any, detector: Any = None, scores=None,
-                     k: int = 3, view: Optional[GraphView] = None) -> SubgraphExplanation:
+                     k: int = 3, view: Optional[GraphView] = None,
+                     components=None) -> SubgraphExplanation:
     """Explain a group: its score terms, members, internal density and shared nodes.
 
     Args:
@@ -77,6 +78,9 @@ def explain_subgraph(graph: Any, group: Any, detector: Any = None, scores=None,
         scores: ``{type: scores}`` instead of the detector's.
         k: members averaged in the member term.
         view: a prebuilt :class:`GraphView` of ``graph``.
+        components: the detector's ``score_components(graph)``, if already computed.
+            A :class:`Subgraph` from discovery keeps its score row, so nothing is
+            scored twice.
 
     Example:
         >>> top = find_suspicious_subgraphs(graph, det, k=1)[0]
@@ -85,10 +89,14 @@ def explain_subgraph(graph: Any, group: Any, detector: Any = None, scores=None,
     bundle = as_bundle(graph)
     idx = resolve_group(bundle, group)
     view = view or GraphView(bundle)
-    comps = detector.score_components(bundle) if detector is not None else None
+    comps = components
+    if comps is None and detector is not None:
+        comps = detector.score_components(bundle)
     if scores is None and comps is not None:
         scores = detector.combine(comps)
-    row = _GroupScorer(bundle, view, scores, detector, k).score(idx)
+    row = getattr(group, "details", None)
+    if not row or "density_by_relation" not in row:
+        row = _GroupScorer(bundle, view, scores, detector, k).score(idx)
     present = [t for t in SCORE_TERMS if math.isfinite(row[t])]
     terms = pd.DataFrame({"term": present, "value": [row[t] for t in present]})
     terms["contribution"] = terms["value"] / max(len(present), 1)
@@ -148,10 +156,13 @@ def _reason(ex: SubgraphExplanation) -> str:
                               f"its {r['links']})" for _, r in top.iterrows())
         parts.append(f"share {things}")
     if not ex.relations.empty:
-        dense = ex.relations.sort_values("ratio", ascending=False).iloc[0]
-        if dense["observed"] > dense["expected"]:
-            parts.append(f"{int(dense['observed'])} {dense['relation']} links among them "
-                         f"({dense['expected']:.1f} expected)")
+        dense = ex.relations[ex.relations["observed"] > 2 * ex.relations["expected"]]
+        dense = dense.sort_values("ratio", ascending=False).head(2)
+        if not dense.empty:
+            counts = " and ".join(f"{int(r['observed'])} {r['relation']}"
+                                  for _, r in dense.iterrows())
+            expected = " and ".join(f"{r['expected']:.1f}" for _, r in dense.iterrows())
+            parts.append(f"{counts} links among them ({expected} expected)")
     if not ex.member_table.empty and "score" in ex.member_table:
         top = ex.member_table.iloc[0]
         parts.append(f"top member {top['type']} {top['id']} (score {top['score']:.2f}, "
