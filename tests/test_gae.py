@@ -115,7 +115,8 @@ def test_clone_and_get_params_round_trip():
     params = dict(hidden=8, layers=3, conv="gatv2", dropout=0.1, epochs=7, lr=1e-2,
                   weight_decay=1e-4, batch_size=32, num_neighbors=(4, 3, 2), seed=5,
                   device="cpu", verbose=True, contamination=0.05,
-                  weights={"structure": 2.0}, rollup=False, max_input_dim=12)
+                  weights={"structure": 2.0}, rollup=False, max_input_dim=12,
+                  trim=0.05)
     det = MultimodalGAE(**params)
     assert det.get_params() == params            # every hyper-parameter, by name
     assert MultimodalGAE().get_params().keys() == params.keys()
@@ -581,3 +582,14 @@ def test_cuda_fit(graph, batch_size):
         cpu = MultimodalGAE(seed=0, **{**params, "device": "cpu"}).fit(graph)
         torch.testing.assert_close(scores["user"], cpu.decision_function(graph)["user"],
                                    rtol=0.05, atol=0.05)
+
+
+def test_trim_leaves_the_largest_errors_out_of_the_loss():
+    from graphad.nn.gae import MultimodalGAEModule
+    module = MultimodalGAEModule((["a"], []), {"a": 3}, {}, {}, hidden=4, trim=0.2)
+    err = torch.tensor([1.0, 1.0, 1.0, 1.0, 100.0])
+    assert float(module._trimmed(err)) == 1.0
+    module.trim = 0.0
+    assert float(module._trimmed(err)) == pytest.approx(20.8)
+    with pytest.raises(ValueError, match="trim"):
+        MultimodalGAE(trim=0.6)._check_params()

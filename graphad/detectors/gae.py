@@ -26,6 +26,8 @@ class MultimodalGAE(DeepDetector):
         layers: message-passing layers.
         conv: ``"sage"`` (edge-aware), ``"gatv2"`` or ``"hgt"``.
         dropout: dropout in the encoder.
+        trim: share of the largest training errors left out of each loss, so the
+            autoencoder does not learn to reproduce the anomalies it should flag.
         epochs, lr, weight_decay, batch_size, num_neighbors, seed, device, verbose,
         max_input_dim:
             see :class:`DeepDetector`.
@@ -44,7 +46,7 @@ class MultimodalGAE(DeepDetector):
                  num_neighbors: Tuple[int, ...] = (10, 10), seed: int = 0,
                  device: Optional[str] = None, verbose: bool = False,
                  contamination: float = 0.1, weights: Optional[Dict[str, float]] = None,
-                 rollup: bool = True, max_input_dim: int = 64):
+                 rollup: bool = True, max_input_dim: int = 64, trim: float = 0.0):
         super().__init__(epochs=epochs, lr=lr, weight_decay=weight_decay,
                          batch_size=batch_size, num_neighbors=num_neighbors, seed=seed,
                          device=device, verbose=verbose, contamination=contamination,
@@ -53,6 +55,7 @@ class MultimodalGAE(DeepDetector):
         self.layers = layers
         self.conv = conv
         self.dropout = dropout
+        self.trim = trim
 
     def _check_params(self) -> None:
         super()._check_params()
@@ -67,6 +70,8 @@ class MultimodalGAE(DeepDetector):
                              f"got {self.hidden}")
         if not 0.0 <= float(self.dropout) < 1.0:
             raise ValueError(f"{name}: dropout must be in [0, 1), got {self.dropout!r}")
+        if not 0.0 <= float(self.trim) < 0.5:
+            raise ValueError(f"{name}: trim must be in [0, 0.5), got {self.trim!r}")
 
     def _build_module(self, data: HeteroData, bundle: GraphBundle) -> nn.Module:
         edge_dims = {et: data[et].edge_attr.size(1) for et in data.edge_types
@@ -74,7 +79,7 @@ class MultimodalGAE(DeepDetector):
         module = MultimodalGAEModule(data.metadata(), self.in_dims_, edge_dims,
                                      modality_views(bundle), hidden=self.hidden,
                                      layers=self.layers, conv=self.conv,
-                                     dropout=self.dropout)
+                                     dropout=self.dropout, trim=self.trim)
         module.cross.fit(data)
         return module
 

@@ -44,15 +44,19 @@ class MultimodalGAEModule(nn.Module):
         views: entity type -> relations ``(observation type, rel, entity type)`` whose
             sources are its modality observations (for the cross-modal component).
         hidden, layers, conv, dropout: see :class:`HeteroEncoder`.
+        trim: share of the largest per-node / per-edge errors left out of each training
+            loss (robust autoencoder; the likely anomalies are not learned).
     """
 
     def __init__(self, metadata: Tuple[List[NodeType], List[EdgeType]],
                  in_dims: Dict[NodeType, int], edge_dims: Dict[EdgeType, int],
                  views: Dict[NodeType, List[EdgeType]], hidden: int = 64,
-                 layers: int = 2, conv: str = "sage", dropout: float = 0.0):
+                 layers: int = 2, conv: str = "sage", dropout: float = 0.0,
+                 trim: float = 0.0):
         super().__init__()
         node_types, edge_types = metadata
         self.edge_types = list(edge_types)
+        self.trim = trim
         self.forward_types = [et for et in edge_types if not is_reverse(et)]
         self.encoder = HeteroEncoder(metadata, in_dims, hidden, layers, conv, edge_dims,
                                      dropout)
@@ -109,7 +113,7 @@ class MultimodalGAEModule(nn.Module):
         are closed-form, fitted once by :meth:`CrossModalRidge.fit`)."""
         z = self.encode(batch)
         terms: List[Tensor] = []
-        terms.append(torch.stack([self.attr_dec[t].error(z[t], batch[t].x).mean()
+        terms.append(torch.stack([self._trimmed(self.attr_dec[t].error(z[t], batch[t].x))
                                   for t in z if batch[t].num_nodes > 0]).mean())
         struct = []
         for et in self.forward_types:
@@ -122,10 +126,10 @@ class MultimodalGAEModule(nn.Module):
             neg[1] = torch.randint(0, batch[et[2]].num_nodes, (ei.size(1),),
                                    generator=generator).to(ei.device)
             neg_logit = dec.logits(z[et[0]], z[et[2]], neg)
-            loss = F.softplus(-logit).mean() + F.softplus(neg_logit).mean()
+            pos = F.softplus(-logit)
             if attr is not None and "edge_attr" in batch[et]:
-                loss = loss + (attr - batch[et].edge_attr).pow(2).mean()
-            struct.append(loss)
+                pos = pos + (attr - batch[et].edge_attr).pow(2).mean(dim=-1)
+            struct.append(self._trimmed(pos) + F.softplus(neg_logit).mean())
         if struct:
             terms.append(torch.stack(struct).mean())
         cons = self._consistency(batch)
@@ -133,6 +137,18 @@ class MultimodalGAEModule(nn.Module):
             terms.append(torch.stack([(tot / cnt.clamp(min=1)).sum() / cnt.gt(0).sum()
                                       .clamp(min=1) for tot, cnt in cons.values()]).mean())
         return torch.stack(terms).sum()
+
+    def _trimmed(self, err: Tensor) -> Tensor:
+        """Mean of the smallest ``1 - trim`` share of per-item errors.
+
+        The largest errors are most likely anomalies: leaving them out of the loss keeps
+        the autoencoder from learning to reproduce them (a robust autoencoder).
+        """
+        n = err.numel()
+        keep = n - int(self.trim * n)
+        if keep <= 0 or keep == n:
+            return err.mean()
+        return torch.topk(err, keep, largest=False, sorted=False).values.mean()
 
     # ------------------------------------------------------------------ scoring
     @torch.no_grad()
