@@ -593,3 +593,15 @@ def test_trim_leaves_the_largest_errors_out_of_the_loss():
     assert float(module._trimmed(err)) == pytest.approx(20.8)
     with pytest.raises(ValueError, match="trim"):
         MultimodalGAE(trim=0.6)._check_params()
+
+
+def test_save_and_load_methods_round_trip(fitted, tmp_path, graph):
+    path = fitted.save(tmp_path / "model.pt")
+    again = MultimodalGAE.load(path)
+    assert again.get_params() == fitted.get_params()
+    for t, s in fitted.decision_function(graph).items():
+        assert torch.equal(s, again.decision_function(graph)[t]), t
+    from graphad.detectors import EarlyFusionIForest
+    from graphad.errors import GraphadError
+    with pytest.raises(GraphadError, match="MultimodalGAE"):
+        EarlyFusionIForest.load(path)

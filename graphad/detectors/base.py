@@ -112,6 +112,21 @@ class BaseDetector(BaseEstimator):
         return {t: confidence(s, self.decision_scores_[t], self.contamination)
                 for t, s in self.decision_function(graph).items()}
 
+    def save(self, path: Any, trusted: bool = False) -> Any:
+        """Write the fitted detector to ``path`` (a versioned envelope; see
+        :func:`graphad.detectors.persistence.save_detector`). Returns the path."""
+        from .persistence import save_detector
+        return save_detector(self, path, trusted=trusted)
+
+    @classmethod
+    def load(cls, path: Any, trusted: bool = False) -> "BaseDetector":
+        """Read a detector written by :meth:`save` (tensors with ``weights_only=True``)."""
+        from .persistence import load_detector
+        det = load_detector(path, trusted=trusted)
+        if not isinstance(det, cls):
+            raise GraphadError(f"{path} holds a {type(det).__name__}, not a {cls.__name__}")
+        return det
+
     def score_edges(self, graph: Any) -> Dict[EdgeType, Tensor]:
         """Per-edge anomaly scores for forward relations, where the detector has them."""
         check_is_fitted(self, "normalizer_")
