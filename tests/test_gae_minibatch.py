@@ -127,8 +127,23 @@ def test_agrees_with_full_batch_at_equal_optimiser_steps(graph):
     assert int(s_mini["user"].argmax()) == int(s_full["user"].argmax()) == PLANTED
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "known: without the decoder bottleneck a mini-batch run (~14x more optimiser steps "
+    "at equal `epochs`) memorises the planted user and decorrelates from full-batch"))
 def test_agrees_with_full_batch_same_configuration(graph, mini):
     full = MultimodalGAE(seed=0, hidden=16, epochs=20, device="cpu").fit(graph)
+    s_mini, s_full = mini.decision_function(graph), full.decision_function(graph)
+    rho = _spearman(s_mini, s_full)
+    assert all(r > 0.5 for r in rho.values()), rho
+    assert int(s_mini["user"].argmax()) == PLANTED
+
+
+def test_agrees_with_full_batch_with_bottleneck(graph):
+    """The bottleneck keeps the autoencoder from memorising: same configuration,
+    mini-batch and full-batch rank alike."""
+    mini = MultimodalGAE(seed=0, epochs=20, bottleneck=True, **MINI).fit(graph)
+    full = MultimodalGAE(seed=0, hidden=16, epochs=20, device="cpu",
+                         bottleneck=True).fit(graph)
     s_mini, s_full = mini.decision_function(graph), full.decision_function(graph)
     rho = _spearman(s_mini, s_full)
     assert all(r > 0.5 for r in rho.values()), rho

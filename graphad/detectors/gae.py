@@ -28,6 +28,10 @@ class MultimodalGAE(DeepDetector):
         dropout: dropout in the encoder.
         trim: share of the largest training errors left out of each loss, so the
             autoencoder does not learn to reproduce the anomalies it should flag.
+        bottleneck: attribute decoders narrower than their inputs (no identity on
+            narrow inputs). Measured trade-off: mean AUROC 0.668 vs 0.659 over the 11
+            benchmark sets, but on the multimodal fraud sample AUPRC 0.15 vs 0.30 and
+            fewer rings / farms recovered; off by default (see README).
         epochs, lr, weight_decay, batch_size, num_neighbors, seed, device, verbose,
         max_input_dim:
             see :class:`DeepDetector`.
@@ -46,7 +50,8 @@ class MultimodalGAE(DeepDetector):
                  num_neighbors: Tuple[int, ...] = (10, 10), seed: int = 0,
                  device: Optional[str] = None, verbose: bool = False,
                  contamination: float = 0.1, weights: Optional[Dict[str, float]] = None,
-                 rollup: bool = True, max_input_dim: int = 64, trim: float = 0.0):
+                 rollup: bool = True, max_input_dim: int = 64, trim: float = 0.0,
+                 bottleneck: bool = False):
         super().__init__(epochs=epochs, lr=lr, weight_decay=weight_decay,
                          batch_size=batch_size, num_neighbors=num_neighbors, seed=seed,
                          device=device, verbose=verbose, contamination=contamination,
@@ -56,6 +61,7 @@ class MultimodalGAE(DeepDetector):
         self.conv = conv
         self.dropout = dropout
         self.trim = trim
+        self.bottleneck = bottleneck
 
     def _check_params(self) -> None:
         super()._check_params()
@@ -79,7 +85,8 @@ class MultimodalGAE(DeepDetector):
         module = MultimodalGAEModule(data.metadata(), self.in_dims_, edge_dims,
                                      modality_views(bundle), hidden=self.hidden,
                                      layers=self.layers, conv=self.conv,
-                                     dropout=self.dropout, trim=self.trim)
+                                     dropout=self.dropout, trim=self.trim,
+                                     bottleneck=self.bottleneck)
         module.cross.fit(data)
         return module
 

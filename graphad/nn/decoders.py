@@ -15,14 +15,15 @@ def mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
 class AttributeDecoder(nn.Module):
     """``z [n, hidden] -> x_hat [n, in_dim]``; error = mean squared error per node.
 
-    The decoder passes through a bottleneck narrower than its output
-    (``max(2, out_dim // 4)``, at most ``hidden``): without it the autoencoder learns the
-    identity on narrow inputs and reproduces the anomalies it should flag.
+    With ``bottleneck`` the decoder passes through a layer narrower than its output
+    (``max(2, out_dim // 4)``, at most ``hidden``), so it cannot learn the identity on
+    narrow inputs and reproduce the anomalies it should flag.
     """
 
-    def __init__(self, hidden: int, out_dim: int):
+    def __init__(self, hidden: int, out_dim: int, bottleneck: bool = False):
         super().__init__()
-        self.net = mlp(hidden, max(2, min(hidden, out_dim // 4)), out_dim)
+        width = max(2, min(hidden, out_dim // 4)) if bottleneck else hidden
+        self.net = mlp(hidden, width, out_dim)
 
     def forward(self, z: Tensor) -> Tensor:
         return self.net(z)

@@ -46,13 +46,15 @@ class MultimodalGAEModule(nn.Module):
         hidden, layers, conv, dropout: see :class:`HeteroEncoder`.
         trim: share of the largest per-node / per-edge errors left out of each training
             loss (robust autoencoder; the likely anomalies are not learned).
+        bottleneck: attribute decoders narrower than their output (see
+            :class:`AttributeDecoder`).
     """
 
     def __init__(self, metadata: Tuple[List[NodeType], List[EdgeType]],
                  in_dims: Dict[NodeType, int], edge_dims: Dict[EdgeType, int],
                  views: Dict[NodeType, List[EdgeType]], hidden: int = 64,
                  layers: int = 2, conv: str = "sage", dropout: float = 0.0,
-                 trim: float = 0.0):
+                 trim: float = 0.0, bottleneck: bool = False):
         super().__init__()
         node_types, edge_types = metadata
         self.edge_types = list(edge_types)
@@ -60,8 +62,8 @@ class MultimodalGAEModule(nn.Module):
         self.forward_types = [et for et in edge_types if not is_reverse(et)]
         self.encoder = HeteroEncoder(metadata, in_dims, hidden, layers, conv, edge_dims,
                                      dropout)
-        self.attr_dec = nn.ModuleDict({t: AttributeDecoder(hidden, in_dims[t])
-                                       for t in node_types})
+        self.attr_dec = nn.ModuleDict({
+            t: AttributeDecoder(hidden, in_dims[t], bottleneck) for t in node_types})
         self.edge_dec = nn.ModuleDict({edge_type_str(et): EdgeDecoder(hidden,
                                                                       edge_dims.get(et, 0))
                                        for et in self.forward_types})
