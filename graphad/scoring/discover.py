@@ -314,11 +314,17 @@ class _Finder:
                     found.append((float(poisson.logsf(observed - 1, expected)), v, int(c)))
         if not found:
             return labels
+        cut = math.log(self.alpha / tested)
+        return self._claim(labels, [(v, c) for logp, v, c in
+                                    sorted(found, key=lambda f: f[0]) if logp < cut])
+
+    def _claim(self, labels: np.ndarray, centres: list) -> np.ndarray:
+        """Give each ``(view, centre)`` (most significant first) a new group: the centre
+        and its free neighbours, unless the centre already belongs to a group or half
+        of its neighbours do."""
         labels = labels.copy()
         next_label = int(labels.max()) + 1 if labels.size else 0
-        for logp, v, c in sorted(found, key=lambda f: f[0]):
-            if logp >= math.log(self.alpha / tested):
-                break
+        for v, c in centres:
             nbrs = self._global(v.a, v.adj_t[c].indices)
             centre = self._global(v.b, np.array([c]))[0]
             free = nbrs[labels[nbrs] < 0]
@@ -358,8 +364,6 @@ class _Finder:
         becomes a group, unless half of it already belongs to one (the farm's photo
         after its device, say).
         """
-        labels = labels.copy()
-        next_label = int(labels.max()) + 1 if labels.size else 0
         hubs = []
         for v in self.view.views():
             if v.a not in self.seed_types or v.a == v.b or v.deg_b.size == 0:
@@ -372,16 +376,7 @@ class _Finder:
             for j in np.flatnonzero(logp < math.log(self.alpha / v.deg_b.size)):
                 hubs.append((float(logp[j]), v, int(cand[j])))
         hubs.sort(key=lambda h: h[0])
-        for _, v, hub in hubs:
-            nbrs = self._global(v.a, v.adj_t[hub].indices)
-            centre = self._global(v.b, np.array([hub]))[0]
-            free = nbrs[labels[nbrs] < 0]
-            if labels[centre] >= 0 or 2 * free.size < nbrs.size:
-                continue
-            labels[free] = next_label
-            labels[centre] = next_label
-            next_label += 1
-        return labels
+        return self._claim(labels, [(v, hub) for _, v, hub in hubs])
 
     # -------------------------------------------------------------- growth
     def grow(self, labels: np.ndarray) -> Optional[np.ndarray]:
