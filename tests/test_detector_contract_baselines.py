@@ -20,9 +20,9 @@ from graphad.scoring.normalize import MAD_TO_STD, RobustNormalizer
 from graphad.scoring.table import scores_table, top_k
 from graphad.scoring.threshold import (confidence, contamination_threshold,
                                        fit_thresholds, linear_proba, unify_proba)
+from planted import PLANTED, planted_hetero
 
 DETECTORS = [EarlyFusionIForest, LateFusionIForest]
-PLANTED = 17
 
 
 def make(cls, **kwargs):
@@ -30,18 +30,8 @@ def make(cls, **kwargs):
 
 
 def planted_graph(n_users: int = 80, n_devices: int = 12, seed: int = 0) -> GraphBundle:
-    """Users with 4 features ~ N(0, 1) except user ``PLANTED`` at +12 everywhere;
-    devices with 2 features; every user uses two random devices."""
-    g = torch.Generator().manual_seed(seed)
-    h = HeteroData()
-    x = torch.randn(n_users, 4, generator=g)
-    x[PLANTED] = 12.0
-    h["user"].x = x
-    h["device"].x = torch.randn(n_devices, 2, generator=g)
-    src = torch.arange(n_users).repeat(2)
-    dst = torch.randint(0, n_devices, (2 * n_users,), generator=g)
-    h["user", "uses", "device"].edge_index = torch.stack([src, dst])
-    h["user", "uses", "device"].edge_attr = torch.rand(2 * n_users, 1, generator=g)
+    """:func:`planted.planted_hetero` with external ids ``u<i>`` / ``d<i>``."""
+    h = planted_hetero(n_users, n_devices, seed)
     ids = IdMap({"user": [f"u{i}" for i in range(n_users)],
                  "device": [f"d{i}" for i in range(n_devices)]})
     return from_hetero_data(h, ids=ids)

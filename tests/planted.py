@@ -1,0 +1,23 @@
+"""Small graphs with one planted anomaly, shared by the detector tests."""
+from __future__ import annotations
+
+import torch
+from torch_geometric.data import HeteroData
+
+PLANTED = 17
+
+
+def planted_hetero(n_users: int = 80, n_devices: int = 12, seed: int = 0) -> HeteroData:
+    """Users with 4 features ~ N(0, 1), user ``PLANTED`` at +12 on all four; devices with
+    2 features; every user uses two random devices (edge attribute in [0, 1))."""
+    g = torch.Generator().manual_seed(seed)
+    h = HeteroData()
+    x = torch.randn(n_users, 4, generator=g)
+    x[PLANTED] = 12.0
+    h["user"].x = x
+    h["device"].x = torch.randn(n_devices, 2, generator=g)
+    src = torch.arange(n_users).repeat(2)
+    dst = torch.randint(0, n_devices, (2 * n_users,), generator=g)
+    h["user", "uses", "device"].edge_index = torch.stack([src, dst])
+    h["user", "uses", "device"].edge_attr = torch.rand(2 * n_users, 1, generator=g)
+    return h
