@@ -23,10 +23,10 @@ import graphad
 from graphad import GraphadError, MultimodalGAE
 from graphad.data import IdMap, from_hetero_data
 from graphad.data.bundle import GraphBundle
+from planted import PLANTED, planted_hetero
 
 FAST = dict(hidden=16, epochs=30, device="cpu")   # bit-exact seeding holds on CPU
 PAYS = ("user", "pays", "merchant")
-from planted import PLANTED, planted_hetero  # noqa: E402
 
 
 # ---------------------------------------------------------------- graphs
