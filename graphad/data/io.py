@@ -38,6 +38,9 @@ def _atomic(path: PathLike, write) -> Path:
     os.close(fd)
     try:
         write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -51,8 +54,10 @@ def atomic_write_text(path: PathLike, text: str) -> Path:
     return _atomic(path, lambda tmp: Path(tmp).write_text(text))
 
 
-def atomic_write_parquet(path: PathLike, frame: pd.DataFrame) -> Path:
-    return _atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
+def atomic_write_parquet(path: PathLike, frame: pd.DataFrame,
+                         compression: str = "snappy") -> Path:
+    return _atomic(path, lambda tmp: frame.to_parquet(tmp, index=False,
+                                                      compression=compression))
 
 
 def atomic_write_csv(path: PathLike, frame: pd.DataFrame) -> Path:

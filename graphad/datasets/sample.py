@@ -10,13 +10,13 @@ import argparse
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Union
 
 import pandas as pd
 import yaml
 
+from ..data.io import atomic_write_parquet, atomic_write_text
 from ..errors import GraphadError
 from .fraud import (ANOMALY_TYPES, CATEGORIES, FraudNetwork, make_fraud_network,
                     tidy_optional_strings)
@@ -37,29 +37,11 @@ def default_sample_path() -> Path:
 
 
 def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        frame.to_parquet(tmp, index=False, compression="zstd")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_parquet(path, frame, compression="zstd")
 
 
 def _write_text(text: str, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        Path(tmp).write_text(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_text(path, text)
 
 
 def save_fraud_sample(out_dir: PathLike, n_users: int = 3000, seed: int = 0,
