@@ -116,8 +116,11 @@ def test_predict_share_matches_contamination(cls, graph, contamination):
         assert labels.dtype == torch.long
         assert set(labels.unique().tolist()) <= {0, 1}
         assert torch.equal(labels, det.labels_[t])
-        assert abs(int(labels.sum()) - contamination * n) <= max(1, 0.02 * n), t
         thr = det.threshold_[t]
+        # nodes tied at the threshold (users sharing one device roll up the same
+        # device score) cannot be split: all of them stay below
+        tied = int((det.decision_scores_[t] == thr).sum())
+        assert abs(int(labels.sum()) - contamination * n) <= max(1, 0.02 * n) + tied, t
         assert torch.equal(labels, (det.decision_scores_[t] > thr).long())
 
 

@@ -23,10 +23,14 @@ from torch import Tensor
 
 from ..data.bundle import GraphBundle, as_bundle
 from ..errors import GraphadError
-from ..scoring.normalize import Components, RobustNormalizer
+from ..scoring.normalize import Components, RobustNormalizer, SurprisalNormalizer
 from ..scoring.rollup import rollup_components
 from ..scoring.threshold import confidence, fit_thresholds, linear_proba, unify_proba
 from ..typing import EdgeType, NodeType
+
+
+#: ``normalize`` option -> normaliser class
+NORMALIZERS = {"surprisal": SurprisalNormalizer, "robust_z": RobustNormalizer}
 
 
 class BaseDetector(BaseEstimator):
@@ -36,12 +40,22 @@ class BaseDetector(BaseEstimator):
         decision_scores_: ``{type: FloatTensor[n]}`` scores of the training graph.
         threshold_: ``{type: float}`` at the ``1 - contamination`` quantile.
         labels_: ``{type: LongTensor[n]}`` 0 / 1 on the training graph.
-        normalizer_: the fitted :class:`RobustNormalizer`.
+        normalizer_: the fitted normaliser of the raw components.
+
+    ``normalize`` says how each raw error component becomes evidence before the
+    components are combined: ``"surprisal"`` (default) = signed surprisal under the
+    component's own training distribution, in nats
+    (:class:`~graphad.scoring.normalize.SurprisalNormalizer`); ``"robust_z"`` = robust
+    z-score ``(e - median) / (1.4826 MAD)`` (:class:`RobustNormalizer`), which keeps
+    magnitudes (a far outlier counts far more) but lets heavy-tailed components
+    dominate the mean.
     """
 
     def __init__(self, contamination: float = 0.1,
-                 weights: Optional[Mapping[str, float]] = None, rollup: bool = True):
+                 weights: Optional[Mapping[str, float]] = None, rollup: bool = True,
+                 normalize: str = "surprisal"):
         self.contamination = contamination
+        self.normalize = normalize
         self.weights = weights
         self.rollup = rollup
 
@@ -64,9 +78,9 @@ class BaseDetector(BaseEstimator):
         bundle = as_bundle(graph)
         self._fit(bundle)
         raw = self._components(bundle)
-        self.normalizer_ = RobustNormalizer().fit(raw)
+        self.normalizer_ = self._normalizer().fit(raw)
         comps = self._finish(bundle, raw)
-        self.rollup_normalizer_ = RobustNormalizer().fit(
+        self.rollup_normalizer_ = self._normalizer().fit(
             {t: {k: v for k, v in c.items() if _is_rollup(k)}
              for t, c in comps.items()})
         comps = self._normalise_rollup(comps)
@@ -137,6 +151,12 @@ class BaseDetector(BaseEstimator):
         if not 0.0 < float(self.contamination) <= 0.5:
             raise ValueError(f"{type(self).__name__}: contamination must be in (0, 0.5], "
                              f"got {self.contamination!r}")
+        if self.normalize not in NORMALIZERS:
+            raise ValueError(f"{type(self).__name__}: normalize must be one of "
+                             f"{sorted(NORMALIZERS)}, got {self.normalize!r}")
+
+    def _normalizer(self) -> RobustNormalizer:
+        return NORMALIZERS[self.normalize]()
 
     def _finish(self, bundle: GraphBundle, raw: Components) -> Components:
         comps = self.normalizer_.transform(raw)

@@ -48,14 +48,16 @@ class DeepDetector(BaseDetector):
         device: ``"cpu"``, ``"cuda"``... (``None``: cuda when available).
         verbose: log the loss every 10 epochs.
         max_input_dim: wider inputs are PCA-reduced to this many columns.
+        contamination, weights, rollup, normalize: see :class:`BaseDetector`.
     """
 
     def __init__(self, epochs: int = 50, lr: float = 5e-3, weight_decay: float = 0.0,
                  batch_size: Optional[int] = None, num_neighbors: Tuple[int, ...] = (10, 10),
                  seed: int = 0, device: Optional[str] = None, verbose: bool = False,
                  contamination: float = 0.1, weights=None, rollup: bool = True,
-                 max_input_dim: int = 64):
-        super().__init__(contamination=contamination, weights=weights, rollup=rollup)
+                 max_input_dim: int = 64, normalize: str = "surprisal"):
+        super().__init__(contamination=contamination, weights=weights, rollup=rollup,
+                         normalize=normalize)
         self.max_input_dim = max_input_dim
         self.epochs = epochs
         self.lr = lr

@@ -75,11 +75,13 @@ class EarlyFusionIForest(_SklearnPerType):
         hops: rounds of neighbour-mean concatenation.
         seed: random seed (same seed, same data -> same scores).
         contamination: expected share of anomalies (for ``predict``).
+        rollup, normalize: see :class:`~graphad.detectors.base.BaseDetector`.
     """
 
     def __init__(self, n_estimators: int = 200, hops: int = 1, seed: int = 0,
-                 contamination: float = 0.1, rollup: bool = False):
-        super().__init__(contamination=contamination, rollup=rollup)
+                 contamination: float = 0.1, rollup: bool = False,
+                 normalize: str = "surprisal"):
+        super().__init__(contamination=contamination, rollup=rollup, normalize=normalize)
         self.n_estimators = n_estimators
         self.hops = hops
         self.seed = seed
@@ -95,10 +97,14 @@ class EarlyFusionIForest(_SklearnPerType):
 class LateFusionIForest(_SklearnPerType):
     """Late fusion: an IsolationForest on each type's own features (each modality
     alone), then entity scores combine their observations' scores (the roll-up).
+
+    Args: ``n_estimators``, ``seed``, ``contamination``, ``normalize`` as for
+    :class:`EarlyFusionIForest`.
     """
 
-    def __init__(self, n_estimators: int = 200, seed: int = 0, contamination: float = 0.1):
-        super().__init__(contamination=contamination, rollup=True)
+    def __init__(self, n_estimators: int = 200, seed: int = 0, contamination: float = 0.1,
+                 normalize: str = "surprisal"):
+        super().__init__(contamination=contamination, rollup=True, normalize=normalize)
         self.n_estimators = n_estimators
         self.seed = seed
 

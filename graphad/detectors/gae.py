@@ -38,6 +38,7 @@ class MultimodalGAE(DeepDetector):
         contamination: expected share of anomalies (for ``predict``).
         weights: component name -> weight in the combined score (default all 1).
         rollup: add observation evidence to entity scores.
+        normalize: ``"surprisal"`` or ``"robust_z"`` (see :class:`BaseDetector`).
 
     Example:
         >>> det = MultimodalGAE(seed=0).fit(graph)
@@ -51,11 +52,12 @@ class MultimodalGAE(DeepDetector):
                  device: Optional[str] = None, verbose: bool = False,
                  contamination: float = 0.1, weights: Optional[Dict[str, float]] = None,
                  rollup: bool = True, max_input_dim: int = 64, trim: float = 0.0,
-                 bottleneck: bool = False):
+                 bottleneck: bool = False, normalize: str = "surprisal"):
         super().__init__(epochs=epochs, lr=lr, weight_decay=weight_decay,
                          batch_size=batch_size, num_neighbors=num_neighbors, seed=seed,
                          device=device, verbose=verbose, contamination=contamination,
-                         weights=weights, rollup=rollup, max_input_dim=max_input_dim)
+                         weights=weights, rollup=rollup, max_input_dim=max_input_dim,
+                         normalize=normalize)
         self.hidden = hidden
         self.layers = layers
         self.conv = conv

@@ -10,7 +10,7 @@ A saved detector is one ``torch.save`` file holding a versioned envelope of plai
 
 It is read back with ``torch.load(..., weights_only=True)``, which refuses anything but
 tensors and plain containers, so loading a file cannot run code. Fitted helpers that are
-objects (the :class:`~graphad.scoring.normalize.RobustNormalizer`) are stored as their
+objects (the normalisers of :mod:`graphad.scoring.normalize`) are stored as their
 numbers and rebuilt; the torch module is rebuilt from the parameters and fitted
 metadata, then its ``state_dict`` is loaded.
 
@@ -38,7 +38,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import GraphadError
-from ..scoring.normalize import RobustNormalizer
+from ..scoring.normalize import RobustNormalizer, SurprisalNormalizer
 
 FORMAT = "graphad-detector"
 FORMAT_VERSION = 1
@@ -62,6 +62,11 @@ def _versions() -> Dict[str, str]:
 # ---------------------------------------------------------------- plain data
 def _encode(value: Any, where: str) -> Any:
     """Fitted value -> tensors / numbers / strings / containers (or an error)."""
+    if isinstance(value, SurprisalNormalizer):
+        return {"__surprisal_normalizer__": {
+            "center": value.center_, "scale": value.scale_,
+            "grid": _encode(value.grid_, where), "levels": _encode(value.levels_, where),
+            "tail": _encode(value.tail_, where)}}
     if isinstance(value, RobustNormalizer):
         return {"__robust_normalizer__": {"center": value.center_, "scale": value.scale_}}
     if isinstance(value, Tensor):
@@ -89,6 +94,13 @@ def _encode(value: Any, where: str) -> Any:
 
 def _decode(value: Any) -> Any:
     if isinstance(value, dict):
+        if set(value) == {"__surprisal_normalizer__"}:
+            raw = value["__surprisal_normalizer__"]
+            norm = SurprisalNormalizer()
+            norm.center_, norm.scale_ = dict(raw["center"]), dict(raw["scale"])
+            norm.grid_, norm.levels_ = _decode(raw["grid"]), _decode(raw["levels"])
+            norm.tail_ = _decode(raw["tail"])
+            return norm
         if set(value) == {"__robust_normalizer__"}:
             raw = value["__robust_normalizer__"]
             norm = RobustNormalizer()

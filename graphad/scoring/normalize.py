@@ -1,6 +1,7 @@
 """Robust per-type normalisation of error components (one place for it)."""
 from __future__ import annotations
 
+import math
 from typing import Dict
 
 import torch
@@ -51,3 +52,115 @@ class RobustNormalizer:
                     continue
                 out[t][name] = ((e.double() - med) / self.scale_[t][name]).float()
         return out
+
+
+#: at most this many distinct values of each component are kept for its distribution
+SURPRISAL_GRID = 2048
+#: share of the largest training errors whose tail is modelled as exponential
+TAIL_SHARE = 0.1
+
+
+class SurprisalNormalizer(RobustNormalizer):
+    """Signed surprisal of each error under its own training distribution (nats).
+
+    For an error ``e`` with upper-tail probability ``P(E > e)`` on the training graph:
+    ``-log(2 P(E > e))`` above the median, ``log(2 P(E < e))`` below it; 0 is the
+    median and 3 is rarer than 1 in 40. Up to the 90th percentile the probability is
+    the empirical one (mid-ranks, so ties share one level); above it the largest 10%
+    are modelled as an exponential tail (peaks over threshold: ``P(E > e) = 0.1
+    exp(-(e - u) / beta)``, ``u`` the 90th percentile, ``beta`` the median excess of
+    the largest 10% over it / log 2, which the outliers themselves do not inflate). So the surprisal keeps growing with the distance past ``u``
+    in units of the component's own tail spread: an error far beyond all others stands
+    out (and so do new errors beyond the training range), while a heavy-tailed
+    component (reconstruction errors of a few odd inputs) and a bounded one (1 -
+    cosine to neighbours) still speak in the same unit, so the heavy tail does not
+    drown the other components in their mean (which robust z-scores let it do).
+    """
+
+    def fit(self, components: Components) -> "SurprisalNormalizer":
+        super().fit(components)
+        self.grid_: Dict[NodeType, Dict[str, Tensor]] = {}
+        self.levels_: Dict[NodeType, Dict[str, Tensor]] = {}
+        self.tail_: Dict[NodeType, Dict[str, Tensor]] = {}
+        for t, comps in components.items():
+            self.grid_[t], self.levels_[t], self.tail_[t] = {}, {}, {}
+            for name, e in comps.items():
+                e = e[torch.isfinite(e)].double()
+                self.grid_[t][name], self.levels_[t][name] = _distribution(e)
+                self.tail_[t][name] = _tail(e, self.scale_[t][name])
+        return self
+
+    def transform(self, components: Components) -> Components:
+        out: Components = {}
+        for t, comps in components.items():
+            out[t] = {}
+            for name, e in comps.items():
+                grid = self.grid_.get(t, {}).get(name)
+                if grid is None:  # unseen on the training graph: on itself
+                    own = SurprisalNormalizer().fit({t: {name: e}})
+                    out[t][name] = own.transform({t: {name: e}})[t][name]
+                    continue
+                out[t][name] = surprisal(e, grid, self.levels_[t][name],
+                                         self.tail_[t][name], self.scale_[t][name])
+        return out
+
+
+def _distribution(e: Tensor) -> "tuple[Tensor, Tensor]":
+    """Distinct values of ``e`` (at most :data:`SURPRISAL_GRID`, sorted) and their
+    mid-rank levels in (0, 1)."""
+    n = e.numel()
+    if n == 0:
+        return torch.zeros(1, dtype=torch.float64), torch.full((1,), 0.5,
+                                                                 dtype=torch.float64)
+    values, counts = torch.unique_consecutive(torch.sort(e).values, return_counts=True)
+    ends = torch.cumsum(counts, 0).double()
+    levels = (ends - counts.double() / 2) / n
+    if values.numel() > SURPRISAL_GRID:
+        keep = torch.linspace(0, values.numel() - 1, SURPRISAL_GRID).round().long()
+        values, levels = values[keep], levels[keep]
+    return values, levels
+
+
+def _tail(e: Tensor, scale: float) -> Tensor:
+    """``[u, beta, p_u]``: tail threshold, exponential scale above it, ``P(E > u)``."""
+    n = e.numel()
+    k = int(TAIL_SHARE * n)
+    if k < 1 or n - k < 1:  # too few values for a tail: a robust-scale exponential
+        top = float(e.max()) if n else 0.0
+        return torch.tensor([top, scale if scale > 0 else 1.0, 0.5 / max(n, 1)],
+                            dtype=torch.float64)
+    ordered = torch.sort(e).values
+    u = ordered[n - k - 1]
+    # median excess / log 2: the exponential's scale, not pulled up by the outliers
+    beta = float(torch.quantile(ordered[n - k:] - u, 0.5)) / math.log(2)
+    if beta <= 1e-12:
+        beta = scale if scale > 0 else 1.0
+    return torch.tensor([float(u), beta, k / n], dtype=torch.float64)
+
+
+def surprisal(e: Tensor, grid: Tensor, levels: Tensor, tail: Tensor,
+              scale: float) -> Tensor:
+    """Signed surprisal of ``e`` (NaN kept) given a distribution's sorted distinct
+    values ``grid``, their levels and its ``tail`` (see :class:`SurprisalNormalizer`)."""
+    x = e.double()
+    u, beta, p_u = float(tail[0]), float(tail[1]), float(tail[2])
+    F = _interp(x, grid, levels)
+    upper = torch.where(x > u, p_u * torch.exp(-(x - u) / beta), 1 - F).clamp(min=1e-300)
+    lo = grid[0]
+    scale = scale if scale > 0 else 1.0
+    lower = torch.where(x < lo, levels[0] * torch.exp(-(lo - x) / scale), F)
+    lower = lower.clamp(min=1e-300)
+    s = torch.where((x > u) | (F > 0.5), -torch.log(2 * upper), torch.log(2 * lower))
+    s = torch.where((x > u) | (F > 0.5), s.clamp(min=0), s.clamp(max=0))
+    return torch.where(torch.isnan(x), x, s).float()
+
+
+def _interp(x: Tensor, xp: Tensor, fp: Tensor) -> Tensor:
+    """``numpy.interp`` for increasing ``xp`` (clamped at both ends)."""
+    if xp.numel() == 1:
+        return torch.full_like(x, float(fp[0]))
+    xc = torch.nan_to_num(x.clamp(float(xp[0]), float(xp[-1])), nan=float(xp[0]))
+    i = torch.searchsorted(xp, xc, right=True).clamp(1, xp.numel() - 1)
+    x0, x1, f0, f1 = xp[i - 1], xp[i], fp[i - 1], fp[i]
+    w = ((xc - x0) / (x1 - x0)).clamp(0, 1)
+    return f0 + w * (f1 - f0)
