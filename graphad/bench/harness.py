@@ -99,8 +99,19 @@ def _default_specs() -> Dict[str, DetectorSpec]:
     return {s.name: s for s in specs}
 
 
+def _variant_specs() -> Dict[str, DetectorSpec]:
+    """graphad options measured against the default (run only when named)."""
+    registry = "graphad.detectors.registry:make_detector"
+    variants = {"gae-robust-z": {"normalize": "robust_z"},
+                "gae-bottleneck": {"bottleneck": True}}
+    return {name: DetectorSpec(name, registry, {"name": "gae", **params}, {"epochs": 20},
+                               family="graphad") for name, params in variants.items()}
+
+
 _SPECS: Dict[str, DetectorSpec] = _default_specs()
 _DEFAULTS: List[str] = list(_SPECS)
+_SPECS.update(_variant_specs())
+_BUILTIN = frozenset(_SPECS)
 
 
 def register_detector(name: str, target: str, *, params: Optional[Mapping] = None,
@@ -112,7 +123,7 @@ def register_detector(name: str, target: str, *, params: Optional[Mapping] = Non
     ``target`` is ``"module:callable"`` so that a fresh run process can import it
     (a class or factory at module level of an importable module).
     """
-    if name in _DEFAULTS:
+    if name in _BUILTIN:
         raise GraphadError(f"'{name}' is a built-in benchmark detector; pick another name")
     if ":" not in target:
         raise GraphadError(f"detector target must be 'module:callable', got {target!r}")
@@ -124,7 +135,7 @@ def register_detector(name: str, target: str, *, params: Optional[Mapping] = Non
 
 def unregister_detector(name: str) -> None:
     """Remove a detector added with :func:`register_detector`."""
-    if name in _DEFAULTS:
+    if name in _BUILTIN:
         raise GraphadError(f"'{name}' is a built-in benchmark detector")
     _SPECS.pop(name, None)
 

@@ -35,7 +35,8 @@ def _names(value: str | None) -> list | None:
 @click.option("--detectors", default=None,
               help="Comma-separated detector names (default: all of gae, "
                    "early-iforest, late-iforest, iforest, lof, local-affinity, "
-                   "dominant, anomalydae, cola, conad, ocgnn, pygod-gae).")
+                   "dominant, anomalydae, cola, conad, ocgnn, pygod-gae; named "
+                   "only: gae-robust-z, gae-bottleneck).")
 @click.option("--seeds", type=int, default=None,
               help="Seeds per seeded detector  [default: 3; --quick: 1]")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out/bench",

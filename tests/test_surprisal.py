@@ -1,0 +1,85 @@
+"""SurprisalNormalizer: each component in nats under its own training distribution."""
+import math
+
+import pytest
+import torch
+
+from graphad import MultimodalGAE
+from graphad.bench.harness import benchmark_detectors, detector_spec
+from graphad.scoring.normalize import SURPRISAL_GRID, SurprisalNormalizer
+
+
+def fit_transform(e: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
+    norm = SurprisalNormalizer().fit({"t": {"c": e}})
+    return norm.transform({"t": {"c": e if x is None else x}})["t"]["c"]
+
+
+def test_by_hand_below_the_tail():
+    # 1..100: mid-rank level of value v is (v - 0.5) / 100; the tail starts at u = 90
+    e = torch.arange(1.0, 101.0)
+    s = fit_transform(e, torch.tensor([50.5, 80.0, 20.0]))
+    assert s.tolist() == pytest.approx([0.0, -math.log(2 * (1 - 0.795)),
+                                        math.log(2 * 0.195)], abs=1e-5)
+
+
+def test_exponential_tail_by_hand():
+    # top 10 of 1..100 lie 1..10 above u = 90: median excess 5.5, scale 5.5 / log 2
+    e = torch.arange(1.0, 101.0)
+    beta = 5.5 / math.log(2)
+    s = fit_transform(e, torch.tensor([90.0 + beta, 90.0 + 2 * beta, 1000.0]))
+    base = -math.log(2 * 0.1)
+    assert s[0].item() == pytest.approx(base + 1, abs=1e-4)
+    assert s[1].item() == pytest.approx(base + 2, abs=1e-4)     # 1 nat per tail scale
+    assert s[2].item() == pytest.approx(base + 910 / beta, rel=1e-4)
+
+
+def test_far_outlier_not_hidden_by_its_own_tail():
+    """The tail scale is a median: one huge error does not shrink its own surprisal."""
+    e = torch.arange(1.0, 101.0)
+    e[-1] = 1000.0
+    s = fit_transform(e)
+    assert int(s.argmax()) == 99
+    assert s[99] > 3 * s[98] and s[98] < 3
+
+
+def test_same_unit_for_heavy_and_bounded_components():
+    """A rank means the same surprisal whatever the shape (below the tail), while a
+    robust z-score of the heavy-tailed component would be far larger."""
+    g = torch.Generator().manual_seed(0)
+    bounded = torch.rand(1000, generator=g)
+    heavy = torch.exp(4 * torch.randn(1000, generator=g))
+    rank = lambda e, q: torch.quantile(e, q).item()
+    s_b = fit_transform(bounded, torch.tensor([rank(bounded, 0.8)]))
+    s_h = fit_transform(heavy, torch.tensor([rank(heavy, 0.8)]))
+    assert s_b.item() == pytest.approx(s_h.item(), abs=0.01)
+    assert s_b.item() == pytest.approx(-math.log(0.4), abs=0.01)
+
+
+def test_monotone_sign_nan_and_constant():
+    g = torch.Generator().manual_seed(1)
+    e = torch.randn(500, generator=g)
+    x = torch.linspace(-6, 6, 301)
+    s = fit_transform(e, x)
+    assert (s[1:] >= s[:-1] - 1e-6).all()
+    assert (s[x < -0.5] < 0).all() and (s[x > 0.5] > 0).all()
+    out = fit_transform(torch.tensor([1.0, float("nan"), 2.0, 3.0]),
+                        torch.tensor([float("nan"), 2.0]))
+    assert math.isnan(out[0].item()) and out[1].item() == pytest.approx(0.0, abs=1e-6)
+    const = fit_transform(torch.zeros(7), torch.tensor([0.0, 1.0, -1.0]))
+    assert const[0].item() == 0.0 and const[1].item() > 0 > const[2].item()
+
+
+def test_large_component_is_sketched():
+    e = torch.randn(50_000, generator=torch.Generator().manual_seed(2))
+    norm = SurprisalNormalizer().fit({"t": {"c": e}})
+    assert norm.grid_["t"]["c"].numel() == SURPRISAL_GRID
+    s = norm.transform({"t": {"c": torch.tensor([0.0, 1.0])}})["t"]["c"]
+    # P(N > 1) = 0.1587 -> -log(2 * 0.1587)
+    assert s.tolist() == pytest.approx([0.0, -math.log(2 * 0.1587)], abs=0.03)
+
+
+def test_normalize_option_checked_and_robust_z_kept():
+    with pytest.raises(ValueError, match="normalize"):
+        MultimodalGAE(normalize="minmax").fit(None)
+    assert "gae-robust-z" not in benchmark_detectors()
+    assert detector_spec("gae-robust-z").params["normalize"] == "robust_z"
