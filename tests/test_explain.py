@@ -1,6 +1,8 @@
 """Explanations: exact contributions, modality pairs, edges, reasons, subgraphs."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -95,7 +97,9 @@ def test_cross_modal_mismatch_names_the_modalities(mismatch):
     assert top["z"] > 3
     assert "review text disagrees with photo image" in ex.reason
     assert ex.reason.startswith("user u00:")
-    assert "cross-modal" in ex.reason and "σ" in ex.reason
+    assert re.search(r"\(cross-modal: (1 in [\d,]+|rarer than 1 in a million)\)",
+                     ex.reason), ex.reason
+    assert ex.unit == "nats" and ex.contributions["z"].iloc[0] >= 3
     normal = explain(bundle, ("user", "u05"), det)
     assert "disagrees" not in normal.reason
 
@@ -165,3 +169,12 @@ def test_explain_subgraph_with_a_detector(fitted_small):
     assert set(ex.member_table["type"]) == {"user", "device"}
     assert "main_component" in ex.member_table and "flagged" in ex.member_table
     assert ex.score == pytest.approx(ex.details["score"])
+
+
+@pytest.mark.parametrize("z, unit, text", [(3.0, "nats", ": 1 in 40"),
+                                           (6.1, "nats", ": 1 in 890"),
+                                           (20.0, "nats", ": rarer than 1 in a million"),
+                                           (4.06, "σ", " 4.1σ")])
+def test_rarity_wording(z, unit, text):
+    from graphad.scoring.reasons import _rarity
+    assert _rarity(z, unit) == text

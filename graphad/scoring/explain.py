@@ -7,8 +7,10 @@
   sum_c w_c``, where ``f`` is what ``combine`` does to each ``z`` (NaN counts as 0,
   only excess error counts), so component ``c`` contributes ``w_c f(z_c) / sum(w)``
   and the contributions add up to the score exactly (computed with the detector's own
-  ``combine``). ``z`` is in robust standard deviations (σ) of that component on the
-  training graph.
+  ``combine``). ``z`` is the component's surprisal on the training graph (nats: a
+  value ``z`` is rarer than 1 in ``2 exp(z)`` nodes; see
+  :class:`~graphad.scoring.normalize.SurprisalNormalizer`), or its robust z-score (σ)
+  with ``normalize="robust_z"``; :attr:`Explanation.unit` says which.
 * **features**: the node's most unusual input columns (robust z within its type), for
   the ``attribute`` component.
 * **modalities**: for ``cross_modal``, each modality pair's disagreement and its robust
@@ -60,6 +62,9 @@ class Explanation:
         features, modalities, observations, relations, edges, neighbours, shared:
             see the module docstring.
         reason: one line of plain language.
+        unit: what the contributions' ``z`` is measured in: ``"nats"`` (surprisal,
+            the default normalisation: rarer than 1 in ``2 exp(z)``) or ``"σ"``
+            (robust standard deviations, ``normalize="robust_z"``).
     """
 
     node_type: NodeType
@@ -77,6 +82,7 @@ class Explanation:
     neighbours: pd.DataFrame = field(default_factory=pd.DataFrame)
     shared: pd.DataFrame = field(default_factory=pd.DataFrame)
     reason: str = ""
+    unit: str = "nats"
 
     @property
     def flagged(self) -> bool:
@@ -150,7 +156,8 @@ def explain(graph: Any, node: Tuple[NodeType, Any], detector: Any, top: int = 5,
     threshold = thresholds.get(node_type)
     ex = Explanation(node_type, node_id, score,
                      None if threshold is None else float(threshold), rank, int(s.numel()),
-                     contributions(detector, comps[node_type], idx))
+                     contributions(detector, comps[node_type], idx),
+                     unit=component_unit(detector))
     z_scores = robust_z(scores)
     ex.features = _features(bundle, node_type, idx, top)
     ex.modalities = _modalities(bundle, detector, node_type, idx)
@@ -160,6 +167,11 @@ def explain(graph: Any, node: Tuple[NodeType, Any], detector: Any, top: int = 5,
     ex.shared = _shared(bundle, view, node_type, idx)
     ex.reason = node_reason(ex)
     return ex
+
+
+def component_unit(detector: Any) -> str:
+    """``"σ"`` for robust z-scored components, ``"nats"`` for surprisal."""
+    return "σ" if getattr(detector, "normalize", "surprisal") == "robust_z" else "nats"
 
 
 def contributions(detector: Any, comps: Mapping[str, torch.Tensor], idx: int

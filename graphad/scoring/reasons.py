@@ -1,10 +1,10 @@
 """Plain-language reasons for node explanations (see :mod:`graphad.scoring.explain`).
 
-A reason names at most two components at or above ``SIGNIFICANT`` σ that add to the
-score, what is behind each (the disagreeing modality pair, the unusual attributes, the
+A reason names at most two components that add to the score and are at least as rare
+as ``SIGNIFICANT`` (3 nats of surprisal = rarer than 1 in 40; 2σ for robust z-scores), what is behind each (the disagreeing modality pair, the unusual attributes, the
 anomalous linked node), the most unusual incident edge when it is ``EDGE_Z`` σ or more,
 and the most shared neighbour: ``"user u00123: review text disagrees with photo image
-(cross-modal 4.1σ); shares device d0042 with 14 other users"``.
+(cross-modal: 1 in 900); shares device d0042 with 14 other users"``.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any, List
 import numpy as np
 import pandas as pd
 
-SIGNIFICANT = 2.0        # σ above which a component is named in the reason
+SIGNIFICANT = {"nats": 3.0, "σ": 2.0}   # a component this rare is named in the reason
 EDGE_Z = 3.0             # σ above which a single edge is named in the reason
 ROLLUP_PREFIXES = ("obs:", "nbr:")
 
@@ -22,7 +22,8 @@ def node_reason(ex: Any) -> str:
     """One line for an :class:`~graphad.scoring.explain.Explanation`."""
     parts: List[str] = []
     for _, row in ex.contributions.iterrows():
-        if len(parts) >= 2 or not (row["z"] >= SIGNIFICANT) or row["contribution"] <= 0:
+        least = SIGNIFICANT.get(getattr(ex, "unit", "σ"), 2.0)
+        if len(parts) >= 2 or not (row["z"] >= least) or row["contribution"] <= 0:
             continue
         text = _component_phrase(ex, row["component"], float(row["z"]))
         if text:
@@ -49,8 +50,19 @@ def node_reason(ex: Any) -> str:
     return f"{head}: " + "; ".join(parts)
 
 
+def _rarity(z: float, unit: str) -> str:
+    """``" 4.1σ"``, or for surprisal ``": 1 in 900"`` (rarer than 1 in ``2 exp(z)``)."""
+    if unit != "nats":
+        return f" {z:.1f}σ"
+    n = 2 * np.exp(min(z, 700.0))
+    if n >= 1e6:
+        return ": rarer than 1 in a million"     # an extrapolated tail: no false digits
+    digits = max(0, int(np.floor(np.log10(n))) - 1)
+    return f": 1 in {int(round(n, -digits)):,}"
+
+
 def _component_phrase(ex: Any, name: str, z: float) -> str:
-    sigma = f"{z:.1f}σ"
+    sigma = _rarity(z, getattr(ex, "unit", "σ"))
     if name.split(":")[0] == "cross_modal":
         pairs = ex.modalities
         if ":" in name and not pairs.empty:      # one component per modality pair
@@ -59,22 +71,22 @@ def _component_phrase(ex: Any, name: str, z: float) -> str:
             pair = pairs.iloc[0]
             a, b = pair["pair"].split(" ~ ")
             return (f"{_obs_name(a, pair['modality_a'])} disagrees with "
-                    f"{_obs_name(b, pair['modality_b'])} (cross-modal {sigma})")
-        return f"its modalities disagree (cross-modal {sigma})"
+                    f"{_obs_name(b, pair['modality_b'])} (cross-modal{sigma})")
+        return f"its modalities disagree (cross-modal{sigma})"
     if name == "attribute":
         if not ex.features.empty:
             feats = ", ".join(_feature_text(r["feature"], r["value"])
                               for _, r in ex.features.head(2).iterrows())
-            return f"unusual attributes {feats} (attribute {sigma})"
-        return f"unusual attributes (attribute {sigma})"
+            return f"unusual attributes {feats} (attribute{sigma})"
+        return f"unusual attributes (attribute{sigma})"
     if name == "structure":
         if not ex.edges.empty:
             e = ex.edges.iloc[0]
             return (f"unusual link: {e['relation']} {e['other'].replace(':', ' ', 1)} "
-                    f"(structure {sigma})")
-        return f"unusual links (structure {sigma})"
+                    f"(structure{sigma})")
+        return f"unusual links (structure{sigma})"
     if name == "consistency":
-        return f"unlike its neighbours (consistency {sigma})"
+        return f"unlike its neighbours (consistency{sigma})"
     if name.startswith(ROLLUP_PREFIXES):
         kind = name.split(":", 1)[1]
         obs = ex.observations
@@ -82,9 +94,9 @@ def _component_phrase(ex: Any, name: str, z: float) -> str:
         if not hit.empty:
             r = hit.iloc[0]
             return (f"its {r['observation'].replace(':', ' ', 1)} is anomalous "
-                    f"({kind} {sigma}, mostly {r['driven_by']})")
-        return f"anomalous {kind} ({sigma})"
-    return f"{name} {sigma}"
+                    f"({kind}{sigma}, mostly {r['driven_by']})")
+        return f"anomalous {kind} ({kind}{sigma})"
+    return f"{name}{sigma}"
 
 
 def _obs_name(obs_type: str, modality: str) -> str:
