@@ -96,7 +96,9 @@ class Explanation:
         lines = [self.reason, "",
                  f"{self.node_type} {self.node_id}: score {self.score:.3f}, rank "
                  f"{self.rank} of {self.n}{thr}"]
-        sections = [("score = sum of contributions", self.contributions),
+        unit = ("z in nats of surprisal: rarer than 1 in 2 exp(z)" if self.unit == "nats"
+                else "z in robust σ")
+        sections = [(f"score = sum of contributions ({unit})", self.contributions),
                     ("unusual attributes", self.features),
                     ("modality pairs (cross-modal)", self.modalities),
                     ("observations behind the roll-ups", self.observations),
