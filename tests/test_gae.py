@@ -376,7 +376,7 @@ def test_edge_scores_rank_planted_transfer_first(payments, seed):
     assert int(scores.argmax()) == odd == 120
     # well above every edge of the other users (the odd payer's usual payments are
     # pulled up a little: they share its embedding)
-    others = torch.as_tensor((raw.user_id != ODD_PAYER).to_numpy())
+    others = torch.as_tensor((raw.user_id != ODD_PAYER).to_numpy().copy())
     assert float(scores[odd]) > 1.5 * float(scores[others].max())
 
 
