@@ -45,13 +45,17 @@ class RobustNormalizer:
         for t, comps in components.items():
             out[t] = {}
             for name, e in comps.items():
-                med = self.center_.get(t, {}).get(name)
-                if med is None:  # unseen on the training graph: standardise on itself
-                    z = RobustNormalizer().fit({t: {name: e}}).transform({t: {name: e}})
-                    out[t][name] = z[t][name]
+                if name not in self.center_.get(t, {}):
+                    # unseen on the training graph: normalised on itself
+                    own = type(self)().fit({t: {name: e}})
+                    out[t][name] = own.transform({t: {name: e}})[t][name]
                     continue
-                out[t][name] = ((e.double() - med) / self.scale_[t][name]).float()
+                out[t][name] = self._transform_one(t, name, e)
         return out
+
+    def _transform_one(self, t: NodeType, name: str, e: Tensor) -> Tensor:
+        """One fitted component's errors -> normalised values."""
+        return ((e.double() - self.center_[t][name]) / self.scale_[t][name]).float()
 
 
 #: at most this many distinct values of each component are kept for its distribution
@@ -69,8 +73,9 @@ class SurprisalNormalizer(RobustNormalizer):
     the empirical one (mid-ranks, so ties share one level); above it the largest 10%
     are modelled as an exponential tail (peaks over threshold: ``P(E > e) = 0.1
     exp(-(e - u) / beta)``, ``u`` the 90th percentile, ``beta`` the median excess of
-    the largest 10% over it / log 2, which the outliers themselves do not inflate). So the surprisal keeps growing with the distance past ``u``
-    in units of the component's own tail spread: an error far beyond all others stands
+    the largest 10% over it / log 2, which the outliers themselves do not inflate).
+    So the surprisal keeps growing with the distance past ``u`` in units of the
+    component's own tail spread: an error far beyond all others stands
     out (and so do new errors beyond the training range), while a heavy-tailed
     component (reconstruction errors of a few odd inputs) and a bounded one (1 -
     cosine to neighbours) still speak in the same unit, so the heavy tail does not
@@ -90,19 +95,9 @@ class SurprisalNormalizer(RobustNormalizer):
                 self.tail_[t][name] = _tail(e, self.scale_[t][name])
         return self
 
-    def transform(self, components: Components) -> Components:
-        out: Components = {}
-        for t, comps in components.items():
-            out[t] = {}
-            for name, e in comps.items():
-                grid = self.grid_.get(t, {}).get(name)
-                if grid is None:  # unseen on the training graph: on itself
-                    own = SurprisalNormalizer().fit({t: {name: e}})
-                    out[t][name] = own.transform({t: {name: e}})[t][name]
-                    continue
-                out[t][name] = surprisal(e, grid, self.levels_[t][name],
-                                         self.tail_[t][name], self.scale_[t][name])
-        return out
+    def _transform_one(self, t: NodeType, name: str, e: Tensor) -> Tensor:
+        return surprisal(e, self.grid_[t][name], self.levels_[t][name],
+                         self.tail_[t][name], self.scale_[t][name])
 
 
 def _distribution(e: Tensor) -> "tuple[Tensor, Tensor]":
