@@ -14,8 +14,8 @@ from torch_geometric.data import Data, HeteroData
 from graphad.bench import harness, peers
 from graphad.bench.harness import (BenchConfig, RunRecord, benchmark_detectors,
                                    register_detector, run_benchmark, unregister_detector)
-from graphad.bench.report import (rank_summary, render_markdown, runs_frame, summarise,
-                                  write_report)
+from graphad.bench.report import (rank_summary, read_runs, render_markdown, runs_frame,
+                                  summarise, write_report)
 from graphad.data import from_hetero_data
 from graphad.data.convert import from_data
 from graphad.datasets import LabelledGraph
@@ -59,6 +59,28 @@ class KilledDetector(FailingDetector):
     def _fit(self, bundle):
         import signal
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+class ComponentDetector(BaseDetector):
+    """Four hand-made components on the tiny graph: ``far`` (distance to the median
+    features), ``partial`` (``far`` missing on every fourth node, anomaly 20
+    included), ``noise`` (seeded), ``flat`` (constant: left out of the AUROCs)."""
+
+    def __init__(self, seed: int = 0, contamination: float = 0.1):
+        super().__init__(contamination=contamination)
+        self.seed = seed
+
+    def _fit(self, bundle):
+        self.fitted_ = True
+
+    def _components(self, bundle):
+        x = bundle.data["node"].x
+        far = (x - x.median(0).values).abs().sum(1)
+        partial = far.clone()
+        partial[::4] = float("nan")
+        noise = torch.rand(len(x), generator=torch.Generator().manual_seed(self.seed))
+        return {"node": {"far": far, "partial": partial, "noise": noise,
+                         "flat": torch.ones(len(x))}}
 
 
 @pytest.fixture
@@ -264,6 +286,94 @@ def test_report_files(tmp_path):
 
 
 # ------------------------------------------------------------------ runs
+def _independent_component_auroc(detector, graph, name):
+    """AUROC of one normalised component of a fitted detector, by scikit-learn, with
+    missing values put below every present one."""
+    from sklearn.metrics import roc_auc_score
+    comp = detector.score_components(graph.bundle)[graph.target_type][name].numpy()
+    comp = comp.astype(float)
+    comp = np.where(np.isnan(comp), np.nanmin(comp) - 1.0, comp)
+    y = graph.labels.sort_values("id")["label"].to_numpy()
+    return roc_auc_score(y, comp)
+
+
+def test_component_aurocs_recorded_and_reported(tmp_path):
+    graph = tiny_graph()
+    register_detector("dummy-components", f"{__name__}:ComponentDetector",
+                      family="graphad")
+    try:
+        records = run_benchmark([graph], ["dummy-components", "iforest"], seeds=2,
+                                isolation="none", out_dir=tmp_path, echo=lambda s: None)
+    finally:
+        unregister_detector("dummy-components")
+    ours = [r for r in records if r.detector == "dummy-components"]
+    assert [r.status for r in ours] == ["ok", "ok"]
+    expected = {}
+    for r in ours:
+        det = ComponentDetector(seed=r.seed).fit(graph.bundle)
+        assert set(r.component_auroc) == {"far", "partial", "noise"}   # 'flat' constant
+        for name in ("far", "partial", "noise"):
+            auc = _independent_component_auroc(det, graph, name)
+            assert r.component_auroc[name] == pytest.approx(auc), name
+            expected.setdefault(name, []).append(auc)
+    assert ours[0].component_auroc["noise"] != ours[1].component_auroc["noise"]
+    iforest = next(r for r in records if r.detector == "iforest")
+    assert set(iforest.component_auroc) == {"attribute"}
+
+    # stored in results.csv / summary.csv and read back; old files without it still read
+    runs = pd.read_csv(tmp_path / "results.csv")
+    assert "auroc_component:far" in runs.columns
+    back = {(r.detector, r.seed): r for r in read_runs(tmp_path / "results.csv")}
+    for r in records:
+        got = back[(r.detector, r.seed)].component_auroc
+        assert got == pytest.approx(r.component_auroc)
+    assert "auroc_component:far_mean" in pd.read_csv(tmp_path / "summary.csv").columns
+    old = runs[[c for c in runs.columns if not c.startswith("auroc_component:")]]
+    old.to_csv(tmp_path / "old.csv", index=False)
+    assert all(r.component_auroc == {} for r in read_runs(tmp_path / "old.csv"))
+
+    # the report: one table for the graphad-family detector, none for the baseline
+    text = (tmp_path / "RESULTS.md").read_text()
+    section = text.split("## AUROC per component (graphad detectors)")[1].split("\n## ")[0]
+    assert "### dummy-components" in section and "### iforest" not in section
+    assert "| dataset | score | far | noise | partial | best component |" in section
+    means = {n: float(np.mean(v)) for n, v in expected.items()}
+    score = float(np.mean([r.auroc for r in ours]))
+    best = max(means, key=means.get)
+    row = (f"| tiny | {score:.3f} | {means['far']:.3f} | {means['noise']:.3f} | "
+           f"{means['partial']:.3f} | {best} |")
+    assert row in section
+
+
+def test_component_section_blank_where_absent_and_failures():
+    rec = [RunRecord("d1", "g", 0, "ok", auroc=0.8, family="graphad",
+                     component_auroc={"attribute": 0.7, "peer:device": 0.9}),
+           RunRecord("d1", "g", 1, "ok", auroc=0.6, family="graphad",
+                     component_auroc={"attribute": 0.5, "peer:device": 0.7}),
+           RunRecord("d2", "g", 0, "ok", auroc=0.55, family="graphad",
+                     component_auroc={"attribute": 0.65, "structure": 0.4}),
+           RunRecord("d3", "g", 0, "timeout", family="graphad"),
+           RunRecord("d1", "b", 0, "ok", auroc=0.9, family="baseline",
+                     component_auroc={"attribute": 0.9})]
+    config = BenchConfig(["d1", "d2", "d3"], ["g", "b"], 2, 60.0, False, "none")
+    text = render_markdown(rec, config, env=_ENV)
+    section = text.split("## AUROC per component (graphad detectors)")[1]
+    assert "### b" not in section
+    assert "| dataset | score | attribute | structure | peer:device | best component |" \
+        in section
+    assert "| d1 | 0.700 | 0.600 |  | 0.800 | peer:device |" in section
+    assert "| d2 | 0.550 | 0.650 | 0.400 |  | attribute |" in section
+    assert "| d3 | timeout |  |  |  |  |" in section
+    # no graphad detector with components: no section
+    assert "AUROC per component" not in render_markdown(rec[-1:], config, env=_ENV)
+
+
+_ENV = {"date": "today", "nproc": "1", "ram": "1 GiB", "cpu": "cpu", "os": "os",
+        "python": "3", "git": "abc", **{k: "0" for k in
+                                        ("graphad", "torch", "torch_geometric", "pygod",
+                                         "scikit-learn", "numpy")}}
+
+
 def test_in_process_run_records_errors_and_missing_packages(tmp_path, dummies):
     graph = tiny_graph()
     records = run_benchmark([graph], ["iforest", "lof", "local-affinity", "dummy-fail",
@@ -349,6 +459,11 @@ def test_cli_quick_profile(tmp_path, dummies, monkeypatch, capsys):
     for det in detectors:
         assert f"\n| {det} |" in text
     assert "## AUROC per anomaly type: fraud_small" in text
+    assert "## AUROC per component (graphad detectors)" in text
+    assert "\n### gae\n" in text
+    gae_runs = expected_ok[expected_ok["detector"] == "gae"]
+    component_cols = [c for c in runs.columns if c.startswith("auroc_component:")]
+    assert gae_runs[component_cols].notna().any(axis=1).all()
     for kind in ("attribute", "ring", "farm", "cross_modal", "burst"):
         assert kind in text
     assert f"[{len(runs)}/{len(runs)}]" in out

@@ -130,10 +130,10 @@ def test_agrees_with_full_batch_at_equal_optimiser_steps(graph):
     assert int(s_mini["user"].argmax()) == int(s_full["user"].argmax()) == PLANTED
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known: without the decoder bottleneck a mini-batch run (~14x more optimiser steps "
-    "at equal `epochs`) memorises the planted user and decorrelates from full-batch"))
 def test_agrees_with_full_batch_same_configuration(graph, mini):
+    # the untrained families (outlier forests, edge evidence, peers) are exact in
+    # mini-batches, so the two runs agree although a mini-batch autoencoder (~14x more
+    # optimiser steps at equal `epochs`) memorises the planted user
     full = MultimodalGAE(seed=0, hidden=16, epochs=20, device="cpu").fit(graph)
     s_mini, s_full = mini.decision_function(graph), full.decision_function(graph)
     rho = _spearman(s_mini, s_full)
@@ -158,7 +158,7 @@ def test_structure_is_mean_over_incident_edges(graph):
     whichever direction carries it (the in-edges mini-batches sample)."""
     det = MultimodalGAE(seed=0, hidden=16, epochs=5, device="cpu").fit(graph)
     data = det._prepare(graph, fit=False)
-    comps, edge_err = det.module_.errors(data)
+    comps, edge_err, _ = det.module_.errors(data)
     for t, n in SIZES.items():
         total, count = torch.zeros(n), torch.zeros(n)
         for et, err in edge_err.items():

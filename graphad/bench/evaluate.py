@@ -4,8 +4,9 @@ from __future__ import annotations
 import time
 import tracemalloc
 from dataclasses import dataclass, field
-from typing import Any, Dict
+from typing import Any, Dict, Iterable
 
+import numpy as np
 import pandas as pd
 
 from ..datasets.loaders import LabelledGraph
@@ -24,11 +25,14 @@ class Evaluation:
     seconds: float = float("nan")
     peak_mb: float = float("nan")
     table: pd.DataFrame | None = None
+    component_auroc: Dict[str, float] = field(default_factory=dict)
 
 
 def run_detector(name: str, detector: Any, graph: LabelledGraph,
                  trace_memory: bool = False) -> Evaluation:
-    """``fit`` + ``decision_function`` timed; metrics on the labelled target nodes."""
+    """``fit`` + ``decision_function`` timed; metrics on the labelled target nodes
+    (the combined score, and each normalised component of the target type alone:
+    :func:`component_aurocs`)."""
     if trace_memory:
         tracemalloc.start()
     start = time.perf_counter()
@@ -50,7 +54,61 @@ def run_detector(name: str, detector: Any, graph: LabelledGraph,
     s = labelled["score"].to_numpy()
     by_type = (auroc_by_type(labelled, s) if "anomaly_type" in labelled
                and labelled["anomaly_type"].nunique() > 2 else {})
-    return Evaluation(name, graph.name, evaluate(y, s), by_type, seconds, peak, table)
+    per_component = component_aurocs(labelled, y, comps.get(graph.target_type, {}))
+    per_component.update(other_rule_aurocs(detector, labelled, y,
+                                           comps.get(graph.target_type, {})))
+    return Evaluation(name, graph.name, evaluate(y, s), by_type, seconds, peak, table,
+                      per_component)
+
+
+def component_auroc(y: np.ndarray, values: np.ndarray) -> float:
+    """AUROC of one component against 0 / 1 labels; a missing value (NaN) ranks
+    lowest. NaN when the labels or the values are constant (no ranking to judge)."""
+    y = np.asarray(y).astype(int)
+    v = np.asarray(values, dtype=float)
+    v = np.where(np.isnan(v), -np.inf, v)
+    if len(v) == 0 or y.min() == y.max() or np.all(v == v[0]):
+        return float("nan")
+    from scipy.stats import rankdata
+    from sklearn.metrics import roc_auc_score
+    # ranks: the same AUROC, and -inf (refused by scikit-learn) is just the lowest rank
+    return float(roc_auc_score(y, rankdata(v)))
+
+
+def component_aurocs(labelled: pd.DataFrame, y: np.ndarray,
+                     names: Iterable[str]) -> Dict[str, float]:
+    """``{component: AUROC}`` on the rows of ``labelled`` (a :func:`scores_table`
+    slice with ``c_<component>`` columns, aligned with ``y``); constant components
+    are left out."""
+    out = {}
+    for name in names:
+        col = f"c_{name}"
+        if col not in labelled:
+            continue
+        auc = component_auroc(y, labelled[col].to_numpy(dtype=float))
+        if auc == auc:
+            out[str(name)] = auc
+    return out
+
+
+def other_rule_aurocs(detector: Any, labelled: pd.DataFrame, y: np.ndarray,
+                      names: Iterable[str]) -> Dict[str, float]:
+    """``{"score (<rule> rule)": AUROC}`` of the same components combined by each
+    combination rule the detector does not use (same fit: the rule is applied after)."""
+    import torch
+
+    from ..scoring.combine import RULES, combine_components
+    rule = getattr(detector, "combination", None)
+    cols = {n: torch.as_tensor(labelled[f"c_{n}"].to_numpy(dtype=float))
+            for n in names if f"c_{n}" in labelled}
+    if rule is None or not cols:
+        return {}
+    out = {}
+    for other in RULES:
+        if other != rule:
+            s = combine_components(cols, getattr(detector, "weights", None), other)
+            out[f"score ({other} rule)"] = component_auroc(y, s.numpy())
+    return out
 
 
 def format_metrics(ev: Evaluation) -> str:

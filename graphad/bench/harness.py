@@ -80,14 +80,21 @@ class DetectorSpec:
     requires: Optional[str] = None
 
 
+#: quick-profile parameters of registry detectors (the rest run with their defaults)
+_REGISTRY_QUICK: Dict[str, Dict[str, Any]] = {"gae": {"epochs": 20}}
+#: registry detectors reported as graphad's own (the others are baselines)
+_REGISTRY_GRAPHAD = frozenset({"gae"})
+
+
 def _default_specs() -> Dict[str, DetectorSpec]:
+    from ..detectors.registry import detector_names
     from .peers import PYGOD_MODELS
     registry = "graphad.detectors.registry:make_detector"
     peers = "graphad.bench.peers"
-    specs = [
-        DetectorSpec("gae", registry, {"name": "gae"}, {"epochs": 20}, family="graphad"),
-        DetectorSpec("early-iforest", registry, {"name": "early-iforest"}),
-        DetectorSpec("late-iforest", registry, {"name": "late-iforest"}),
+    specs = [DetectorSpec(name, registry, {"name": name}, _REGISTRY_QUICK.get(name, {}),
+                          family="graphad" if name in _REGISTRY_GRAPHAD else "baseline")
+             for name in detector_names()]
+    specs += [
         DetectorSpec("iforest", f"{peers}:RawIForest", node_type=True),
         DetectorSpec("lof", f"{peers}:RawLOF", seeded=False, node_type=True),
         DetectorSpec("local-affinity", f"{peers}:LocalAffinity", seeded=False,
@@ -103,7 +110,8 @@ def _variant_specs() -> Dict[str, DetectorSpec]:
     """graphad options measured against the default (run only when named)."""
     registry = "graphad.detectors.registry:make_detector"
     variants = {"gae-robust-z": {"normalize": "robust_z"},
-                "gae-bottleneck": {"bottleneck": True}}
+                "gae-bottleneck": {"bottleneck": True},
+                "gae-mean": {"combination": "mean"}}
     return {name: DetectorSpec(name, registry, {"name": "gae", **params}, {"epochs": 20},
                                family="graphad") for name, params in variants.items()}
 
@@ -245,6 +253,9 @@ class RunRecord:
     wall_seconds: float = float("nan")  # the whole run process
     by_type: Dict[str, float] = field(default_factory=dict)
     family: str = ""
+    #: AUROC of each normalised score component of the target type on the labelled
+    #: nodes (NaN = lowest; constant components left out)
+    component_auroc: Dict[str, float] = field(default_factory=dict)
 
     @property
     def cell(self) -> str:
@@ -353,6 +364,8 @@ def _execute_run(job: Mapping[str, Any]) -> Dict[str, Any]:
                                    for k in ("auroc", "auprc", "recall_at_k")},
                 "seconds": float(ev.seconds), "peak_mb": float(peak),
                 "by_type": {k: float(v) for k, v in ev.by_type.items()},
+                "component_auroc": {str(k): float(v)
+                                    for k, v in ev.component_auroc.items()},
                 "wall_seconds": time.perf_counter() - start}
     except Exception as exc:  # noqa: BLE001 - every failure becomes a table cell
         status = "oom" if _is_oom(exc) else "error"

@@ -1,5 +1,10 @@
 """Benchmark tables: ``results.csv`` (one row per run), ``summary.csv`` (mean / std
-per dataset and detector) and ``RESULTS.md`` (header, tables, rank summary, notes)."""
+per dataset and detector) and ``RESULTS.md`` (header, tables, rank summary, notes).
+
+``results.csv`` keeps the dict fields of a run as one column per key:
+``auroc_type:<anomaly type>`` (:attr:`RunRecord.by_type`) and
+``auroc_component:<component>`` (:attr:`RunRecord.component_auroc`); files written
+before a column existed read back with that field empty."""
 from __future__ import annotations
 
 import datetime as _dt
@@ -21,6 +26,8 @@ if TYPE_CHECKING:  # pragma: no cover
 PathLike = Union[str, Path]
 METRICS = ("auroc", "auprc", "recall_at_k")
 TYPE_PREFIX = "auroc_type:"
+COMPONENT_PREFIX = "auroc_component:"
+GRAPHAD_FAMILY = "graphad"
 _VERSIONS = (("graphad", "graphad"), ("torch", "torch"),
              ("torch_geometric", "torch-geometric"), ("pygod", "pygod"),
              ("scikit-learn", "scikit-learn"), ("numpy", "numpy"))
@@ -88,7 +95,8 @@ def _cpu_model() -> str:
 
 # ------------------------------------------------------------------ tables
 def runs_frame(records: Sequence["RunRecord"]) -> pd.DataFrame:
-    """One row per run; per-anomaly-type AUROC as ``auroc_type:<type>`` columns."""
+    """One row per run; per-anomaly-type AUROC as ``auroc_type:<type>`` columns, per
+    score component AUROC as ``auroc_component:<component>`` columns."""
     rows = []
     for r in records:
         row = {"dataset": r.dataset, "detector": r.detector, "family": r.family,
@@ -96,6 +104,8 @@ def runs_frame(records: Sequence["RunRecord"]) -> pd.DataFrame:
                **{m: getattr(r, m) for m in METRICS}, "seconds": r.seconds,
                "peak_mb": r.peak_mb, "wall_seconds": r.wall_seconds}
         row.update({TYPE_PREFIX + k: v for k, v in sorted(r.by_type.items())})
+        row.update({COMPONENT_PREFIX + k: v
+                    for k, v in sorted(getattr(r, "component_auroc", {}).items())})
         rows.append(row)
     columns = ["dataset", "detector", "family", "seed", "status", "error", *METRICS,
                "seconds", "peak_mb", "wall_seconds"]
@@ -113,15 +123,18 @@ def read_runs(path: PathLike) -> List["RunRecord"]:
         def num(key: str) -> float:
             value = row.get(key)
             return float(value) if value is not None and value == value else math.nan
-        by_type = {k[len(TYPE_PREFIX):]: num(k) for k in row
-                   if k.startswith(TYPE_PREFIX) and not math.isnan(num(k))}
+        def prefixed(prefix: str) -> Dict[str, float]:
+            return {k[len(prefix):]: num(k) for k in row
+                    if k.startswith(prefix) and not math.isnan(num(k))}
+        by_type = prefixed(TYPE_PREFIX)
         error = row.get("error")
         out.append(RunRecord(str(row["dataset"]), str(row["detector"]), int(row["seed"]),
                              str(row["status"]), "" if error != error or error is None
                              else str(error), *(num(m) for m in METRICS),
                              num("seconds"), num("peak_mb"), num("wall_seconds"),
                              by_type, "" if row.get("family") != row.get("family")
-                             else str(row.get("family") or "")))
+                             else str(row.get("family") or ""),
+                             component_auroc=prefixed(COMPONENT_PREFIX)))
     return out
 
 
@@ -133,7 +146,7 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     """
     rows = []
     value_cols = [*METRICS, "seconds", "peak_mb"] + [
-        c for c in runs.columns if c.startswith(TYPE_PREFIX)]
+        c for c in runs.columns if c.startswith((TYPE_PREFIX, COMPONENT_PREFIX))]
     for (dataset, detector), group in runs.groupby(["dataset", "detector"], sort=False):
         ok = group[group["status"] == "ok"]
         row = {"dataset": dataset, "detector": detector, "family": group["family"].iloc[0],
@@ -257,6 +270,7 @@ def render_markdown(records: Sequence["RunRecord"], config: "BenchConfig",
         lines += ["", f"## {title}", ""]
         lines += _grid(summary, detectors, datasets, col, digits)
     lines += _by_type(summary, detectors, datasets)
+    lines += _by_component(summary, detectors, datasets)
     lines += _datasets_section(config, datasets)
     lines += _failures(records)
     return "\n".join(lines) + "\n"
@@ -341,6 +355,66 @@ def _by_type(summary: pd.DataFrame, detectors: Sequence[str],
         lines += ["", f"## AUROC per anomaly type: {d}", ""]
         lines += _table(["detector"] + kinds, rows)
     return lines
+
+
+def _component_order(name: str):
+    """Plain components (attribute, structure, ...) first, then the prefixed ones
+    (``peer:device``, ``obs:review``, ...), each alphabetically."""
+    return (":" in name, name)
+
+
+def _by_component(summary: pd.DataFrame, detectors: Sequence[str],
+                  datasets: Sequence[str]) -> List[str]:
+    """Per graphad detector: AUROC of the combined score and of each score component
+    alone (mean over the seeds that finished), datasets as rows, and the best single
+    component."""
+    if "family" not in summary:
+        return []
+    cols = [c for c in summary.columns
+            if c.startswith(COMPONENT_PREFIX) and c.endswith("_mean")]
+    ours = summary[summary["family"] == GRAPHAD_FAMILY]
+    lines: List[str] = []
+    for det in detectors:
+        sub = ours[ours["detector"] == det]
+        present = [c for c in cols if sub[c].notna().any()]
+        if not present:
+            continue
+        names = sorted((c[len(COMPONENT_PREFIX):-len("_mean")] for c in present),
+                       key=_component_order)
+        index = {r["dataset"]: r for _, r in sub.iterrows()}
+        rows = []
+        for d in datasets:
+            r = index.get(d)
+            if r is None:
+                continue
+            if r["ok"] == 0:
+                rows.append([d, _cell(r, "auroc")] + [""] * (len(names) + 1))
+                continue
+            values = {n: r[f"{COMPONENT_PREFIX}{n}_mean"] for n in names}
+            found = {n: v for n, v in values.items() if v == v}
+            best = max(found, key=lambda n: found[n]) if found else ""
+            rows.append([d, _mean(r["auroc_mean"])]
+                        + [_mean(values[n]) if n in found else "" for n in names]
+                        + [_escape(best)])
+        lines += ["", f"### {det}", ""]
+        lines += _table(["dataset", "score"] + [_escape(n) for n in names]
+                        + ["best component"], rows)
+    if not lines:
+        return []
+    return ["", "## AUROC per component (graphad detectors)", "",
+            "AUROC on the labelled target nodes of the combined score (`score`) and of "
+            "each normalised score component alone (a node without the component "
+            "ranks lowest; constant components are left out), mean over the seeds "
+            "that finished; blank: the component does not occur on that dataset. "
+            "`best component`: the highest single component."] + lines
+
+
+def _mean(value: float, digits: int = 3) -> str:
+    return "nan" if value != value else f"{value:.{digits}f}"
+
+
+def _escape(text: str) -> str:
+    return str(text).replace("|", "\\|")
 
 
 def _datasets_section(config: "BenchConfig", datasets: Sequence[str]) -> List[str]:

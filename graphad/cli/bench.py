@@ -54,7 +54,8 @@ def _names(value: str | None) -> list | None:
 def bench_detectors_cmd(datasets: str | None, detectors: str | None, seeds: int | None,
                         out_dir: str, quick: bool, timeout: float | None,
                         threads: int | None, resume: bool, isolation: str | None) -> None:
-    """Every detector on every dataset over seeds: AUROC, AUPRC, Recall@k, time, memory.
+    """Every detector on every dataset over seeds: AUROC, AUPRC, Recall@k, time, memory
+    (and, for graphad's detectors, the AUROC of each score component alone).
 
     Each run has its own process and timeout; a failed run is a cell of the table,
     not the end of the benchmark. Writes RESULTS.md, results.csv and summary.csv.

@@ -5,11 +5,13 @@ structure, ...). This base class owns everything after that, once for all detect
 robust normalisation per type, the weighted combination, the entity roll-up of
 observation evidence, thresholds, labels, probabilities and confidences.
 
-Subclasses implement two hooks:
+Subclasses implement two hooks, and a third where they score edges:
 
 * ``_fit(bundle)``: learn; store learned state in attributes ending in ``_``.
 * ``_components(bundle) -> {node_type: {component: FloatTensor[n]}}``: raw errors
   (higher = more anomalous) for a graph of the same schema.
+* ``_edge_components(bundle) -> {relation: {family: FloatTensor[m]}}``: raw per-edge
+  errors, normalised per relation and combined by the same rule as node components.
 """
 from __future__ import annotations
 
@@ -22,11 +24,13 @@ from sklearn.utils.validation import check_is_fitted
 from torch import Tensor
 
 from ..data.bundle import GraphBundle, as_bundle
+from ..components import is_rollup
 from ..errors import GraphadError
+from ..scoring.combine import RULES, combine_components, component_parts
 from ..scoring.normalize import Components, RobustNormalizer, SurprisalNormalizer
 from ..scoring.rollup import rollup_components
 from ..scoring.threshold import confidence, fit_thresholds, linear_proba, unify_proba
-from ..typing import EdgeType, NodeType
+from ..typing import EdgeType, NodeType, edge_type_str
 
 
 #: ``normalize`` option -> normaliser class
@@ -49,15 +53,21 @@ class BaseDetector(BaseEstimator):
     z-score ``(e - median) / (1.4826 MAD)`` (:class:`RobustNormalizer`), which keeps
     magnitudes (a far outlier counts far more) but lets heavy-tailed components
     dominate the mean.
+
+    ``combination`` says how the normalised components become one score (see
+    :mod:`graphad.scoring.combine`): ``"hmp"`` (default) = the harmonic mean p-value of
+    the components (a strong lone component is not averaged away), ``"mean"`` = the
+    weighted mean of their positive parts.
     """
 
     def __init__(self, contamination: float = 0.1,
                  weights: Optional[Mapping[str, float]] = None, rollup: bool = True,
-                 normalize: str = "surprisal"):
+                 normalize: str = "surprisal", combination: str = "hmp"):
         self.contamination = contamination
         self.normalize = normalize
         self.weights = weights
         self.rollup = rollup
+        self.combination = combination
 
     # ------------------------------------------------------------------ hooks
     @abstractmethod
@@ -68,7 +78,7 @@ class BaseDetector(BaseEstimator):
     def _components(self, bundle: GraphBundle) -> Components:
         """Raw error components per node type for ``bundle``."""
 
-    def _edge_scores(self, bundle: GraphBundle) -> Dict[EdgeType, Tensor]:
+    def _edge_components(self, bundle: GraphBundle) -> Dict[EdgeType, Dict[str, Tensor]]:
         raise GraphadError(f"{type(self).__name__} does not score edges")
 
     # ------------------------------------------------------------------ contract
@@ -81,8 +91,9 @@ class BaseDetector(BaseEstimator):
         self.normalizer_ = self._normalizer().fit(raw)
         comps = self._finish(bundle, raw)
         self.rollup_normalizer_ = self._normalizer().fit(
-            {t: {k: v for k, v in c.items() if _is_rollup(k)}
+            {t: {k: v for k, v in c.items() if is_rollup(k)}
              for t, c in comps.items()})
+        self.edge_normalizer_ = self._fit_edge_normalizer(bundle)
         comps = self._normalise_rollup(comps)
         self.decision_scores_ = self.combine(comps)
         self.threshold_ = fit_thresholds(self.decision_scores_, self.contamination)
@@ -142,9 +153,30 @@ class BaseDetector(BaseEstimator):
         return det
 
     def score_edges(self, graph: Any) -> Dict[EdgeType, Tensor]:
-        """Per-edge anomaly scores for forward relations, where the detector has them."""
+        """Per-edge anomaly scores ``{relation: FloatTensor[m]}`` for forward relations,
+        where the detector has them: each family's per-edge error (the structure
+        decoder's, the edge-attribute evidence) normalised per relation on the
+        training graph and combined by ``combination``, as nodes are."""
+        return self.combine(self.score_edge_components(graph))
+
+    def score_edge_components(self, graph: Any) -> Dict[EdgeType, Dict[str, Tensor]]:
+        """Normalised per-edge components ``{relation: {family: FloatTensor[m]}}``."""
         check_is_fitted(self, "normalizer_")
-        return self._edge_scores(as_bundle(graph))
+        raw = self._edge_components(as_bundle(graph))    # raises where it cannot
+        if getattr(self, "edge_normalizer_", None) is None:
+            raise GraphadError(f"{type(self).__name__} does not score edges")
+        normed = self.edge_normalizer_.transform({edge_type_str(et): c
+                                                  for et, c in raw.items()})
+        return {et: normed[edge_type_str(et)] for et in raw}
+
+    def _fit_edge_normalizer(self, bundle: GraphBundle):
+        try:
+            raw = self._edge_components(bundle)
+        except GraphadError:
+            return None
+        if not raw:
+            return None
+        return self._normalizer().fit({edge_type_str(et): c for et, c in raw.items()})
 
     # ------------------------------------------------------------------ internals
     def _check_params(self) -> None:
@@ -154,6 +186,9 @@ class BaseDetector(BaseEstimator):
         if self.normalize not in NORMALIZERS:
             raise ValueError(f"{type(self).__name__}: normalize must be one of "
                              f"{sorted(NORMALIZERS)}, got {self.normalize!r}")
+        if self.combination not in RULES:
+            raise ValueError(f"{type(self).__name__}: combination must be one of "
+                             f"{list(RULES)}, got {self.combination!r}")
 
     def _normalizer(self) -> RobustNormalizer:
         return NORMALIZERS[self.normalize]()
@@ -165,32 +200,23 @@ class BaseDetector(BaseEstimator):
         return comps
 
     def _normalise_rollup(self, comps: Components) -> Components:
-        rolled = {t: {k: v for k, v in c.items() if _is_rollup(k)}
+        rolled = {t: {k: v for k, v in c.items() if is_rollup(k)}
                   for t, c in comps.items()}
         rolled = self.rollup_normalizer_.transform(rolled)
         return {t: {**c, **rolled.get(t, {})} for t, c in comps.items()}
 
-    def combine(self, comps: Components) -> Dict[NodeType, Tensor]:
-        """Weighted mean of the positive parts of the normalised components.
+    def combine(self, comps: Mapping[Any, Mapping[str, Tensor]]) -> Dict[Any, Tensor]:
+        """One score per node (or edge) from its normalised components, per type, by
+        ``combination`` (:func:`~graphad.scoring.combine.combine_components`).
 
-        Only excess error is evidence: a component below its median (negative z) or
-        missing (NaN) adds 0, so an anomaly that shows in one component is not
-        cancelled by components where it looks ordinary.
+        Only excess error is evidence: a component below its median or missing (NaN)
+        adds nothing, so an anomaly that shows in one component is not cancelled by
+        components where it looks ordinary.
         """
-        weights = dict(self.weights or {})
-        out = {}
-        for t, c in comps.items():
-            total, norm = None, 0.0
-            for name, z in c.items():
-                w = float(weights.get(name, weights.get(name.split(":")[0], 1.0)))
-                if w == 0:
-                    continue
-                z = torch.nan_to_num(z, nan=0.0).clamp(min=0)
-                total = w * z if total is None else total + w * z
-                norm += w
-            out[t] = total / norm if total is not None else torch.zeros(0)
-        return out
+        rule = getattr(self, "combination", "hmp")
+        return {t: combine_components(c, self.weights, rule) for t, c in comps.items()}
 
-
-def _is_rollup(name: str) -> bool:
-    return name.startswith(("obs:", "nbr:"))
+    def component_parts(self, comps: Mapping[str, Tensor]) -> Dict[str, Tensor]:
+        """``{component: [n]}`` contributions of one type's components; they add up to
+        :meth:`combine` exactly."""
+        return component_parts(comps, self.weights, getattr(self, "combination", "hmp"))

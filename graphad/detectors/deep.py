@@ -4,7 +4,8 @@ Subclasses implement three hooks:
 
 * ``_build_module(data) -> nn.Module`` for the prepared training graph;
 * ``_batch_loss(module, batch, generator) -> Tensor``;
-* ``_batch_errors(module, batch) -> (components, edge errors)`` for every node of a batch.
+* ``_batch_errors(module, batch) -> (components, {family: {relation: edge errors}})``
+  for every node and edge of a batch.
 
 The loop prepares inputs (standardised, neighbour means precomputed), runs full-batch
 on graphs that fit comfortably, and ``NeighborLoader``-style mini-batches otherwise
@@ -22,7 +23,7 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from ..data.bundle import GraphBundle
-from ..data.features import node_inputs
+from ..data.features import edge_stat_widths, node_inputs, own_width
 from ..errors import GraphadError
 from ..nn.inputs import prepare_inputs
 from ..scoring.normalize import Components
@@ -48,16 +49,18 @@ class DeepDetector(BaseDetector):
         device: ``"cpu"``, ``"cuda"``... (``None``: cuda when available).
         verbose: log the loss every 10 epochs.
         max_input_dim: wider inputs are PCA-reduced to this many columns.
-        contamination, weights, rollup, normalize: see :class:`BaseDetector`.
+        contamination, weights, rollup, normalize, combination: see
+            :class:`BaseDetector`.
     """
 
     def __init__(self, epochs: int = 50, lr: float = 5e-3, weight_decay: float = 0.0,
                  batch_size: Optional[int] = None, num_neighbors: Tuple[int, ...] = (10, 10),
                  seed: int = 0, device: Optional[str] = None, verbose: bool = False,
                  contamination: float = 0.1, weights=None, rollup: bool = True,
-                 max_input_dim: int = 64, normalize: str = "surprisal"):
+                 max_input_dim: int = 64, normalize: str = "surprisal",
+                 combination: str = "hmp"):
         super().__init__(contamination=contamination, weights=weights, rollup=rollup,
-                         normalize=normalize)
+                         normalize=normalize, combination=combination)
         self.max_input_dim = max_input_dim
         self.epochs = epochs
         self.lr = lr
@@ -80,8 +83,9 @@ class DeepDetector(BaseDetector):
 
     @abstractmethod
     def _batch_errors(self, module: nn.Module, batch: HeteroData
-                      ) -> Tuple[Components, Dict[EdgeType, Tensor]]:
-        """Raw components of every node of ``batch`` and errors of its edges."""
+                      ) -> Tuple[Components, Dict[str, Dict[EdgeType, Tensor]]]:
+        """Raw components of every node of ``batch`` and each family's errors of its
+        edges."""
 
     # ------------------------------------------------------------------ the loop
     def _check_params(self) -> None:
@@ -93,11 +97,13 @@ class DeepDetector(BaseDetector):
                              f"got {self.batch_size}")
 
     def _prepare(self, bundle: GraphBundle, fit: bool) -> HeteroData:
-        x = node_inputs(bundle.data, with_degree=True)
+        x = node_inputs(bundle.data, with_degree=True, with_edge_stats=True)
         if fit:
-            self.raw_dims_ = {t: v.size(1) for t, v in x.items()}
+            self.raw_dims_ = {t: own_width(bundle.data, t) for t in x}
             data, self.node_stats_, self.edge_stats_ = prepare_inputs(
-                bundle.data, x, max_dim=self.max_input_dim)
+                bundle.data, x, max_dim=self.max_input_dim,
+                own={t: own_width(bundle.data, t) for t in bundle.data.node_types},
+                keep=edge_stat_widths(bundle.data))
             self.in_dims_ = {t: data[t].x.size(1) for t in data.node_types}
             self.metadata_ = data.metadata()
             return data
@@ -114,9 +120,10 @@ class DeepDetector(BaseDetector):
             return f"node types {sorted(bundle.data.node_types)}, expected {sorted(types)}"
         if set(bundle.data.edge_types) != set(edges):
             return f"relations {sorted(bundle.data.edge_types)}, expected {sorted(edges)}"
-        for t, v in x.items():
-            if v.size(1) != self.raw_dims_[t]:
-                return f"'{t}' has {v.size(1)} input columns, expected {self.raw_dims_[t]}"
+        for t in x:
+            width = own_width(bundle.data, t)
+            if width != self.raw_dims_[t]:
+                return f"'{t}' has {width} input columns, expected {self.raw_dims_[t]}"
         for et in bundle.data.edge_types:
             store, stats = bundle.data[et], self.edge_stats_.get(edge_type_str(et))
             attr = store.edge_attr if "edge_attr" in store else None
@@ -167,6 +174,8 @@ class DeepDetector(BaseDetector):
             data = self._prepare(bundle, fit=True)
             self.batch_size_ = self._resolve_batch_size(data)
             module = self._build_module(data, bundle)
+            if hasattr(module, "fit_closed_form"):
+                module.fit_closed_form(data)
             with torch.no_grad():  # initialise lazy shapes before the optimiser sees them
                 module.eval()
                 self._batch_loss(module, next(self._batches(data, False, self.seed))[0],
@@ -191,7 +200,7 @@ class DeepDetector(BaseDetector):
             self.module_ = module.cpu()
 
     def _run_errors(self, bundle: GraphBundle
-                    ) -> Tuple[Components, Dict[EdgeType, Tensor]]:
+                    ) -> Tuple[Components, Dict[str, Dict[EdgeType, Tensor]]]:
         data = self._prepare(bundle, fit=False)
         module = self.module_
         if self.batch_size_ is None:
@@ -212,10 +221,25 @@ class DeepDetector(BaseDetector):
     def _components(self, bundle: GraphBundle) -> Components:
         return self._run_errors(bundle)[0]
 
-    def _edge_scores(self, bundle: GraphBundle) -> Dict[EdgeType, Tensor]:
+    def _edge_components(self, bundle: GraphBundle) -> Dict[EdgeType, Dict[str, Tensor]]:
         if self.batch_size_ is not None:
             raise GraphadError("edge scores are computed full-batch; this detector runs "
                                f"in mini-batches of {self.batch_size_} seed nodes")
-        return self._run_errors(bundle)[1]
+        out: Dict[EdgeType, Dict[str, Tensor]] = {}
+        for family, per_relation in self._run_errors(bundle)[1].items():
+            for et, err in per_relation.items():
+                out.setdefault(et, {})[family] = err
+        return out
+
+    def component_details(self, graph, node_type: NodeType) -> Dict[str, list]:
+        """Each component family's explanation details for ``node_type`` (e.g. the
+        per-pair errors behind ``cross_modal``), from the fitted module."""
+        from ..data.bundle import as_bundle
+        module = getattr(self, "module_", None)
+        if module is None or not hasattr(module, "details"):
+            return {}
+        data = self._prepare(as_bundle(graph), fit=False)
+        with torch.no_grad():
+            return module.details(data, node_type)
 
 

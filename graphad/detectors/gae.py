@@ -18,8 +18,11 @@ from .deep import DeepDetector
 class MultimodalGAE(DeepDetector):
     """Heterogeneous GNN autoencoder scoring every node and edge of a typed graph.
 
-    Components (kept in :meth:`score_components`): ``attribute``, ``structure``,
-    ``consistency``, ``cross_modal`` and, for entities, ``obs:<type>`` roll-ups.
+    Components (kept in :meth:`score_components`; see :mod:`graphad.nn.gae`):
+    ``attribute``, ``structure``, ``consistency``, ``cross_modal:<a>~<b>``, ``edge``,
+    ``peer:<type>``, ``outlier`` and, for entities, ``obs:<type>`` / ``nbr:<type>``
+    roll-ups. They are combined by the harmonic mean p-value of their surprisals
+    (``combination="hmp"``).
 
     Args:
         hidden: latent size.
@@ -39,6 +42,7 @@ class MultimodalGAE(DeepDetector):
         weights: component name -> weight in the combined score (default all 1).
         rollup: add observation evidence to entity scores.
         normalize: ``"surprisal"`` or ``"robust_z"`` (see :class:`BaseDetector`).
+        combination: ``"hmp"`` or ``"mean"`` (see :mod:`graphad.scoring.combine`).
 
     Example:
         >>> det = MultimodalGAE(seed=0).fit(graph)
@@ -52,12 +56,13 @@ class MultimodalGAE(DeepDetector):
                  device: Optional[str] = None, verbose: bool = False,
                  contamination: float = 0.1, weights: Optional[Dict[str, float]] = None,
                  rollup: bool = True, max_input_dim: int = 64, trim: float = 0.0,
-                 bottleneck: bool = False, normalize: str = "surprisal"):
+                 bottleneck: bool = False, normalize: str = "surprisal",
+                 combination: str = "hmp"):
         super().__init__(epochs=epochs, lr=lr, weight_decay=weight_decay,
                          batch_size=batch_size, num_neighbors=num_neighbors, seed=seed,
                          device=device, verbose=verbose, contamination=contamination,
                          weights=weights, rollup=rollup, max_input_dim=max_input_dim,
-                         normalize=normalize)
+                         normalize=normalize, combination=combination)
         self.hidden = hidden
         self.layers = layers
         self.conv = conv
@@ -88,8 +93,7 @@ class MultimodalGAE(DeepDetector):
                                      modality_views(bundle), hidden=self.hidden,
                                      layers=self.layers, conv=self.conv,
                                      dropout=self.dropout, trim=self.trim,
-                                     bottleneck=self.bottleneck)
-        module.cross.fit(data)
+                                     bottleneck=self.bottleneck, seed=self.seed)
         return module
 
     def _batch_loss(self, module: nn.Module, batch: HeteroData,
@@ -97,8 +101,9 @@ class MultimodalGAE(DeepDetector):
         return module.loss(batch, generator)
 
     def _batch_errors(self, module: nn.Module, batch: HeteroData
-                      ) -> Tuple[Components, Dict[EdgeType, Tensor]]:
-        return module.errors(batch)
+                      ) -> Tuple[Components, Dict[str, Dict[EdgeType, Tensor]]]:
+        comps, _, by_family = module.errors(batch)
+        return comps, by_family
 
 
 def modality_views(bundle: GraphBundle) -> Dict[NodeType, List[EdgeType]]:

@@ -2,7 +2,7 @@
 
 A saved detector is one ``torch.save`` file holding a versioned envelope of plain data::
 
-    {"format": "graphad-detector", "format_version": 1,
+    {"format": "graphad-detector", "format_version": 2,
      "versions": {"graphad": ..., "torch": ..., "torch_geometric": ...},
      "class": "MultimodalGAE", "params": get_params(),
      "state": {fitted attribute: value},          # tensors, numbers, strings, containers
@@ -39,15 +39,15 @@ from torch import Tensor, nn
 
 from ..errors import GraphadError
 from ..scoring.normalize import RobustNormalizer, SurprisalNormalizer
+from .registry import persistable_classes
 
 FORMAT = "graphad-detector"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2     # 2: the module holds component families (graphad.nn.families)
 PathLike = Union[str, Path]
 
 #: class name -> module; only these classes are ever instantiated by ``load_detector``
-_CLASSES: Dict[str, str] = {
-    "MultimodalGAE": "graphad.detectors.gae",
-}
+#: (the registry's entries marked ``persistable``)
+_CLASSES: Dict[str, str] = persistable_classes()
 _TRUSTED_ONLY = "pickled"
 
 

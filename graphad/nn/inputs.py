@@ -66,17 +66,26 @@ def sparse_mean(x_src: Tensor, edge_index: Tensor, num_dst: int) -> Tuple[Tensor
 
 def prepare_inputs(data: HeteroData, x_dict: Dict[NodeType, Tensor],
                    node_stats: Optional[Stats] = None, edge_stats: Optional[Stats] = None,
-                   max_dim: int = 64) -> Tuple[HeteroData, Stats, Stats]:
+                   max_dim: int = 64, own: Optional[Dict[NodeType, int]] = None,
+                   keep: Optional[Dict[NodeType, int]] = None
+                   ) -> Tuple[HeteroData, Stats, Stats]:
     """A new ``HeteroData`` with standardised ``x`` / ``edge_attr`` and, per relation,
     the destination's neighbour-mean input (``nbr_key``) and mask (``has_key``); over
     same-type relations also the local affinity (``affinity_key``).
 
     Inputs wider than ``max_dim`` (text / image embeddings, bag-of-words) are reduced
-    by PCA to ``max_dim`` columns after standardisation; local affinity is computed on
-    the full standardised input. Statistics are fitted when not given (training graph)
-    and reused otherwise.
+    by PCA to ``max_dim`` columns after standardisation, except their last ``keep[t]``
+    columns (the incident edge-attribute aggregates), which are kept as they are, so a
+    PCA of 384 text dimensions does not wash out a review's rating. ``own[t]`` says how
+    many leading columns are the type's own features (for the precompute steps; all
+    when not given). Local affinity is computed on the full standardised input.
+    Statistics are fitted when not given (training graph) and reused otherwise. The
+    precompute steps of the component families (:mod:`graphad.nn.families`) then add
+    their whole-graph evidence.
     """
+    from .families import precompute_all
     fit_nodes, fit_edges = node_stats is None, edge_stats is None
+    own_out: Dict[NodeType, int] = {}
     node_stats = {} if fit_nodes else node_stats
     edge_stats = {} if fit_edges else edge_stats
     out = HeteroData()
@@ -85,11 +94,14 @@ def prepare_inputs(data: HeteroData, x_dict: Dict[NodeType, Tensor],
         x = x_dict[t].float()
         if fit_nodes:
             mean, std = fit_standardiser(x)
-            basis = fit_reduction(standardise(x, (mean, std)), max_dim)
+            width = x.size(1) - (keep or {}).get(t, 0)
+            basis = fit_reduction(standardise(x, (mean, std))[:, :width], max_dim)
             node_stats[t] = (mean, std) if basis is None else (mean, std, basis)
         stats = node_stats[t]
         full[t] = standardise(x, stats[:2])
-        out[t].x = full[t] if len(stats) == 2 else full[t] @ stats[2]
+        out[t].x = full[t] if len(stats) == 2 else reduce(full[t], stats[2])
+        width = x.size(1) if own is None else min(own.get(t, x.size(1)), x.size(1))
+        own_out[t] = width if len(stats) == 2 else stats[2].size(1)
         out[t].num_nodes = x.size(0)
     for et in data.edge_types:
         ei = data[et].edge_index
@@ -107,4 +119,11 @@ def prepare_inputs(data: HeteroData, x_dict: Dict[NodeType, Tensor],
             unit = F.normalize(full[et[0]], dim=1)
             unit_mean, _ = sparse_mean(unit, ei, out[et[2]].num_nodes)
             out[et[2]][affinity_key(et)] = (unit * unit_mean).sum(dim=1)
+    precompute_all(out, own_out)
     return out, node_stats, edge_stats
+
+
+def reduce(x: Tensor, basis: Tensor) -> Tensor:
+    """PCA-reduce the first ``basis.size(0)`` columns of ``x``, keep the rest."""
+    width = basis.size(0)
+    return torch.cat([x[:, :width] @ basis, x[:, width:]], dim=1)

@@ -2,12 +2,10 @@
 
 :func:`explain` decomposes a node's score exactly and says what is behind each part:
 
-* **contributions**: the score is a weighted mean of normalised components
-  (:meth:`~graphad.detectors.base.BaseDetector.combine`): ``score = sum_c w_c f(z_c) /
-  sum_c w_c``, where ``f`` is what ``combine`` does to each ``z`` (NaN counts as 0,
-  only excess error counts), so component ``c`` contributes ``w_c f(z_c) / sum(w)``
-  and the contributions add up to the score exactly (computed with the detector's own
-  ``combine``). ``z`` is the component's surprisal on the training graph (nats: a
+* **contributions**: the score split exactly into its components by the detector's
+  own rule (:meth:`~graphad.detectors.base.BaseDetector.component_parts`; for the
+  default harmonic mean p-value, in proportion to each component's ``w / p``), so the
+  contributions add up to the score. ``z`` is the component's surprisal on the training graph (nats: a
   value ``z`` is rarer than 1 in ``2 exp(z)`` nodes; see
   :class:`~graphad.scoring.normalize.SurprisalNormalizer`), or its robust z-score (σ)
   with ``normalize="robust_z"``; :attr:`Explanation.unit` says which.
@@ -44,7 +42,8 @@ from ..data.bundle import GraphBundle, as_bundle
 from ..errors import GraphadError
 from ..typing import NodeType
 from .graphview import GraphView, node_embeddings, resolve_node, robust_z
-from .reasons import ROLLUP_PREFIXES, node_reason
+from ..components import is_rollup
+from .reasons import node_reason
 
 SHARED_ALPHA = 0.01      # significance of "shared by improbably many" (see _shared)
 
@@ -180,22 +179,19 @@ def contributions(detector: Any, comps: Mapping[str, torch.Tensor], idx: int
                   ) -> pd.DataFrame:
     """``component, z, weight, contribution, share`` of one node, largest first.
 
-    The detector's own ``combine`` is applied to the node's components with all but
-    one set to 0, once per component: for a weighted mean (whatever it does to each
-    ``z`` first, e.g. NaN -> 0 or keeping only the positive part, as long as 0 stays
-    0) this is exactly ``w_c f(z_c) / sum(w)``, and the column sums to the score.
+    The contributions are the detector's own split of the score
+    (:meth:`~graphad.detectors.base.BaseDetector.component_parts`): for the harmonic
+    mean p-value, the score shared in proportion to each component's ``w / p``; for the
+    mean, ``w_c s+_c / sum(w)``. The column sums to the score exactly.
     """
-    weights = dict(getattr(detector, "weights", None) or {})
+    from .combine import component_weight
+    weights = getattr(detector, "weights", None)
     one = {name: z[idx:idx + 1].float() for name, z in comps.items()}
-    rows = []
-    for name, z in one.items():
-        masked = {other: (v if other == name else torch.zeros_like(v))
-                  for other, v in one.items()}
-        part = detector.combine({"_": masked})["_"]
-        rows.append({"component": name, "z": float(z[0]),
-                     "weight": float(weights.get(name, weights.get(name.split(":")[0],
-                                                                   1.0))),
-                     "contribution": float(part[0]) if part.numel() else 0.0})
+    parts = detector.component_parts(one)
+    rows = [{"component": name, "z": float(z[0]),
+             "weight": component_weight(weights, name),
+             "contribution": float(parts[name][0]) if name in parts else 0.0}
+            for name, z in one.items()]
     table = pd.DataFrame(rows, columns=["component", "z", "weight", "contribution"])
     absolute = table["contribution"].abs().sum()
     table["share"] = table["contribution"] / absolute if absolute > 0 else 0.0
@@ -235,16 +231,9 @@ def _features(bundle: GraphBundle, t: NodeType, idx: int, top: int) -> pd.DataFr
 def _pair_errors(bundle: GraphBundle, detector: Any, t: NodeType
                  ) -> List[Tuple[str, torch.Tensor, torch.Tensor]]:
     """``(pair name "a~b", error [n], has-both [n])`` from the detector's cross-modal
-    maps, or ``[]`` when it has none."""
-    module = getattr(detector, "module_", None)
-    cross = getattr(module, "cross", None)
-    if cross is None or not hasattr(cross, "pair_errors") or t not in getattr(
-            cross, "views", {}):
-        return []
-    data = detector._prepare(bundle, fit=False)
-    with torch.no_grad():
-        return [(name, err.detach().cpu(), both.detach().cpu())
-                for name, err, both in cross.pair_errors(data, t)]
+    family, or ``[]`` when it has none."""
+    details = getattr(detector, "component_details", None)
+    return details(bundle, t).get("cross_modal", []) if details is not None else []
 
 
 def _modalities(bundle: GraphBundle, detector: Any, t: NodeType, idx: int
@@ -267,7 +256,7 @@ def _observations(bundle: GraphBundle, comps, scores, detector: Any, t: NodeType
                   idx: int) -> pd.DataFrame:
     rows = []
     for name in comps.get(t, {}):
-        if not name.startswith(ROLLUP_PREFIXES):
+        if not is_rollup(name):
             continue
         obs = name.split(":", 1)[1]
         if obs not in scores:

@@ -13,9 +13,10 @@ from typing import Any, List
 import numpy as np
 import pandas as pd
 
+from ..components import spec_for
+
 SIGNIFICANT = {"nats": 3.0, "σ": 2.0}   # a component this rare is named in the reason
 EDGE_Z = 3.0             # σ above which a single edge is named in the reason
-ROLLUP_PREFIXES = ("obs:", "nbr:")
 
 
 def node_reason(ex: Any) -> str:
@@ -62,48 +63,11 @@ def _rarity(z: float, unit: str) -> str:
 
 
 def _component_phrase(ex: Any, name: str, z: float) -> str:
-    sigma = _rarity(z, getattr(ex, "unit", "σ"))
-    if name.split(":")[0] == "cross_modal":
-        pairs = ex.modalities
-        if ":" in name and not pairs.empty:      # one component per modality pair
-            pairs = pairs[pairs["pair"] == name.split(":", 1)[1].replace("~", " ~ ")]
-        if not pairs.empty:
-            pair = pairs.iloc[0]
-            a, b = pair["pair"].split(" ~ ")
-            return (f"{_obs_name(a, pair['modality_a'])} disagrees with "
-                    f"{_obs_name(b, pair['modality_b'])} (cross-modal{sigma})")
-        return f"its modalities disagree (cross-modal{sigma})"
-    if name == "attribute":
-        if not ex.features.empty:
-            feats = ", ".join(_feature_text(r["feature"], r["value"])
-                              for _, r in ex.features.head(2).iterrows())
-            return f"unusual attributes {feats} (attribute{sigma})"
-        return f"unusual attributes (attribute{sigma})"
-    if name == "structure":
-        if not ex.edges.empty:
-            e = ex.edges.iloc[0]
-            return (f"unusual link: {e['relation']} {e['other'].replace(':', ' ', 1)} "
-                    f"(structure{sigma})")
-        return f"unusual links (structure{sigma})"
-    if name == "consistency":
-        return f"unlike its neighbours (consistency{sigma})"
-    if name.startswith(ROLLUP_PREFIXES):
-        kind = name.split(":", 1)[1]
-        obs = ex.observations
-        hit = obs[obs["component"] == name] if not obs.empty else obs
-        if not hit.empty:
-            r = hit.iloc[0]
-            return (f"its {r['observation'].replace(':', ' ', 1)} is anomalous "
-                    f"({kind}{sigma}, mostly {r['driven_by']})")
-        return f"anomalous {kind} ({kind}{sigma})"
-    return f"{name}{sigma}"
+    """The registered family's words for a component (:mod:`graphad.components`)."""
+    return spec_for(name).words(ex, name, _rarity(z, getattr(ex, "unit", "σ")))
 
 
-def _obs_name(obs_type: str, modality: str) -> str:
-    return obs_type if modality in (None, obs_type) else f"{obs_type} {modality}"
-
-
-def _feature_text(name: str, value: Any) -> str:
+def feature_text(name: str, value: Any) -> str:
     if "=" in name and isinstance(value, (bool, np.bool_)):   # one-hot category
         return name if value else f"not {name}"
     return f"{name}={_fmt(value)}"

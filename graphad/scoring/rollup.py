@@ -7,6 +7,7 @@ import torch
 from torch import Tensor
 from torch_geometric.utils import scatter
 
+from ..components import ComponentSpec, register_component
 from ..data.bundle import GraphBundle
 from ..typing import NodeType
 from .normalize import Components
@@ -41,3 +42,20 @@ def rollup_components(bundle: GraphBundle, comps: Components,
         else:
             out[dst][key] = vals
     return out
+
+
+def _phrase(ex, name: str, rarity: str) -> str:
+    kind = name.split(":", 1)[1]
+    obs = ex.observations
+    hit = obs[obs["component"] == name] if not obs.empty else obs
+    if not hit.empty:
+        r = hit.iloc[0]
+        return (f"its {r['observation'].replace(':', ' ', 1)} is anomalous "
+                f"({kind}{rarity}, mostly {r['driven_by']})")
+    return f"anomalous {kind} ({kind}{rarity})"
+
+
+register_component(ComponentSpec("obs", "its most anomalous observation of a type",
+                                 rollup=True, phrase=_phrase))
+register_component(ComponentSpec("nbr", "its most anomalous linked entity of a type",
+                                 rollup=True, phrase=_phrase))

@@ -1,0 +1,81 @@
+"""The registry of error components: one spec per component family.
+
+A component is named ``family`` or ``family:detail`` (``cross_modal:review~photo``,
+``peer:device``, ``obs:review``). Its :class:`ComponentSpec` says whether it is a
+roll-up of linked nodes' scores and how a reason words it. Combination
+(:mod:`graphad.detectors.base`), explanations (:mod:`graphad.scoring.explain`) and
+reasons (:mod:`graphad.scoring.reasons`) read this registry only; a family registers
+its spec in its own module (``graphad/nn/families/*``, ``graphad/scoring/rollup.py``).
+
+Example:
+    >>> spec_for("cross_modal:review~photo").family
+    'cross_modal'
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Optional
+
+#: ``phrase(explanation, component name, rarity text) -> str`` ("" = say nothing)
+Phrase = Callable[[Any, str, str], str]
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """One component family.
+
+    Attributes:
+        family: the name, or the part before ``:`` of the names it produces.
+        title: what it measures, in a few words (for tables and docs).
+        rollup: its values are linked nodes' combined scores (``obs:`` / ``nbr:``),
+            normalised a second time after the combination of the others.
+        phrase: words for a reason line; default ``"<title> (<name><rarity>)"``.
+    """
+
+    family: str
+    title: str
+    rollup: bool = False
+    phrase: Optional[Phrase] = None
+
+    def words(self, ex: Any, name: str, rarity: str) -> str:
+        if self.phrase is not None:
+            return self.phrase(ex, name, rarity)
+        return f"{self.title} ({name}{rarity})"
+
+
+_SPECS: Dict[str, ComponentSpec] = {}
+_LOADED = False
+
+
+def register_component(spec: ComponentSpec) -> ComponentSpec:
+    """Add (or replace) a family's spec; returns it."""
+    _SPECS[spec.family] = spec
+    return spec
+
+
+def family_of(name: str) -> str:
+    return name.split(":", 1)[0]
+
+
+def _load() -> None:
+    global _LOADED
+    if not _LOADED:
+        _LOADED = True
+        import graphad.nn.families  # noqa: F401  (registers the model's families)
+        import graphad.scoring.rollup  # noqa: F401  (registers obs: / nbr:)
+
+
+def spec_for(name: str) -> ComponentSpec:
+    """The spec of a component name (an unknown family gets a plain generic one)."""
+    _load()
+    family = family_of(name)
+    return _SPECS.get(family) or ComponentSpec(family, family)
+
+
+def is_rollup(name: str) -> bool:
+    return spec_for(name).rollup
+
+
+def registered_families() -> Dict[str, ComponentSpec]:
+    _load()
+    return dict(_SPECS)

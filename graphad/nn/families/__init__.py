@@ -1,0 +1,16 @@
+"""Component families of the graph autoencoder, one file each (see :mod:`.base`).
+
+Importing this package registers every family's spec and precompute step.
+"""
+from .attribute import AttributeFamily
+from .base import ComponentFamily, precompute_all, register_precompute
+from .consistency import ConsistencyFamily
+from .cross_modal import CrossModalFamily
+from .edge_evidence import EdgeEvidenceFamily
+from .outlier import OutlierFamily
+from .peers import PeerFamily
+from .structure import StructureFamily
+
+__all__ = ["ComponentFamily", "AttributeFamily", "StructureFamily", "ConsistencyFamily",
+           "CrossModalFamily", "EdgeEvidenceFamily", "PeerFamily", "OutlierFamily",
+           "precompute_all", "register_precompute"]

@@ -1,0 +1,52 @@
+"""Attribute reconstruction: how badly a node's input is rebuilt from its latent."""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import HeteroData
+
+from ...components import ComponentSpec, register_component
+from ...typing import NodeType
+from ..decoders import AttributeDecoder
+from .base import ComponentFamily, EdgeErrors, Errors, Latents, trimmed_mean
+
+
+class AttributeFamily(ComponentFamily):
+    """Per-type decoder ``z -> x``; component ``attribute`` = mean squared error.
+
+    Args:
+        node_types, in_dims, hidden: types, their input widths, the latent size.
+        bottleneck: decoders narrower than their output (see :class:`AttributeDecoder`).
+        trim: share of the largest errors left out of the loss.
+    """
+
+    def __init__(self, node_types: List[NodeType], in_dims: Dict[NodeType, int],
+                 hidden: int, bottleneck: bool = False, trim: float = 0.0):
+        super().__init__()
+        self.trim = trim
+        self.attr_dec = nn.ModuleDict({t: AttributeDecoder(hidden, in_dims[t], bottleneck)
+                                       for t in node_types})
+
+    def loss(self, batch: HeteroData, z: Latents,
+             generator: Optional[torch.Generator] = None) -> Optional[Tensor]:
+        terms = [trimmed_mean(self.attr_dec[t].error(z[t], batch[t].x), self.trim)
+                 for t in z if batch[t].num_nodes > 0]
+        return torch.stack(terms).mean() if terms else None
+
+    def errors(self, batch: HeteroData, z: Latents) -> Tuple[Errors, EdgeErrors]:
+        return {t: {"attribute": self.attr_dec[t].error(z[t], batch[t].x)} for t in z}, {}
+
+
+def _phrase(ex, name: str, rarity: str) -> str:
+    if not ex.features.empty:
+        from ...scoring.reasons import feature_text
+        feats = ", ".join(feature_text(r["feature"], r["value"])
+                          for _, r in ex.features.head(2).iterrows())
+        return f"unusual attributes {feats} (attribute{rarity})"
+    return f"unusual attributes (attribute{rarity})"
+
+
+register_component(ComponentSpec("attribute", "input badly reconstructed",
+                                 phrase=_phrase))

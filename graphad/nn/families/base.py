@@ -1,0 +1,97 @@
+"""``ComponentFamily``: one kind of error component as one unit of code.
+
+A family owns its inputs, its training loss (if it learns), its per-node and per-edge
+errors and the details an explanation shows; its wording lives in its
+:class:`~graphad.components.ComponentSpec`, registered in the same file. Families that
+need whole-graph, untrained evidence (exact also in mini-batches) add it to the
+prepared graph in a ``precompute(data)`` function registered with
+:func:`register_precompute`.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Dict, List, Optional, Tuple
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import HeteroData
+
+from ...typing import EdgeType, NodeType
+
+Errors = Dict[NodeType, Dict[str, Tensor]]
+EdgeErrors = Dict[EdgeType, Tensor]
+Latents = Dict[NodeType, Tensor]
+Precompute = Callable[[HeteroData, Dict[NodeType, int]], None]
+
+_PRECOMPUTE: List[Precompute] = []
+
+
+def register_precompute(fn: Precompute) -> Precompute:
+    """Run ``fn(prepared graph, own widths)`` in
+    :func:`graphad.nn.inputs.prepare_inputs`; ``own[t]`` is how many leading columns of
+    ``x`` are the type's own features (the rest are degrees and edge aggregates)."""
+    if fn not in _PRECOMPUTE:
+        _PRECOMPUTE.append(fn)
+    return fn
+
+
+def precompute_all(data: HeteroData, own: Dict[NodeType, int]) -> None:
+    for fn in _PRECOMPUTE:
+        fn(data, own)
+
+
+class ComponentFamily(nn.Module):
+    """Interface of a component family (all hooks optional but ``errors``).
+
+    * ``fit(data)``: closed-form state from the prepared training graph (buffers).
+    * ``loss(batch, z, generator)``: a training loss term, or None.
+    * ``errors(batch, z)``: ``({type: {component: FloatTensor[n]}}, {relation:
+      FloatTensor[m]})``, higher = more anomalous, NaN where a node lacks the
+      component.
+    * ``details(batch, node_type)``: rows an explanation shows, per node (see
+      :class:`~graphad.nn.families.cross_modal.CrossModalFamily`).
+    """
+
+    def fit(self, data: HeteroData) -> None:
+        return None
+
+    def loss(self, batch: HeteroData, z: Latents,
+             generator: Optional[torch.Generator] = None) -> Optional[Tensor]:
+        return None
+
+    def errors(self, batch: HeteroData, z: Latents) -> Tuple[Errors, EdgeErrors]:
+        raise NotImplementedError
+
+    def details(self, batch: HeteroData, node_type: NodeType) -> list:
+        return []
+
+
+def masked(values: Tensor, present: Tensor) -> Tensor:
+    """``values`` where ``present``, NaN elsewhere."""
+    return torch.where(present, values, torch.full_like(values, float("nan")))
+
+
+def trimmed_mean(err: Tensor, trim: float) -> Tensor:
+    """Mean of the smallest ``1 - trim`` share of per-item errors.
+
+    The largest errors are most likely anomalies: leaving them out of the loss keeps
+    the autoencoder from learning to reproduce them (a robust autoencoder).
+    """
+    n = err.numel()
+    keep = n - int(trim * n)
+    if keep <= 0 or keep == n:
+        return err.mean()
+    return torch.topk(err, keep, largest=False, sorted=False).values.mean()
+
+
+def two_sided_surprisal(z: Tensor) -> Tensor:
+    """``-log P(|T| >= |z|)`` for Student's t with 2 degrees of freedom (0 at z = 0).
+
+    Closed form ``P = 2 / (r (r + |z|))``, ``r = sqrt(2 + z^2)``. A heavy tail on
+    purpose: real columns are skewed, discrete or one-hot (a rare category is ``z = 7``
+    on a robust scale, and a normal tail would call that 1 in 10^12), while the order
+    of magnitudes is kept (``z`` = 3.5, 7, 13, 100 -> 2.6, 3.9, 5.1, 9.2 nats).
+    """
+    a = z.abs().double()
+    r = torch.sqrt(2.0 + a * a)
+    return (torch.log(r) + torch.log(r + a) - math.log(2.0)).float()

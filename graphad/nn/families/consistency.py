@@ -1,0 +1,68 @@
+"""Neighbourhood consistency: a node against what its direct neighbours say about it."""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.data import HeteroData
+
+from ...components import ComponentSpec, register_component
+from ...typing import EdgeType, NodeType, edge_type_str
+from ..inputs import affinity_key, has_key, nbr_key
+from .base import ComponentFamily, EdgeErrors, Errors, Latents, masked
+
+
+class ConsistencyFamily(ComponentFamily):
+    """Component ``consistency``: averaged over incoming relations, over a same-type
+    relation the local affinity ``1 - mean_u cos(x_v, x_u)`` (untrained, on
+    standardised inputs); across types ``1 - cos`` to a learned low-rank prediction from
+    the neighbours' mean input (precomputed, so exact in mini-batches)."""
+
+    def __init__(self, edge_types: List[EdgeType], in_dims: Dict[NodeType, int],
+                 hidden: int):
+        super().__init__()
+        self.edge_types = list(edge_types)
+        self.consist = nn.ModuleDict({
+            edge_type_str(et): nn.Sequential(nn.Linear(in_dims[et[0]], hidden),
+                                             nn.Linear(hidden, in_dims[et[2]]))
+            for et in edge_types if et[0] != et[2]})
+
+    def _sums(self, batch: HeteroData) -> Dict[NodeType, Tuple[Tensor, Tensor]]:
+        """Per type: summed ``1 - cos`` over incoming relations and relation counts."""
+        out: Dict[NodeType, Tuple[Tensor, Tensor]] = {}
+        for et in self.edge_types:
+            dst = et[2]
+            store = batch[dst]
+            key = nbr_key(et)
+            if key not in store:
+                continue
+            mean, has = store[key], store[has_key(et)]
+            if affinity_key(et) in store:  # same type: untrained local affinity
+                err = 1 - store[affinity_key(et)]
+            else:  # across types: what the neighbours predict, learned
+                pred = self.consist[edge_type_str(et)](mean)
+                err = 1 - F.cosine_similarity(pred, store.x, dim=-1, eps=1e-6)
+            err = torch.where(has, err, torch.zeros_like(err))
+            zeros = torch.zeros(store.num_nodes, device=err.device)
+            total, count = out.get(dst, (zeros, zeros))
+            out[dst] = (total + err, count + has.float())
+        return out
+
+    def loss(self, batch: HeteroData, z: Latents,
+             generator: Optional[torch.Generator] = None) -> Optional[Tensor]:
+        sums = self._sums(batch)
+        if not sums:
+            return None
+        return torch.stack([(tot / cnt.clamp(min=1)).sum() / cnt.gt(0).sum().clamp(min=1)
+                            for tot, cnt in sums.values()]).mean()
+
+    def errors(self, batch: HeteroData, z: Latents) -> Tuple[Errors, EdgeErrors]:
+        return {t: {"consistency": masked(tot / cnt.clamp(min=1), cnt > 0)}
+                for t, (tot, cnt) in self._sums(batch).items()}, {}
+
+
+register_component(ComponentSpec(
+    "consistency", "unlike its neighbours",
+    phrase=lambda ex, name, rarity: f"unlike its neighbours (consistency{rarity})"))

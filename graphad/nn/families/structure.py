@@ -1,0 +1,100 @@
+"""Structure reconstruction: links (and their attributes) badly explained by the latents."""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.data import HeteroData
+from torch_geometric.utils import scatter
+
+from ...components import ComponentSpec, register_component
+from ...typing import EdgeType, edge_type_str, is_reverse, reverse_edge_type
+from ..decoders import EdgeDecoder
+from .base import ComponentFamily, EdgeErrors, Errors, Latents, masked, trimmed_mean
+
+
+class StructureFamily(ComponentFamily):
+    """Per-relation bilinear link decoder plus edge-attribute decoder.
+
+    Per edge: ``-log sigmoid(z_u^T W_r z_v)`` plus the attribute squared error; trained
+    on observed edges against as many sampled non-edges. Component ``structure``: the
+    mean over a node's incident edges; per-edge errors for every forward relation.
+
+    Args:
+        edge_types: all relations (reverse ones included); decoders on forward ones.
+        hidden: latent size; edge_dims: attribute width per relation; trim: see
+            :func:`~graphad.nn.families.base.trimmed_mean`.
+    """
+
+    def __init__(self, edge_types: List[EdgeType], hidden: int,
+                 edge_dims: Dict[EdgeType, int], trim: float = 0.0):
+        super().__init__()
+        self.trim = trim
+        self.edge_types = list(edge_types)
+        self.forward_types = [et for et in edge_types if not is_reverse(et)]
+        self.edge_dec = nn.ModuleDict({edge_type_str(et): EdgeDecoder(hidden,
+                                                                      edge_dims.get(et, 0))
+                                       for et in self.forward_types})
+
+    def loss(self, batch: HeteroData, z: Latents,
+             generator: Optional[torch.Generator] = None) -> Optional[Tensor]:
+        struct = []
+        for et in self.forward_types:
+            ei = batch[et].edge_index
+            if ei.numel() == 0:
+                continue
+            dec = self.edge_dec[edge_type_str(et)]
+            logit, attr = dec(z[et[0]], z[et[2]], ei)
+            neg = ei.clone()
+            neg[1] = torch.randint(0, batch[et[2]].num_nodes, (ei.size(1),),
+                                   generator=generator).to(ei.device)
+            neg_logit = dec.logits(z[et[0]], z[et[2]], neg)
+            pos = F.softplus(-logit)
+            if attr is not None and "edge_attr" in batch[et]:
+                pos = pos + (attr - batch[et].edge_attr).pow(2).mean(dim=-1)
+            struct.append(trimmed_mean(pos, self.trim) + F.softplus(neg_logit).mean())
+        return torch.stack(struct).mean() if struct else None
+
+    def errors(self, batch: HeteroData, z: Latents) -> Tuple[Errors, EdgeErrors]:
+        edge_err: EdgeErrors = {}
+        s_tot = {t: z[t].new_zeros(batch[t].num_nodes) for t in z}
+        s_cnt = {t: z[t].new_zeros(batch[t].num_nodes) for t in z}
+        # A node's incident edges are its in-edges over every relation (a reverse one
+        # scored by its forward decoder), since a mini-batch samples the seeds' in-edges;
+        # both ends count only where a relation has no reverse.
+        for et in self.edge_types:
+            fwd = reverse_edge_type(et) if is_reverse(et) else et
+            if fwd not in self.forward_types:
+                continue
+            ei = batch[et].edge_index
+            err = self.edge_dec[edge_type_str(fwd)].edge_errors(
+                z[fwd[0]], z[fwd[2]], ei if fwd == et else ei.flip(0),
+                batch[et].edge_attr if "edge_attr" in batch[et] else None)
+            if fwd == et:
+                edge_err[et] = err
+            ends = (1,) if reverse_edge_type(et) in self.edge_types else (0, 1)
+            for end in ends:
+                t = et[2] if end == 1 else et[0]
+                s_tot[t] += scatter(err, ei[end], 0, dim_size=batch[t].num_nodes,
+                                    reduce="sum")
+                s_cnt[t] += torch.bincount(ei[end], minlength=batch[t].num_nodes).float()
+        nodes: Errors = {}
+        for t in z:
+            if s_cnt[t].sum() > 0:
+                nodes[t] = {"structure": masked(s_tot[t] / s_cnt[t].clamp(min=1),
+                                                s_cnt[t] > 0)}
+        return nodes, edge_err
+
+
+def _phrase(ex, name: str, rarity: str) -> str:
+    if not ex.edges.empty:
+        e = ex.edges.iloc[0]
+        return (f"unusual link: {e['relation']} {e['other'].replace(':', ' ', 1)} "
+                f"(structure{rarity})")
+    return f"unusual links (structure{rarity})"
+
+
+register_component(ComponentSpec("structure", "links badly reconstructed",
+                                 phrase=_phrase))

@@ -1,0 +1,90 @@
+"""How normalised components become one score, and how a score splits back into them.
+
+Each component arrives as evidence in nats of surprisal, ``s = -log p`` with ``p`` its
+(two-sided, capped at 1) tail probability on the training graph; only excess error is
+evidence, so ``s+ = max(s, 0)``, and a missing component (NaN: no photo, no edges with
+attributes) is no test at all. Two rules:
+
+* ``"hmp"`` (default): the weighted **harmonic mean p-value** (Wilson, PNAS 2019),
+  ``p = sum_c w_c / sum_c (w_c / p_c)`` over the node's present components, reported
+  as ``score = -log p = logsumexp_c(s+_c + log w_c) - log sum_c w_c``. It is dominated
+  by the smallest p-values and valid under dependence between the tests, so one
+  component that fires strongly for a few nodes is not averaged away by components
+  that say nothing about them (a single component at ``s`` among ``K`` silent ones gives
+  about ``s - log K``), while several moderate ones still add up.
+* ``"mean"``: the weighted mean of ``s+`` (absent components count 0), which dilutes a
+  lone strong component by the number of components.
+
+Both split exactly into per-component contributions that add up to the score
+(:func:`component_parts`).
+"""
+from __future__ import annotations
+
+import math
+from typing import Dict, Mapping, Optional
+
+import torch
+from torch import Tensor
+
+RULES = ("hmp", "mean")
+
+
+def component_weight(weights: Optional[Mapping[str, float]], name: str) -> float:
+    """A component's weight: by full name, else by family (part before ``:``), else 1."""
+    weights = weights or {}
+    return float(weights.get(name, weights.get(name.split(":")[0], 1.0)))
+
+
+def _stack(comps: Mapping[str, Tensor], weights) -> "tuple[list, Tensor, Tensor]":
+    names = [n for n in comps if component_weight(weights, n) != 0]
+    if not names:
+        return [], torch.zeros(0), torch.zeros(0)
+    s = torch.stack([comps[n].float() for n in names])            # [k, n]
+    w = torch.tensor([component_weight(weights, n) for n in names]).view(-1, 1)
+    return names, s, w
+
+
+def combine_components(comps: Mapping[str, Tensor], weights=None,
+                       rule: str = "hmp") -> Tensor:
+    """``[n]`` scores of one node type's ``{component: [n]}`` normalised components."""
+    names, s, w = _stack(comps, weights)
+    if not names:
+        return torch.zeros(0)
+    present = ~torch.isnan(s)
+    pos = torch.nan_to_num(s, nan=0.0).clamp(min=0)
+    if rule == "mean":
+        return (w * pos).sum(0) / w.sum()
+    if rule != "hmp":
+        raise ValueError(f"combination must be one of {RULES}, got {rule!r}")
+    logw = torch.log(w).expand_as(pos)
+    terms = torch.where(present, pos + logw, torch.full_like(pos, -math.inf))
+    wsum = (w * present).sum(0)
+    score = torch.logsumexp(terms, dim=0) - torch.log(wsum.clamp(min=1e-30))
+    return torch.where(wsum > 0, score, torch.zeros_like(score)).clamp(min=0)
+
+
+def component_parts(comps: Mapping[str, Tensor], weights=None,
+                    rule: str = "hmp") -> Dict[str, Tensor]:
+    """``{component: [n]}`` contributions adding up to :func:`combine_components`.
+
+    ``mean``: ``w_c s+_c / sum(w)``. ``hmp``: the score shared in proportion to each
+    component's term of the harmonic mean, ``w_c / p_c`` (``= w_c exp(s+_c)``).
+    """
+    names, s, w = _stack(comps, weights)
+    if not names:
+        return {}
+    pos = torch.nan_to_num(s, nan=0.0).clamp(min=0)
+    if rule == "mean":
+        parts = w * pos / w.sum()
+    else:
+        score = combine_components(comps, weights, rule)
+        present = ~torch.isnan(s)
+        terms = torch.where(present, pos + torch.log(w).expand_as(pos),
+                            torch.full_like(pos, -math.inf))
+        share = torch.softmax(terms, dim=0)
+        share = torch.nan_to_num(share, nan=0.0)
+        parts = share * score
+    out = {n: parts[i] for i, n in enumerate(names)}
+    for n in comps:
+        out.setdefault(n, torch.zeros_like(comps[n], dtype=torch.float32))
+    return out
