@@ -297,6 +297,15 @@ def _independent_component_auroc(detector, graph, name):
     return roc_auc_score(y, comp)
 
 
+def _independent_rule_auroc(detector, graph, rule):
+    from sklearn.metrics import roc_auc_score
+
+    from graphad.scoring.combine import combine_components
+    comps = detector.score_components(graph.bundle)[graph.target_type]
+    y = graph.labels.sort_values("id")["label"].to_numpy()
+    return roc_auc_score(y, combine_components(comps, None, rule).numpy())
+
+
 def test_component_aurocs_recorded_and_reported(tmp_path):
     graph = tiny_graph()
     register_detector("dummy-components", f"{__name__}:ComponentDetector",
@@ -311,11 +320,15 @@ def test_component_aurocs_recorded_and_reported(tmp_path):
     expected = {}
     for r in ours:
         det = ComponentDetector(seed=r.seed).fit(graph.bundle)
-        assert set(r.component_auroc) == {"far", "partial", "noise"}   # 'flat' constant
+        # 'flat' is constant; the default rule's score is the record's auroc
+        assert set(r.component_auroc) == {"far", "partial", "noise", "score (mean rule)"}
         for name in ("far", "partial", "noise"):
             auc = _independent_component_auroc(det, graph, name)
             assert r.component_auroc[name] == pytest.approx(auc), name
             expected.setdefault(name, []).append(auc)
+        mean_rule = _independent_rule_auroc(det, graph, "mean")
+        assert r.component_auroc["score (mean rule)"] == pytest.approx(mean_rule)
+        expected.setdefault("score (mean rule)", []).append(mean_rule)
     assert ours[0].component_auroc["noise"] != ours[1].component_auroc["noise"]
     iforest = next(r for r in records if r.detector == "iforest")
     assert set(iforest.component_auroc) == {"attribute"}
@@ -336,12 +349,14 @@ def test_component_aurocs_recorded_and_reported(tmp_path):
     text = (tmp_path / "RESULTS.md").read_text()
     section = text.split("## AUROC per component (graphad detectors)")[1].split("\n## ")[0]
     assert "### dummy-components" in section and "### iforest" not in section
-    assert "| dataset | score | far | noise | partial | best component |" in section
+    assert ("| dataset | score | score (mean rule) | far | noise | partial | "
+            "best component |") in section
     means = {n: float(np.mean(v)) for n, v in expected.items()}
     score = float(np.mean([r.auroc for r in ours]))
-    best = max(means, key=means.get)
-    row = (f"| tiny | {score:.3f} | {means['far']:.3f} | {means['noise']:.3f} | "
-           f"{means['partial']:.3f} | {best} |")
+    best = max(("far", "noise", "partial"), key=means.get)
+    row = (f"| tiny | {score:.3f} | {means['score (mean rule)']:.3f} | "
+           f"{means['far']:.3f} | {means['noise']:.3f} | {means['partial']:.3f} | "
+           f"{best} |")
     assert row in section
 
 

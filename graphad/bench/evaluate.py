@@ -101,7 +101,7 @@ def other_rule_aurocs(detector: Any, labelled: pd.DataFrame, y: np.ndarray,
     rule = getattr(detector, "combination", None)
     cols = {n: torch.as_tensor(labelled[f"c_{n}"].to_numpy(dtype=float))
             for n in names if f"c_{n}" in labelled}
-    if rule is None or not cols:
+    if rule is None or len(cols) < 2:       # one component: every rule ranks alike
         return {}
     out = {}
     for other in RULES:

@@ -358,9 +358,14 @@ def _by_type(summary: pd.DataFrame, detectors: Sequence[str],
 
 
 def _component_order(name: str):
-    """Plain components (attribute, structure, ...) first, then the prefixed ones
+    """The score under the other combination rules first (``score (mean rule)``), then
+    plain components (attribute, structure, ...), then the prefixed ones
     (``peer:device``, ``obs:review``, ...), each alphabetically."""
-    return (":" in name, name)
+    return (not _is_rule(name), ":" in name, name)
+
+
+def _is_rule(name: str) -> bool:
+    return name.startswith("score (")
 
 
 def _by_component(summary: pd.DataFrame, detectors: Sequence[str],
@@ -392,7 +397,8 @@ def _by_component(summary: pd.DataFrame, detectors: Sequence[str],
                 continue
             values = {n: r[f"{COMPONENT_PREFIX}{n}_mean"] for n in names}
             found = {n: v for n, v in values.items() if v == v}
-            best = max(found, key=lambda n: found[n]) if found else ""
+            single = {n: v for n, v in found.items() if not _is_rule(n)}
+            best = max(single, key=lambda n: single[n]) if single else ""
             rows.append([d, _mean(r["auroc_mean"])]
                         + [_mean(values[n]) if n in found else "" for n in names]
                         + [_escape(best)])
@@ -406,7 +412,9 @@ def _by_component(summary: pd.DataFrame, detectors: Sequence[str],
             "each normalised score component alone (a node without the component "
             "ranks lowest; constant components are left out), mean over the seeds "
             "that finished; blank: the component does not occur on that dataset. "
-            "`best component`: the highest single component."] + lines
+            "`score (mean rule)`: the same fitted components combined by the other "
+            "rule (roll-ups as fitted). `best component`: the highest single "
+            "component."] + lines
 
 
 def _mean(value: float, digits: int = 3) -> str:

@@ -15,7 +15,9 @@ attributes) is no test at all. Two rules:
 * ``"mean"``: the weighted mean of ``s+`` (absent components count 0), which dilutes a
   lone strong component by the number of components.
 
-Both split exactly into per-component contributions that add up to the score
+A family that emits several components (one per modality pair, two-hop path, linked
+type or forest) shares one family weight among them (:func:`family_weights`). Both
+rules split exactly into per-component contributions that add up to the score
 (:func:`component_parts`).
 """
 from __future__ import annotations
@@ -35,12 +37,24 @@ def component_weight(weights: Optional[Mapping[str, float]], name: str) -> float
     return float(weights.get(name, weights.get(name.split(":")[0], 1.0)))
 
 
+def family_weights(names, weights=None) -> Dict[str, float]:
+    """Each component's weight: its own (:func:`component_weight`) divided by how many
+    components of its family (the part before ``:``) the node type has, so that each
+    family has one vote whether it emits one component or one per modality pair,
+    path or linked type."""
+    size: Dict[str, int] = {}
+    for n in names:
+        size[n.split(":")[0]] = size.get(n.split(":")[0], 0) + 1
+    return {n: component_weight(weights, n) / size[n.split(":")[0]] for n in names}
+
+
 def _stack(comps: Mapping[str, Tensor], weights) -> "tuple[list, Tensor, Tensor]":
-    names = [n for n in comps if component_weight(weights, n) != 0]
+    per = family_weights(list(comps), weights)
+    names = [n for n in comps if per[n] != 0]
     if not names:
         return [], torch.zeros(0), torch.zeros(0)
     s = torch.stack([comps[n].float() for n in names])            # [k, n]
-    w = torch.tensor([component_weight(weights, n) for n in names]).view(-1, 1)
+    w = torch.tensor([per[n] for n in names]).view(-1, 1)
     return names, s, w
 
 

@@ -184,12 +184,12 @@ def contributions(detector: Any, comps: Mapping[str, torch.Tensor], idx: int
     mean p-value, the score shared in proportion to each component's ``w / p``; for the
     mean, ``w_c s+_c / sum(w)``. The column sums to the score exactly.
     """
-    from .combine import component_weight
-    weights = getattr(detector, "weights", None)
+    from .combine import family_weights
+    weights = family_weights(list(comps), getattr(detector, "weights", None))
     one = {name: z[idx:idx + 1].float() for name, z in comps.items()}
     parts = detector.component_parts(one)
     rows = [{"component": name, "z": float(z[0]),
-             "weight": component_weight(weights, name),
+             "weight": weights[name],
              "contribution": float(parts[name][0]) if name in parts else 0.0}
             for name, z in one.items()]
     table = pd.DataFrame(rows, columns=["component", "z", "weight", "contribution"])
