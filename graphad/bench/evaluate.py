@@ -99,7 +99,7 @@ def other_rule_aurocs(detector: Any, labelled: pd.DataFrame, y: np.ndarray,
 
     from ..scoring.combine import RULES, combine_components
     rule = getattr(detector, "combination", None)
-    cols = {n: torch.as_tensor(labelled[f"c_{n}"].to_numpy(dtype=float))
+    cols = {n: torch.tensor(labelled[f"c_{n}"].to_numpy(dtype=float, copy=True))
             for n in names if f"c_{n}" in labelled}
     if rule is None or len(cols) < 2:       # one component: every rule ranks alike
         return {}

@@ -36,7 +36,7 @@ def _names(value: str | None) -> list | None:
               help="Comma-separated detector names (default: all of gae, "
                    "early-iforest, late-iforest, iforest, lof, local-affinity, "
                    "dominant, anomalydae, cola, conad, ocgnn, pygod-gae; named "
-                   "only: gae-robust-z, gae-bottleneck).")
+                   "only: gae-robust-z, gae-bottleneck, gae-mean).")
 @click.option("--seeds", type=int, default=None,
               help="Seeds per seeded detector  [default: 3; --quick: 1]")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out/bench",

@@ -6,7 +6,9 @@ per attribute column and per endpoint, a robust z of its value within that endpo
 edges of the relation (this payment against that merchant's payments, this rating
 against the ratings this rater gives): ``(a_e - c_g) / s_g`` with the group's median and
 1.4826 MAD shrunk towards the relation-wide ones by ``PRIOR_EDGES`` pseudo-edges (a
-group of one or two edges is judged against the whole relation). The edge's evidence is
+group of one or two edges is judged against the whole relation); and one more against
+the whole relation, since a dense ring that only pays itself makes every one of its
+large transfers ordinary among its endpoints' own. The edge's evidence is
 the largest two-sided surprisal over columns and endpoints (a heavy-tailed Student t,
 :func:`~graphad.nn.families.base.two_sided_surprisal`), in nats. For a node it is
 calibrated on the relation's own edges: ``-log`` of the share of its edges at least as
@@ -90,16 +92,18 @@ def empirical_surprisal(values: Tensor) -> Tensor:
 
 def edge_evidence(data: HeteroData, et: EdgeType) -> Tensor:
     """Per-edge evidence ``[m]`` of one relation with ``edge_attr``: the largest
-    two-sided surprisal of its robust z over columns and ends (nats)."""
+    two-sided surprisal of its robust z over columns, ends and the whole relation
+    (nats)."""
     store = data[et]
     attr = store.edge_attr.float()
     attr = attr.view(-1, 1) if attr.dim() == 1 else attr
     ei = store.edge_index
     sizes = (data[et[0]].num_nodes, data[et[2]].num_nodes)
     best = torch.zeros(ei.size(1))
-    for end in (0, 1):
+    everyone = torch.zeros(ei.size(1), dtype=torch.long)     # the whole relation
+    for group, size in ((ei[0], sizes[0]), (ei[1], sizes[1]), (everyone, 1)):
         for j in range(attr.size(1)):
-            z = robust_edge_z(attr[:, j], ei[end], sizes[end])
+            z = robust_edge_z(attr[:, j], group, size)
             best = torch.maximum(best, two_sided_surprisal(z))
     return best
 
