@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import click
 
@@ -29,8 +29,10 @@ trusted_option = click.option(
 
 
 # ---------------------------------------------------------------- helpers
-def build_from_schema(schema_path: str, tables_dir: Optional[str] = None):
-    """The :class:`GraphBundle` of a schema YAML and (optionally) a tables folder."""
+def build_from_schema(schema_path: str, tables_dir: Optional[str] = None,
+                      fitted: Any = None):
+    """The :class:`GraphBundle` of a schema YAML and (optionally) a tables folder,
+    featurised with a fitted detector's stored transforms when ``fitted`` is given."""
     from ..data.build import build_graph
     from ..data.schema import GraphSchema
     from ..errors import DataValidationError
@@ -51,7 +53,9 @@ def build_from_schema(schema_path: str, tables_dir: Optional[str] = None):
             elif name not in schema.tables:
                 raise DataValidationError(f"no {name}.parquet / .csv in {base_dir} and the "
                                           "schema names no file for it", table=name)
-    return build_graph(tables, schema, base_dir=base_dir)
+    if fitted is not None and getattr(fitted, "featurizer_", None) is None:
+        fitted = None           # a model of a converted graph: nothing stored to reuse
+    return build_graph(tables, schema, base_dir=base_dir, fitted=fitted)
 
 
 def _load(model_path: str, trusted: bool):
@@ -140,10 +144,11 @@ def score(model_path: str, schema_path: str, tables_dir: Optional[str], out_path
         graphad score --model out/model.pt --schema datasets/fraud_sample/schema.yaml \\
             --out out/scores.parquet
     """
-    from ..data.io import atomic_write_parquet
+    from ..data.io import atomic_write_csv, atomic_write_parquet
+    from ..scoring.drift import drift_report, drift_warnings
     from ..scoring.table import scores_table, top_k
     det = _load(model_path, trusted)
-    bundle = build_from_schema(schema_path, tables_dir)
+    bundle = build_from_schema(schema_path, tables_dir, fitted=det)
     comps = det.score_components(bundle)
     scores = det.combine(comps)
     predicted = {t: (s > det.threshold_[t]).long() for t, s in scores.items()}
@@ -151,6 +156,16 @@ def score(model_path: str, schema_path: str, tables_dir: Optional[str], out_path
     table["id"] = table["id"].astype(str)
     atomic_write_parquet(out_path, table)
     click.echo(f"wrote {len(table)} scores to {out_path}")
+    report = drift_report(det, bundle, scores)
+    if not report.empty:
+        drift_path = Path(out_path).with_suffix(".drift.csv")
+        atomic_write_csv(drift_path, report)
+        click.echo(f"drift against the training tables ({drift_path}):")
+        shown = report[(report["measure"] != "median shift")
+                       | (report["value"].abs() >= 0.5)]
+        click.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        for line in drift_warnings(report):
+            click.echo(f"warning: {line}", err=True)
     for t in bundle.entity_types:
         if t in scores and top > 0:
             click.echo(f"\ntop {top} {t}:")
@@ -180,7 +195,7 @@ def explain(model_path: str, schema_path: str, tables_dir: Optional[str], node: 
     from ..scoring.graphview import parse_node
     node_type, node_id = parse_node(node)
     det = _load(model_path, trusted)
-    bundle = build_from_schema(schema_path, tables_dir)
+    bundle = build_from_schema(schema_path, tables_dir, fitted=det)
     click.echo(explain_node(bundle, (node_type, node_id), det, top=top).to_text(top))
 
 
@@ -223,14 +238,15 @@ def subgraphs(model_path: Optional[str], schema_path: str, tables_dir: Optional[
     from ..scoring.explain_subgraph import explain_subgraph
     from ..scoring.graphview import GraphView
     labels = _labels(schema_path, labels_path) if evaluate else None
-    bundle = build_from_schema(schema_path, tables_dir)
     if model_path is None:
         from ..detectors.registry import DEFAULT_DETECTOR, make_detector
+        bundle = build_from_schema(schema_path, tables_dir)
         click.echo(f"fitting the default detector ({DEFAULT_DETECTOR}, seed {seed}) on "
                    f"{bundle!r}")
         det = make_detector(DEFAULT_DETECTOR, seed=seed).fit(bundle)
     else:
         det = _load(model_path, trusted)
+        bundle = build_from_schema(schema_path, tables_dir, fitted=det)
     comps = det.score_components(bundle)
     scores = det.combine(comps)
     view = GraphView(bundle)

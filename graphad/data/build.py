@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 from torch_geometric.data import HeteroData
 
-from ..errors import DataValidationError
+from ..errors import DataValidationError, GraphadError
 from ..typing import reverse_edge_type
 from .bundle import GraphBundle
 from .idmap import IdMap
@@ -32,8 +32,10 @@ def build_graph(tables: Optional[Mapping[str, TableSource]] = None,
         tables: table name -> DataFrame or CSV / Parquet path. Tables not given here
             are read from the schema's ``tables`` paths.
         schema: a :class:`GraphSchema`, a schema dict or a YAML path.
-        fitted: a bundle built earlier; its fitted feature transforms and encoders are
-            reused so new data is featurised exactly like the training graph.
+        fitted: a bundle built earlier, or a fitted detector (which keeps the
+            featurisation of its training graph, :mod:`graphad.data.featurizer`): its
+            fitted feature transforms and encoders are reused so new data is featurised
+            exactly like the training graph (nothing is re-fitted).
         cache_dir: embedding cache folder (default ``$GRAPHAD_CACHE`` or
             ``~/.cache/graphad``); ``use_cache=False`` disables it.
         base_dir: folder that relative image paths are resolved against (default: the
@@ -50,9 +52,20 @@ def build_graph(tables: Optional[Mapping[str, TableSource]] = None,
     frames = _load_tables(schema, tables or {})
     if base_dir is None:
         base_dir = next((p.parent for p in schema.tables.values()), Path.cwd())
+    featurizer = None
+    if fitted is not None and not isinstance(fitted, GraphBundle):
+        from .featurizer import Featurizer
+        featurizer = Featurizer.of(fitted)
+        if featurizer is None:
+            raise GraphadError(f"{type(fitted).__name__} keeps no featurisation to reuse "
+                               "(fit it on a graph built from tables)")
+        fitted = featurizer
     builder = _Builder(schema, frames, fitted, cache_dir, use_cache, Path(base_dir),
                        dict(encoders or {}))
-    return builder.build()
+    bundle = builder.build()
+    if featurizer is not None:
+        featurizer.check(bundle)
+    return bundle
 
 
 def _load_tables(schema: GraphSchema, given: Mapping[str, TableSource]

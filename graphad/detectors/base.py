@@ -45,6 +45,9 @@ class BaseDetector(BaseEstimator):
         threshold_: ``{type: float}`` at the ``1 - contamination`` quantile.
         labels_: ``{type: LongTensor[n]}`` 0 / 1 on the training graph.
         normalizer_: the fitted normaliser of the raw components.
+        featurizer_: the training graph's fitted feature transforms as plain data
+            (None for graphs not built from tables); ``build_graph(tables, schema,
+            fitted=detector)`` featurises new tables with them.
 
     ``normalize`` says how each raw error component becomes evidence before the
     components are combined: ``"surprisal"`` (default) = signed surprisal under the
@@ -86,6 +89,8 @@ class BaseDetector(BaseEstimator):
         """Fit on a graph (``GraphBundle``, ``HeteroData`` or ``Data``); returns self."""
         self._check_params()
         bundle = as_bundle(graph)
+        from ..data.featurizer import featurizer_state
+        self.featurizer_ = featurizer_state(bundle)
         self._fit(bundle)
         raw = self._components(bundle)
         self.normalizer_ = self._normalizer().fit(raw)

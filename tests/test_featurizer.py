@@ -1,0 +1,169 @@
+"""A fitted detector featurises new tables with its training transforms (never re-fits),
+and a drift report says how far the new tables are from the training ones."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from graphad.cli import main
+from graphad.data import build_graph
+from graphad.detectors import MultimodalGAE
+from graphad.detectors.persistence import load_detector
+from graphad.errors import GraphadError
+from graphad.scoring.drift import drift_report, drift_warnings
+
+SCHEMA = {
+    "nodes": {"user": {"table": "users", "id": "user_id", "numeric": ["age", "balance"],
+                       "categorical": ["country"]},
+              "merchant": {"table": "merchants", "id": "merchant_id"}},
+    "relations": [{"src": "user", "rel": "pays", "dst": "merchant", "table": "payments",
+                   "src_key": "user_id", "dst_key": "merchant_id", "attrs": ["amount"]}],
+}
+FAST = dict(epochs=10, hidden=16, seed=0, device="cpu")
+
+
+def tables(n: int = 200, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    users = pd.DataFrame({"user_id": [f"u{i}" for i in range(n)],
+                          "age": rng.integers(20, 70, n).astype(float),
+                          "balance": rng.lognormal(7, 0.5, n),
+                          "country": rng.choice(["DE", "FR", "US"], n)})
+    merchants = pd.DataFrame({"merchant_id": [f"m{i}" for i in range(20)]})
+    src = np.repeat(users.user_id.to_numpy(), 2)
+    payments = pd.DataFrame({"user_id": src,
+                             "merchant_id": rng.choice(merchants.merchant_id, src.size),
+                             "amount": rng.normal(100, 10, src.size)})
+    return {"users": users, "merchants": merchants, "payments": payments}
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    t = tables()
+    det = MultimodalGAE(**FAST).fit(build_graph(t, SCHEMA, use_cache=False))
+    return t, det
+
+
+def _flagged(det, t, **kw):
+    g = build_graph(t, SCHEMA, use_cache=False, **kw)
+    return float(det.predict(g)["user"].float().mean()), g
+
+
+def test_detector_keeps_its_featurisation_as_plain_data(fitted):
+    _, det = fitted
+    state = det.featurizer_
+    assert set(state["tabular"]) == {"tabular:user", "edge_attr:user__pays__merchant"}
+    user = state["tabular"]["tabular:user"]
+    assert user["numeric"] == ["age", "balance"]
+    assert user["categories_"]["country"] == ["DE", "FR", "US"]
+
+
+def test_training_tables_rebuilt_with_the_model_score_exactly(fitted):
+    t, det = fitted
+    g = build_graph(t, SCHEMA, use_cache=False, fitted=det)
+    assert torch.equal(det.decision_function(g)["user"], det.decision_scores_["user"])
+
+
+def test_shifted_population_is_scored_as_anomalous(fitted):
+    t, det = fitted
+    shifted = dict(t, users=t["users"].assign(balance=t["users"].balance * 1000,
+                                              age=t["users"].age + 500))
+    share, g = _flagged(det, shifted, fitted=det)
+    assert share > 0.9                       # training share: 0.1
+    refit, _ = _flagged(det, shifted)        # re-fitting the transforms hides it
+    assert refit < 0.3
+    report = drift_report(det, g, det.decision_function(g))
+    shift = report.set_index(["where", "feature", "measure"])["value"]
+    assert shift[("user", "balance", "median shift")] > 100
+    assert shift[("user", "age", "median shift")] > 10
+    assert any("flagged" in line for line in drift_warnings(report))
+
+
+def test_column_order_in_the_schema_does_not_matter(fitted):
+    t, det = fitted
+    other = {**SCHEMA, "nodes": {**SCHEMA["nodes"],
+                                 "user": {**SCHEMA["nodes"]["user"],
+                                          "numeric": ["balance", "age"]}}}
+    a = build_graph(t, SCHEMA, use_cache=False, fitted=det)
+    b = build_graph({k: v[v.columns[::-1]] for k, v in t.items()}, other,
+                    use_cache=False, fitted=det)
+    assert torch.equal(det.decision_function(a)["user"], det.decision_function(b)["user"])
+
+
+def test_unseen_category_is_counted_and_does_not_flag_everyone(fitted):
+    t, det = fitted
+    users = t["users"].copy()
+    new = users.index[:20]
+    users.loc[new, "country"] = "ZZ"
+    share_new, g = _flagged(det, dict(t, users=users), fitted=det)
+    report = drift_report(det, g)
+    unseen = report[(report.feature == "country") & (report.measure == "unseen share")]
+    assert float(unseen["value"].iloc[0]) == pytest.approx(0.1)
+    flags = det.predict(g)["user"][:20].float().mean()
+    assert float(flags) < 0.5
+    assert any("unseen" in line for line in drift_warnings(report))
+
+
+def test_subset_is_featurised_with_the_training_scale(fitted):
+    t, det = fitted
+    keep = t["users"].user_id[:50]
+    sub = dict(t, users=t["users"][t["users"].user_id.isin(keep)],
+               payments=t["payments"][t["payments"].user_id.isin(keep)])
+    full = build_graph(t, SCHEMA, use_cache=False, fitted=det)
+    part = build_graph(sub, SCHEMA, use_cache=False, fitted=det)
+    idx = full.ids.index("user", list(keep))
+    assert torch.equal(part.data["user"].x, full.data["user"].x[torch.as_tensor(idx)])
+    assert torch.isfinite(det.decision_function(part)["user"]).all()
+
+
+def test_a_detector_without_featurisation_is_refused():
+    det = MultimodalGAE(**FAST).fit(build_graph(tables(60), SCHEMA, use_cache=False)
+                                    .data)      # a plain HeteroData: nothing kept
+    assert det.featurizer_ is None
+    with pytest.raises(GraphadError, match="keeps no featurisation"):
+        build_graph(tables(60), SCHEMA, use_cache=False, fitted=det)
+
+
+def test_cli_score_reuses_the_model_and_writes_drift(tmp_path, capsys):
+    from test_cli_model import write_tables
+    schema = write_tables(tmp_path / "train", tables(), SCHEMA)
+    model = tmp_path / "model.pt"
+    assert main(["fit", "--schema", str(schema), "--out", str(model), "--epochs", "5",
+                 "--param", "hidden=8"]) == 0
+    t = tables()
+    shifted = dict(t, users=t["users"].assign(balance=t["users"].balance * 1000))
+    new_schema = write_tables(tmp_path / "new", shifted, SCHEMA)
+    out = tmp_path / "scores.parquet"
+    capsys.readouterr()
+    assert main(["score", "--model", str(model), "--schema", str(new_schema),
+                 "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    drift = pd.read_csv(tmp_path / "scores.drift.csv")
+    row = drift[(drift.feature == "balance") & (drift.measure == "median shift")]
+    assert float(row["value"].iloc[0]) > 100
+    assert "warning:" in captured.err and "balance" in captured.err
+    det = load_detector(model)
+    scores = pd.read_parquet(out)
+    users = scores[scores.node_type == "user"]
+    assert users["pred"].mean() > 0.5
+    assert det.featurizer_ is not None
+
+
+def test_saved_model_scores_training_tables_exactly_in_a_new_process(tmp_path):
+    import subprocess
+    import sys
+    from test_cli_model import write_tables
+    t = tables()
+    schema = write_tables(tmp_path, t, SCHEMA)
+    det = MultimodalGAE(**FAST).fit(build_graph(schema=schema, use_cache=False))
+    det.save(tmp_path / "model.pt")
+    code = ("import sys, torch; from graphad import build_graph; "
+            "from graphad.detectors import MultimodalGAE; "
+            "det = MultimodalGAE.load(sys.argv[1]); "
+            "g = build_graph(schema=sys.argv[2], use_cache=False, fitted=det); "
+            "torch.save(det.decision_function(g)['user'], sys.argv[3])")
+    out = tmp_path / "scores.pt"
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "model.pt"), str(schema),
+                    str(out)], check=True, capture_output=True)
+    assert torch.equal(torch.load(out), det.decision_scores_["user"])
