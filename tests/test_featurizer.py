@@ -167,3 +167,71 @@ def test_saved_model_scores_training_tables_exactly_in_a_new_process(tmp_path):
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "model.pt"), str(schema),
                     str(out)], check=True, capture_output=True)
     assert torch.equal(torch.load(out), det.decision_scores_["user"])
+
+
+# ---------------------------------------------------------------- model directory
+def _model_dir(tmp_path, fitted_det):
+    path = tmp_path / "model"
+    fitted_det.save(path)
+    return path
+
+
+def test_model_directory_round_trip_with_manifest(fitted, tmp_path):
+    import json
+    t, det = fitted
+    path = _model_dir(tmp_path, det)
+    assert sorted(p.name for p in path.iterdir()) == ["detector.pt", "manifest.json"]
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["class"] == "MultimodalGAE" and "detector.pt" in manifest["files"]
+    again = load_detector(path)
+    assert again.featurizer_ == det.featurizer_
+    g = build_graph(t, SCHEMA, use_cache=False, fitted=again)
+    assert torch.equal(again.decision_function(g)["user"], det.decision_scores_["user"])
+    det.save(path)                       # an existing model directory is replaced
+    assert load_detector(path).get_params() == det.get_params()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("tamper, match", [
+    (lambda p: (p / "detector.pt").write_bytes((p / "detector.pt").read_bytes() + b"x"),
+     "detector.pt does not match its manifest"),
+    (lambda p: (p / "evil.pkl").write_bytes(b"\x80\x04K\x01."),
+     "evil.pkl is not in the manifest"),
+    (lambda p: (p / "manifest.json").write_text("{}"), "not a graphad model manifest"),
+    (lambda p: (p / "detector.pt").unlink(), "detector.pt is listed in the manifest but "
+                                             "missing"),
+])
+def test_tampered_model_directory_is_refused(fitted, tmp_path, tamper, match):
+    path = _model_dir(tmp_path, fitted[1])
+    tamper(path)
+    with pytest.raises(GraphadError, match=match):
+        load_detector(path)
+
+
+def test_pickled_detector_in_a_directory_is_refused(fitted, tmp_path):
+    import hashlib
+    import json
+    from graphad.detectors.persistence import save_detector
+    path = _model_dir(tmp_path, fitted[1])
+    from graphad.detectors import EarlyFusionIForest
+    base = EarlyFusionIForest(seed=0).fit(build_graph(tables(60), SCHEMA, use_cache=False))
+    save_detector(base, path / "detector.pt", trusted=True)        # a pickle inside
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["files"]["detector.pt"] = hashlib.sha256(
+        (path / "detector.pt").read_bytes()).hexdigest()           # manifest "fixed" too
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(GraphadError, match="pickled detector"):
+        load_detector(path)
+    with pytest.raises(GraphadError, match="never holds a pickle"):
+        save_detector(base, tmp_path / "other", trusted=True)
+
+
+def test_cli_fit_writes_a_model_directory_with_its_schema(tmp_path, capsys):
+    from test_cli_model import write_tables
+    schema = write_tables(tmp_path / "train", tables(80), SCHEMA)
+    model = tmp_path / "model"
+    assert main(["fit", "--schema", str(schema), "--out", str(model), "--epochs", "3",
+                 "--param", "hidden=8"]) == 0
+    assert (model / "schema.yaml").is_file() and (model / "manifest.json").is_file()
+    assert main(["score", "--model", str(model), "--schema", str(schema),
+                 "--out", str(tmp_path / "s.parquet")]) == 0

@@ -22,8 +22,8 @@ tables_option = click.option(
     help="Folder holding the tables as <table>.parquet / .csv (overrides the schema's "
          "paths; relative image paths resolve against it).")
 model_option = click.option(
-    "--model", "model_path", required=True, type=click.Path(dir_okay=False),
-    help="Model file written by `graphad fit`.")
+    "--model", "model_path", required=True, type=click.Path(),
+    help="Model directory (or .pt file) written by `graphad fit`.")
 trusted_option = click.option(
     "--trusted", is_flag=True, help="Allow pickled models (only files you made yourself).")
 
@@ -89,8 +89,9 @@ def _members_text(members: Dict[str, list], limit: int = MEMBERS_SHOWN) -> str:
 @click.command()
 @schema_option
 @tables_option
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
-              help="Model file to write (.pt).")
+@click.option("--out", "out_path", required=True, type=click.Path(),
+              help="Model to write: a directory (weights, schema, manifest) or, "
+                   "ending in .pt, a single file.")
 @click.option("--detector", "detector_name", default=None,
               help="Registry name (default: the default detector).")
 @click.option("--epochs", type=int, default=None, help="Training epochs (deep detectors).")
@@ -120,7 +121,7 @@ def fit(schema_path: str, tables_dir: Optional[str], out_path: str,
     start = time.perf_counter()
     det.fit(bundle)
     click.echo(f"fitted {type(det).__name__} in {time.perf_counter() - start:.1f}s")
-    path = save_detector(det, out_path, trusted=trusted)
+    path = save_detector(det, out_path, trusted=trusted, schema=schema_path)
     click.echo(f"saved {path}")
 
 
@@ -201,7 +202,7 @@ def explain(model_path: str, schema_path: str, tables_dir: Optional[str], node: 
 
 # ---------------------------------------------------------------- subgraphs
 @click.command()
-@click.option("--model", "model_path", default=None, type=click.Path(dir_okay=False),
+@click.option("--model", "model_path", default=None, type=click.Path(),
               help="Model file written by `graphad fit` (default: fit the default "
                    "detector now).")
 @schema_option

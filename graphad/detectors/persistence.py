@@ -124,19 +124,29 @@ def _fitted_state(det: Any) -> Dict[str, Any]:
 
 
 # ---------------------------------------------------------------- save
-def save_detector(det: Any, path: PathLike, trusted: bool = False) -> Path:
+def save_detector(det: Any, path: PathLike, trusted: bool = False,
+                  schema: Any = None) -> Path:
     """Write a fitted detector to ``path`` (atomically).
 
     Args:
         det: a fitted detector.
-        path: output file (``.pt`` by convention).
+        path: output file (``.pt`` by convention), or a path without a suffix: a model
+            directory (:mod:`graphad.detectors.model_dir`: the envelope, the schema
+            and a manifest of SHA-256 sums; never a pickle).
         trusted: allow pickling detectors whose state is not plain data (refused by
             default; such a file then loads only with ``trusted=True``).
+        schema: the training schema, kept in a model directory.
     """
     from sklearn.utils.validation import check_is_fitted
 
     from ..data.io import atomic_write_bytes
     check_is_fitted(det, "normalizer_")
+    if Path(path).suffix == "":
+        if trusted:
+            raise GraphadError(f"{path}: a model directory never holds a pickle; save "
+                               "to a .pt file to use trusted=True")
+        from .model_dir import save_model_dir
+        return save_model_dir(det, path, schema)
     name = type(det).__name__
     envelope: Dict[str, Any] = {"format": FORMAT, "format_version": FORMAT_VERSION,
                                 "versions": _versions(), "class": name}
@@ -177,14 +187,18 @@ def load_detector(path: PathLike, trusted: bool = False) -> Any:
     """Read a detector written by :func:`save_detector`.
 
     Args:
-        path: the file.
-        trusted: also accept files holding a pickled detector (only files you wrote).
+        path: the file, or a model directory (its manifest is checked first).
+        trusted: also accept files holding a pickled detector (only files you wrote;
+            never for a model directory).
 
     Raises:
         GraphadError: not a graphad detector file, an unknown format version or class,
             or a pickled detector without ``trusted=True``.
     """
     path = Path(path)
+    if path.is_dir():
+        from .model_dir import load_model_dir
+        return load_model_dir(path)
     if not path.is_file():
         raise GraphadError(f"model file not found: {path}")
     try:
