@@ -235,3 +235,41 @@ def test_cli_fit_writes_a_model_directory_with_its_schema(tmp_path, capsys):
     assert (model / "schema.yaml").is_file() and (model / "manifest.json").is_file()
     assert main(["score", "--model", str(model), "--schema", str(schema),
                  "--out", str(tmp_path / "s.parquet")]) == 0
+
+
+def test_fitted_text_encoder_is_kept_not_refitted(tmp_path):
+    """A TF-IDF encoder fitted on the training texts is stored (vocabulary, idf, SVD)
+    and reused: new texts with other words embed in the training space."""
+    t = tables(80)
+    words = ["cheap socks", "gold watch", "budget sale", "luxury brand"]
+    t["reviews"] = pd.DataFrame({"review_id": [f"r{i}" for i in range(80)],
+                                 "user_id": t["users"].user_id,
+                                 "text": [words[i % 4] + " " + words[(i + 1) % 4]
+                                          for i in range(80)]})
+    schema = {**SCHEMA, "nodes": {**SCHEMA["nodes"], "review": {
+        "table": "reviews", "id": "review_id", "modality": "text", "column": "text",
+        "encoder": {"name": "tfidf", "dim": 4}}},
+        "relations": SCHEMA["relations"] + [{"src": "user", "rel": "wrote",
+                                             "dst": "review", "table": "reviews",
+                                             "src_key": "user_id",
+                                             "dst_key": "review_id"}]}
+    train = build_graph(t, schema, use_cache=False)
+    det = MultimodalGAE(**FAST).fit(train)
+    assert "encoder:review" in det.featurizer_["fitted_encoders"]
+    det.save(tmp_path / "model")
+    again = load_detector(tmp_path / "model")
+    other = dict(t, reviews=t["reviews"].assign(
+        text=["zebra " + w for w in t["reviews"].text]))
+    g = build_graph(other, schema, use_cache=False, fitted=again)
+    refit = build_graph(other, schema, use_cache=False)
+    assert g.transforms["encoder:review"].id == train.transforms["encoder:review"].id
+    assert refit.transforms["encoder:review"].id != train.transforms["encoder:review"].id
+    same = build_graph(t, schema, use_cache=False, fitted=again)
+    assert torch.allclose(same.data["review"].x, train.data["review"].x, atol=1e-6)
+
+
+def test_new_graph_of_the_same_shape_flags_about_the_contamination(fitted):
+    _, det = fitted
+    for seed in (1, 2):
+        share, _ = _flagged(det, tables(seed=seed), fitted=det)
+        assert 0.03 <= share <= 0.3

@@ -24,22 +24,34 @@ def featurizer_state(bundle: Any) -> Optional[Dict[str, Any]]:
 
     ``tabular``: transform key (``tabular:<type>``, ``edge_attr:<s>__<r>__<d>``) ->
     :meth:`TabularEncoder.to_dict`; ``encoders``: ``encoder:<type>`` -> encoder id;
-    ``refit``: encoders that learn from their inputs (TF-IDF) and are not kept.
+    ``fitted_encoders``: ``encoder:<type>`` -> ``{"class", "state"}`` for encoders that
+    learn from their inputs (TF-IDF: vocabulary, idf, SVD basis), rebuilt with
+    ``from_state``; ``refit``: fitted encoders that cannot be kept (re-fitted at
+    scoring, which :meth:`Featurizer.check` refuses).
     """
     from ..encoders.tabular import TabularEncoder
     transforms = getattr(bundle, "transforms", None) or {}
     if not transforms:
         return None
     state: Dict[str, Any] = {"version": STATE_VERSION, "tabular": {}, "encoders": {},
-                             "refit": []}
+                             "fitted_encoders": {}, "refit": []}
     for key, obj in sorted(transforms.items()):
         if isinstance(obj, TabularEncoder):
             state["tabular"][key] = obj.to_dict()
         elif key.startswith("encoder:"):
             state["encoders"][key] = str(obj.id)
-            if getattr(obj, "requires_fit", False):
+            if not getattr(obj, "requires_fit", False):
+                continue
+            if type(obj).__name__ in _STATEFUL and hasattr(obj, "get_state"):
+                state["fitted_encoders"][key] = {"class": type(obj).__name__,
+                                                 "state": obj.get_state()}
+            else:
                 state["refit"].append(key)
     return state
+
+
+#: fitted encoders kept as state: class name -> module (the only classes rebuilt)
+_STATEFUL = {"TfidfSvdEncoder": "graphad.encoders.text"}
 
 
 class Featurizer:
@@ -58,9 +70,16 @@ class Featurizer:
             raise GraphadError("the model's featurisation state is missing or of another "
                                f"version ({state.get('version') if isinstance(state, dict) else state!r}"
                                f"; this graphad reads {STATE_VERSION})")
+        import importlib
         self.state = state
-        self.transforms = {key: TabularEncoder.from_dict(s)
-                           for key, s in state.get("tabular", {}).items()}
+        self.transforms: Dict[str, Any] = {key: TabularEncoder.from_dict(s)
+                                           for key, s in state.get("tabular", {}).items()}
+        for key, rec in state.get("fitted_encoders", {}).items():
+            if rec.get("class") not in _STATEFUL:
+                raise GraphadError(f"the model's encoder for {key.split(':', 1)[1]!r} is "
+                                   f"of an unknown class {rec.get('class')!r}")
+            cls = getattr(importlib.import_module(_STATEFUL[rec["class"]]), rec["class"])
+            self.transforms[key] = cls.from_state(rec["state"])
         self.encoder_ids: Dict[str, str] = dict(state.get("encoders", {}))
 
     @classmethod
@@ -71,9 +90,13 @@ class Featurizer:
 
     def check(self, bundle: Any) -> None:
         """Refuse a graph whose modality encoders differ from the training ones."""
+        for key in self.state.get("refit", []):
+            raise GraphadError(f"the model's {key.split(':', 1)[1]!r} encoder was fitted "
+                               "and cannot be restored: it would be re-fitted on the new "
+                               "tables; use an encoder that keeps its state")
         for key, want in self.encoder_ids.items():
             enc = bundle.transforms.get(key)
-            if enc is not None and str(enc.id) != want and key not in self.state["refit"]:
+            if enc is not None and str(enc.id) != want:
                 raise GraphadError(f"{key.split(':', 1)[1]!r} was embedded with {enc.id} "
                                    f"but the model was fitted on {want}; use the same "
                                    "encoder (schema 'encoder') as at fit")

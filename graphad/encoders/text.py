@@ -245,6 +245,35 @@ class TfidfSvdEncoder(ModalityEncoder):
         self.state_hash_ = h.hexdigest()[:12]
         return self
 
+    def get_state(self) -> dict:
+        """Parameters and fitted state as plain data (vocabulary, idf, SVD basis)."""
+        if not hasattr(self, "svd_"):
+            raise NotFittedError("TfidfSvdEncoder is not fitted: call fit(texts) first")
+        vec = self.vectorizer_
+        return {"params": self.get_params(), "dim_": int(self.dim_),
+                "state_hash_": self.state_hash_,
+                "vocabulary": {str(k): int(v) for k, v in vec.vocabulary_.items()},
+                "idf": torch.as_tensor(np.asarray(vec.idf_, dtype=np.float64)),
+                "components": torch.as_tensor(np.asarray(self.svd_.components_))}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "TfidfSvdEncoder":
+        """The encoder :meth:`get_state` describes, ready to encode (no re-fit)."""
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        enc = cls(**state["params"])
+        vec = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2),
+                              max_features=enc.max_features, dtype=np.float32)
+        vec.vocabulary_ = dict(state["vocabulary"])
+        vec.idf_ = np.asarray(state["idf"], dtype=np.float64)
+        components = np.asarray(state["components"])
+        svd = TruncatedSVD(n_components=components.shape[0], random_state=enc.seed)
+        svd.components_ = components
+        svd.n_features_in_ = components.shape[1]
+        enc.vectorizer_, enc.svd_ = vec, svd
+        enc.dim_, enc.state_hash_ = int(state["dim_"]), str(state["state_hash_"])
+        return enc
+
     def encode(self, items: Sequence[Any]) -> Tensor:
         if not hasattr(self, "svd_"):
             raise NotFittedError("TfidfSvdEncoder is not fitted: call fit(texts) first")
