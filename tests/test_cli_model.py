@@ -14,7 +14,7 @@ import yaml
 
 from graphad.cli import main
 from graphad.data import build_graph
-from graphad.detectors import EarlyFusionIForest, MultimodalGAE
+from graphad.detectors import EarlyFusionIForest, LateFusionIForest, MultimodalGAE
 from graphad.detectors.persistence import load_detector, save_detector
 from graphad.errors import GraphadError
 
@@ -216,19 +216,27 @@ def test_version_change_warns(small, tmp_path):
         load_detector(path)
 
 
-def test_baselines_need_trusted(small, tmp_path):
+def test_baselines_save_as_plain_data(small, tmp_path):
     bundle, _ = small
-    base = EarlyFusionIForest(seed=0, n_estimators=20).fit(bundle)
+    for base in (EarlyFusionIForest(seed=0, n_estimators=20).fit(bundle),
+                 LateFusionIForest(seed=0, n_estimators=20).fit(bundle)):
+        again = load_detector(save_detector(base, tmp_path / "b.pt"))
+        assert type(again) is type(base)
+        a, b = base.decision_function(bundle), again.decision_function(bundle)
+        assert all(torch.equal(a[t], b[t]) for t in a)
+
+
+def test_pickled_files_need_trusted(small, tmp_path):
+    from graphad.bench.peers import RawIForest           # a scikit-learn model inside
+    bundle, _ = small
+    base = RawIForest(seed=0, n_estimators=20).fit(bundle)
     with pytest.raises(GraphadError, match="trusted=True"):
         save_detector(base, tmp_path / "b.pt")
     path = save_detector(base, tmp_path / "b.pt", trusted=True)
     with pytest.raises(GraphadError, match="pickled"):
         load_detector(path)
-    again = load_detector(path, trusted=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        a, b = base.decision_function(bundle), again.decision_function(bundle)
-    assert all(torch.equal(a[t], b[t]) for t in a)
+    with pytest.raises(GraphadError, match="unknown detector class|pickled"):
+        load_detector(path, trusted=False)
 
 
 def test_unfitted_and_corrupt(tmp_path):

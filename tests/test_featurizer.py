@@ -213,8 +213,8 @@ def test_pickled_detector_in_a_directory_is_refused(fitted, tmp_path):
     import json
     from graphad.detectors.persistence import save_detector
     path = _model_dir(tmp_path, fitted[1])
-    from graphad.detectors import EarlyFusionIForest
-    base = EarlyFusionIForest(seed=0).fit(build_graph(tables(60), SCHEMA, use_cache=False))
+    from graphad.bench.peers import RawIForest     # holds a scikit-learn model
+    base = RawIForest(seed=0).fit(build_graph(tables(60), SCHEMA, use_cache=False))
     save_detector(base, path / "detector.pt", trusted=True)        # a pickle inside
     manifest = json.loads((path / "manifest.json").read_text())
     manifest["files"]["detector.pt"] = hashlib.sha256(

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.ensemble import IsolationForest
 from sklearn.neighbors import LocalOutlierFactor
+from sklearn.preprocessing import RobustScaler
 from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
@@ -32,7 +33,7 @@ from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
 from ..data.bundle import GraphBundle
 from ..data.features import node_inputs
 from ..detectors.base import BaseDetector
-from ..detectors.fusion import _SklearnPerType, early_fused_features
+from ..detectors.fusion import early_fused_features
 from ..errors import GraphadError, MissingDependencyError
 from ..nn.inputs import fit_standardiser, sparse_mean, standardise
 from ..scoring.normalize import Components
@@ -66,6 +67,35 @@ def _same_graph(a: Tensor, b: Tensor) -> bool:
 
 
 # ---------------------------------------------------------------- raw-feature models
+class _SklearnPerType(BaseDetector):
+    """Shared fit / score of a scikit-learn outlier model per node type (benchmark
+    peers only: a fitted scikit-learn model is not plain data, so these do not save)."""
+
+    def _features(self, bundle: GraphBundle) -> Dict[NodeType, Tensor]:
+        raise NotImplementedError
+
+    def _make_model(self, n: int):
+        raise NotImplementedError
+
+    def _fit(self, bundle: GraphBundle) -> None:
+        feats = self._features(bundle)
+        self.scalers_, self.models_ = {}, {}
+        for t, X in feats.items():
+            Xs = RobustScaler().fit(X.numpy())
+            self.scalers_[t] = Xs
+            self.models_[t] = self._make_model(len(X)).fit(
+                np.clip(Xs.transform(X.numpy()), -10, 10))
+
+    def _components(self, bundle: GraphBundle) -> Components:
+        feats = self._features(bundle)
+        out = {}
+        for t, X in feats.items():
+            Z = np.clip(self.scalers_[t].transform(X.numpy()), -10, 10)
+            out[t] = {"attribute": torch.as_tensor(-self.models_[t].score_samples(Z),
+                                                   dtype=torch.float32)}
+        return out
+
+
 class RawIForest(_SklearnPerType):
     """IsolationForest on each node type's own inputs (scikit-learn defaults).
 

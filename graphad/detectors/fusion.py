@@ -6,12 +6,11 @@ from typing import Dict, List, Optional
 
 import numpy as np
 import torch
-from sklearn.ensemble import IsolationForest
-from sklearn.preprocessing import RobustScaler
 from torch import Tensor
 
 from ..data.bundle import GraphBundle
 from ..data.features import has_neighbour, incoming, neighbour_mean, node_inputs
+from ..nn.forest import fit_forest, forest_scores
 from ..scoring.normalize import Components
 from ..typing import NodeType
 from .base import BaseDetector
@@ -39,35 +38,43 @@ def early_fused_features(bundle: GraphBundle, hops: int = 1) -> Dict[NodeType, T
     return fused
 
 
-class _SklearnPerType(BaseDetector):
-    """Shared fit / score of a scikit-learn outlier model per node type."""
+class _ForestPerType(BaseDetector):
+    """Shared fit / score of an isolation forest per node type on robustly scaled
+    features (median / IQR, as scikit-learn's ``RobustScaler``, clipped at +-10). The
+    scalers and forests are plain tensors (:mod:`graphad.nn.forest`), so the fitted
+    detector saves without pickle."""
 
     def _features(self, bundle: GraphBundle) -> Dict[NodeType, Tensor]:
-        raise NotImplementedError
-
-    def _make_model(self, n: int):
         raise NotImplementedError
 
     def _fit(self, bundle: GraphBundle) -> None:
         feats = self._features(bundle)
         self.scalers_, self.models_ = {}, {}
         for t, X in feats.items():
-            Xs = RobustScaler().fit(X.numpy())
-            self.scalers_[t] = Xs
-            self.models_[t] = self._make_model(len(X)).fit(
-                np.clip(Xs.transform(X.numpy()), -10, 10))
+            X = X.double().numpy()
+            center = np.nanmedian(X, axis=0)
+            q25, q75 = np.nanpercentile(X, [25, 75], axis=0)
+            scale = q75 - q25
+            scale = np.where(scale < 10 * np.finfo(scale.dtype).eps, 1.0, scale)
+            self.scalers_[t] = {"center": torch.as_tensor(center),
+                                "scale": torch.as_tensor(scale)}
+            self.models_[t] = fit_forest(self._scaled(t, X), self.seed,
+                                         n_trees=self.n_estimators)
+
+    def _scaled(self, t: NodeType, X: np.ndarray) -> np.ndarray:
+        sc = self.scalers_[t]
+        Z = (X - sc["center"].numpy()) / sc["scale"].numpy()
+        return np.clip(Z, -10, 10).astype(np.float32)
 
     def _components(self, bundle: GraphBundle) -> Components:
-        feats = self._features(bundle)
         out = {}
-        for t, X in feats.items():
-            Z = np.clip(self.scalers_[t].transform(X.numpy()), -10, 10)
-            out[t] = {"attribute": torch.as_tensor(-self.models_[t].score_samples(Z),
-                                                   dtype=torch.float32)}
+        for t, X in self._features(bundle).items():
+            Z = torch.as_tensor(self._scaled(t, X.double().numpy()))
+            out[t] = {"attribute": forest_scores(Z, self.models_[t])}
         return out
 
 
-class EarlyFusionIForest(_SklearnPerType):
+class EarlyFusionIForest(_ForestPerType):
     """Early fusion + IsolationForest: own features concatenated with neighbour means.
 
     Args:
@@ -89,12 +96,9 @@ class EarlyFusionIForest(_SklearnPerType):
     def _features(self, bundle: GraphBundle) -> Dict[NodeType, Tensor]:
         return early_fused_features(bundle, self.hops)
 
-    def _make_model(self, n: int):
-        return IsolationForest(n_estimators=self.n_estimators, random_state=self.seed,
-                               max_samples=min(256, n))
 
 
-class LateFusionIForest(_SklearnPerType):
+class LateFusionIForest(_ForestPerType):
     """Late fusion: an IsolationForest on each type's own features (each modality
     alone), then entity scores combine their observations' scores (the roll-up).
 
@@ -111,6 +115,3 @@ class LateFusionIForest(_SklearnPerType):
     def _features(self, bundle: GraphBundle) -> Dict[NodeType, Tensor]:
         return node_inputs(bundle.data)
 
-    def _make_model(self, n: int):
-        return IsolationForest(n_estimators=self.n_estimators, random_state=self.seed,
-                               max_samples=min(256, n))

@@ -31,8 +31,10 @@ class DetectorEntry(NamedTuple):
 
 _DETECTORS: Dict[str, DetectorEntry] = {
     "gae": DetectorEntry("graphad.detectors.gae", "MultimodalGAE", persistable=True),
-    "early-iforest": DetectorEntry("graphad.detectors.fusion", "EarlyFusionIForest"),
-    "late-iforest": DetectorEntry("graphad.detectors.fusion", "LateFusionIForest"),
+    "early-iforest": DetectorEntry("graphad.detectors.fusion", "EarlyFusionIForest",
+                                   persistable=True),
+    "late-iforest": DetectorEntry("graphad.detectors.fusion", "LateFusionIForest",
+                                  persistable=True),
 }
 
 DEFAULT_DETECTOR = "gae"
