@@ -16,8 +16,10 @@
 * **observations**: for each roll-up (``obs:<type>`` for observations, ``nbr:<type>``
   for linked entities), the linked node that drove it (the highest-scoring one) with
   a snippet of its raw value.
-* **relations** and **edges**: the structure error per incident relation and the
-  incident edges with the highest edge scores (robust z within their relation), with
+* **relations** and **edges**: the edge scores per incident relation and the incident
+  edges with the highest edge scores (``z``: the score of
+  :meth:`~graphad.detectors.base.BaseDetector.score_edges`, in the same unit as the
+  contributions), with
   the other endpoint's id and the edge's raw attributes.
 * **neighbours**: the most anomalous and the most dissimilar neighbours.
 * **shared**: neighbours of another type that normally belong to one or two nodes
@@ -315,7 +317,8 @@ def _edges(bundle: GraphBundle, detector: Any, t: NodeType, idx: int, top: int
             row = {"relation": f"{et[0]}-{et[1]}->{et[2]}", "as": "src" if end == 0
                    else "dst", "edges": int(hit.numel())}
             if err is not None:
-                z_all = robust_z({"e": err})["e"]
+                # edge scores are already in the detector's unit (nats / σ)
+                z_all = err.double().numpy()
                 row.update({"mean_error": float(err[hit].mean()),
                             "max_z": float(np.nanmax(z_all[hit.numpy()]))})
                 attrs = bundle.edges_raw.get(et)

@@ -2,7 +2,8 @@
 
 A reason names at most two components that add to the score and are at least as rare
 as ``SIGNIFICANT`` (3 nats of surprisal = rarer than 1 in 40; 2σ for robust z-scores), what is behind each (the disagreeing modality pair, the unusual attributes, the
-anomalous linked node), the most unusual incident edge when it is ``EDGE_Z`` σ or more,
+anomalous linked node), the most unusual incident edge when its score is ``EDGE_Z`` or
+more (nats, or σ for robust z),
 and the most shared neighbour: ``"user u00123: review text disagrees with photo image
 (cross-modal: 1 in 900); shares device d0042 with 14 other users"``.
 """
@@ -16,7 +17,7 @@ import pandas as pd
 from ..components import spec_for
 
 SIGNIFICANT = {"nats": 3.0, "σ": 2.0}   # a component this rare is named in the reason
-EDGE_Z = 3.0             # σ above which a single edge is named in the reason
+EDGE_Z = 3.0             # edge score (nats / σ) from which an edge is named
 
 
 def node_reason(ex: Any) -> str:
@@ -36,7 +37,8 @@ def node_reason(ex: Any) -> str:
             attrs = ", ".join(f"{k}={_fmt(e[k])}" for k in ex.edges.columns[4:]
                               if pd.notna(e[k]))
             parts.append(f"unusual link: {e['relation']} {e['other'].replace(':', ' ', 1)}"
-                         f"{f' ({attrs})' if attrs else ''} (edge {e['z']:.1f}σ)")
+                         f"{f' ({attrs})' if attrs else ''} (edge"
+                         f"{_rarity(float(e['z']), getattr(ex, 'unit', 'σ'))})")
     if not ex.shared.empty:
         top = ex.shared.iloc[0]
         count = int(top[f"{ex.node_type}s"]) - 1
