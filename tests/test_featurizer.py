@@ -273,3 +273,21 @@ def test_new_graph_of_the_same_shape_flags_about_the_contamination(fitted):
     for seed in (1, 2):
         share, _ = _flagged(det, tables(seed=seed), fitted=det)
         assert 0.03 <= share <= 0.3
+
+
+def test_fitted_objects_round_trip_through_the_state_registry(fitted):
+    from graphad.detectors.persistence import _decode, _encode
+    from graphad.encoders.tabular import TabularEncoder
+    from graphad.scoring.normalize import SurprisalNormalizer
+    from graphad.state import TAG, from_record
+    _, det = fitted
+    enc = TabularEncoder.from_state(det.featurizer_["tabular"]["tabular:user"])
+    for obj in (det.normalizer_, enc):
+        record = _encode(obj, "x")
+        assert record[TAG] == type(obj).__name__
+        again = _decode(record)
+        assert type(again) is type(obj) and again.get_state().keys() == \
+            obj.get_state().keys()
+    assert isinstance(_decode(_encode(det.normalizer_, "x")), SurprisalNormalizer)
+    with pytest.raises(GraphadError, match="unknown class 'os.system'"):
+        from_record({TAG: "os.system", "state": {}})

@@ -9,10 +9,10 @@ A saved detector is one ``torch.save`` file holding a versioned envelope of plai
      "module": {"state_dict": ..., "views": ...}}  # deep detectors
 
 It is read back with ``torch.load(..., weights_only=True)``, which refuses anything but
-tensors and plain containers, so loading a file cannot run code. Fitted helpers that are
-objects (the normalisers of :mod:`graphad.scoring.normalize`) are stored as their
-numbers and rebuilt; the torch module is rebuilt from the parameters and fitted
-metadata, then its ``state_dict`` is loaded.
+tensors and plain containers, so loading a file cannot run code. Fitted helpers that
+are objects (normalisers, encoders: the classes of :mod:`graphad.state`) are stored
+as their ``get_state()`` and rebuilt with ``from_state``; the torch module is rebuilt
+from the parameters and fitted metadata, then its ``state_dict`` is loaded.
 
 Detectors whose fitted state is not plain data (the scikit-learn baselines hold fitted
 estimators) are refused, unless ``trusted=True``: then the whole detector is pickled,
@@ -38,7 +38,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import GraphadError
-from ..scoring.normalize import RobustNormalizer, SurprisalNormalizer
+from ..state import TAG, from_record, is_record, is_stateful, to_record
 from .registry import persistable_classes
 
 FORMAT = "graphad-detector"
@@ -62,13 +62,9 @@ def _versions() -> Dict[str, str]:
 # ---------------------------------------------------------------- plain data
 def _encode(value: Any, where: str) -> Any:
     """Fitted value -> tensors / numbers / strings / containers (or an error)."""
-    if isinstance(value, SurprisalNormalizer):
-        return {"__surprisal_normalizer__": {
-            "center": value.center_, "scale": value.scale_,
-            "grid": _encode(value.grid_, where), "levels": _encode(value.levels_, where),
-            "tail": _encode(value.tail_, where)}}
-    if isinstance(value, RobustNormalizer):
-        return {"__robust_normalizer__": {"center": value.center_, "scale": value.scale_}}
+    if is_stateful(value):                 # normalisers, encoders: graphad.state
+        record = to_record(value)
+        return {TAG: record[TAG], "state": _encode(record["state"], where)}
     if isinstance(value, Tensor):
         return value.detach().cpu().clone()
     if value is None:
@@ -94,18 +90,8 @@ def _encode(value: Any, where: str) -> Any:
 
 def _decode(value: Any) -> Any:
     if isinstance(value, dict):
-        if set(value) == {"__surprisal_normalizer__"}:
-            raw = value["__surprisal_normalizer__"]
-            norm = SurprisalNormalizer()
-            norm.center_, norm.scale_ = dict(raw["center"]), dict(raw["scale"])
-            norm.grid_, norm.levels_ = _decode(raw["grid"]), _decode(raw["levels"])
-            norm.tail_ = _decode(raw["tail"])
-            return norm
-        if set(value) == {"__robust_normalizer__"}:
-            raw = value["__robust_normalizer__"]
-            norm = RobustNormalizer()
-            norm.center_, norm.scale_ = dict(raw["center"]), dict(raw["scale"])
-            return norm
+        if is_record(value):
+            return from_record({TAG: value[TAG], "state": _decode(value["state"])})
         return {k: _decode(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_decode(v) for v in value]

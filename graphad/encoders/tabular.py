@@ -185,6 +185,14 @@ class TabularEncoder:
         enc._set_names()
         return enc
 
+    def get_state(self) -> Dict[str, Any]:
+        """Plain-data state (see :mod:`graphad.state`): :meth:`to_dict`."""
+        return self.to_dict()
+
+    @classmethod
+    def from_state(cls, state: Dict[str, Any]) -> "TabularEncoder":
+        return cls.from_dict(state)
+
     @property
     def id(self) -> str:
         """Hash of parameters + fitted state."""

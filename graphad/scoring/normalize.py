@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Dict
+from typing import Any, Dict
 
 import torch
 from torch import Tensor
@@ -39,6 +39,16 @@ class RobustNormalizer:
                         scale = float(dev.mean()) or 1.0
                 self.center_[t][name], self.scale_[t][name] = med, scale
         return self
+
+    def get_state(self) -> Dict[str, Any]:
+        """Fitted state as plain data (see :mod:`graphad.state`)."""
+        return {"center": self.center_, "scale": self.scale_}
+
+    @classmethod
+    def from_state(cls, state: Dict[str, Any]) -> "RobustNormalizer":
+        norm = cls()
+        norm.center_, norm.scale_ = dict(state["center"]), dict(state["scale"])
+        return norm
 
     def transform(self, components: Components) -> Components:
         out: Components = {}
@@ -94,6 +104,17 @@ class SurprisalNormalizer(RobustNormalizer):
                 self.grid_[t][name], self.levels_[t][name] = _distribution(e)
                 self.tail_[t][name] = _tail(e, self.scale_[t][name])
         return self
+
+    def get_state(self) -> Dict[str, Any]:
+        return {**super().get_state(), "grid": self.grid_, "levels": self.levels_,
+                "tail": self.tail_}
+
+    @classmethod
+    def from_state(cls, state: Dict[str, Any]) -> "SurprisalNormalizer":
+        norm = super().from_state(state)
+        norm.grid_, norm.levels_ = state["grid"], state["levels"]
+        norm.tail_ = state["tail"]
+        return norm
 
     def _transform_one(self, t: NodeType, name: str, e: Tensor) -> Tensor:
         return surprisal(e, self.grid_[t][name], self.levels_[t][name],
