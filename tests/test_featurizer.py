@@ -291,3 +291,20 @@ def test_fitted_objects_round_trip_through_the_state_registry(fitted):
     assert isinstance(_decode(_encode(det.normalizer_, "x")), SurprisalNormalizer)
     with pytest.raises(GraphadError, match="unknown class 'os.system'"):
         from_record({TAG: "os.system", "state": {}})
+
+
+def test_module_is_rebuilt_from_its_config_and_loaded_strictly(fitted, tmp_path):
+    _, det = fitted
+    assert set(det.module_config_) == {"node_types", "edge_types", "in_dims",
+                                       "edge_dims", "views"}
+    path = det.save(tmp_path / "m.pt")
+    envelope = torch.load(path, weights_only=True)
+    envelope["module"]["state_dict"]["families.outlier.extra_weight"] = torch.zeros(2)
+    torch.save(envelope, path)
+    with pytest.raises(GraphadError, match="do not fit the rebuilt"):
+        load_detector(path)
+    del envelope["module"]["state_dict"]["families.outlier.extra_weight"]
+    del envelope["module"]["state_dict"]["families.attribute.attr_dec.user.net.0.weight"]
+    torch.save(envelope, path)
+    with pytest.raises(GraphadError, match="do not fit the rebuilt"):
+        load_detector(path)

@@ -2,7 +2,9 @@
 
 Subclasses implement three hooks:
 
-* ``_build_module(data) -> nn.Module`` for the prepared training graph;
+* ``_module_config(data, bundle) -> dict`` (plain data, kept as ``module_config_``) and
+  ``_module_from_config(config) -> nn.Module``: the module is always built from its
+  stored config, at fit and when a saved model is loaded;
 * ``_batch_loss(module, batch, generator) -> Tensor``;
 * ``_batch_errors(module, batch) -> (components, {family: {relation: edge errors}})``
   for every node and edge of a batch.
@@ -73,8 +75,13 @@ class DeepDetector(BaseDetector):
 
     # ------------------------------------------------------------------ hooks
     @abstractmethod
-    def _build_module(self, data: HeteroData, bundle: GraphBundle) -> nn.Module:
-        """The torch module for the prepared training graph."""
+    def _module_config(self, data: HeteroData, bundle: GraphBundle) -> Dict:
+        """What the module needs beyond the hyper-parameters, as plain data, from the
+        prepared training graph."""
+
+    @abstractmethod
+    def _module_from_config(self, config: Dict) -> nn.Module:
+        """The torch module of a :meth:`_module_config`."""
 
     @abstractmethod
     def _batch_loss(self, module: nn.Module, batch: HeteroData,
@@ -173,7 +180,8 @@ class DeepDetector(BaseDetector):
             gen = torch.Generator().manual_seed(self.seed)
             data = self._prepare(bundle, fit=True)
             self.batch_size_ = self._resolve_batch_size(data)
-            module = self._build_module(data, bundle)
+            self.module_config_ = self._module_config(data, bundle)
+            module = self._module_from_config(self.module_config_)
             if hasattr(module, "fit_closed_form"):
                 module.fit_closed_form(data)
             with torch.no_grad():  # initialise lazy shapes before the optimiser sees them

@@ -11,7 +11,7 @@ from ..data.bundle import GraphBundle
 from ..nn.encoder import CONVS, HGT_HEADS
 from ..nn.gae import MultimodalGAEModule
 from ..scoring.normalize import Components
-from ..typing import EdgeType, NodeType
+from ..typing import EdgeType, NodeType, edge_type_str
 from .deep import DeepDetector
 
 
@@ -86,15 +86,26 @@ class MultimodalGAE(DeepDetector):
         if not 0.0 <= float(self.trim) < 0.5:
             raise ValueError(f"{name}: trim must be in [0, 0.5), got {self.trim!r}")
 
-    def _build_module(self, data: HeteroData, bundle: GraphBundle) -> nn.Module:
-        edge_dims = {et: data[et].edge_attr.size(1) for et in data.edge_types
-                     if "edge_attr" in data[et]}
-        module = MultimodalGAEModule(data.metadata(), self.in_dims_, edge_dims,
-                                     modality_views(bundle), hidden=self.hidden,
-                                     layers=self.layers, conv=self.conv,
-                                     dropout=self.dropout, trim=self.trim,
-                                     bottleneck=self.bottleneck, seed=self.seed)
-        return module
+    def _module_config(self, data: HeteroData, bundle: GraphBundle) -> Dict:
+        node_types, edge_types = data.metadata()
+        return {"node_types": list(node_types),
+                "edge_types": [list(et) for et in edge_types],
+                "in_dims": dict(self.in_dims_),
+                "edge_dims": {edge_type_str(et): int(data[et].edge_attr.size(1))
+                              for et in edge_types if "edge_attr" in data[et]},
+                "views": {t: [list(et) for et in ets]
+                          for t, ets in modality_views(bundle).items()}}
+
+    def _module_from_config(self, config: Dict) -> nn.Module:
+        edge_types = [tuple(et) for et in config["edge_types"]]
+        edge_dims = {et: config["edge_dims"][edge_type_str(et)] for et in edge_types
+                     if edge_type_str(et) in config["edge_dims"]}
+        views = {t: [tuple(et) for et in ets] for t, ets in config["views"].items()}
+        return MultimodalGAEModule((list(config["node_types"]), edge_types),
+                                   dict(config["in_dims"]), edge_dims, views,
+                                   hidden=self.hidden, layers=self.layers,
+                                   conv=self.conv, dropout=self.dropout, trim=self.trim,
+                                   bottleneck=self.bottleneck, seed=self.seed)
 
     def _batch_loss(self, module: nn.Module, batch: HeteroData,
                     generator: torch.Generator) -> Tensor:

@@ -6,7 +6,7 @@ A saved detector is one ``torch.save`` file holding a versioned envelope of plai
      "versions": {"graphad": ..., "torch": ..., "torch_geometric": ...},
      "class": "MultimodalGAE", "params": get_params(),
      "state": {fitted attribute: value},          # tensors, numbers, strings, containers
-     "module": {"state_dict": ..., "views": ...}}  # deep detectors
+     "module": {"state_dict": ...}}          # deep detectors (config: module_config_)
 
 It is read back with ``torch.load(..., weights_only=True)``, which refuses anything but
 tensors and plain containers, so loading a file cannot run code. Fitted helpers that
@@ -153,19 +153,10 @@ def save_detector(det: Any, path: PathLike, trusted: bool = False,
 
 
 def _module_record(det: Any, module: nn.Module) -> Dict[str, Any]:
-    """Weights plus the modality views (entity -> observation relations) found on the
-    module or its submodules: the part of the training graph's metadata that
-    ``_build_module`` needs beyond node types, relations and widths."""
-    views: Dict[str, list] = {}
-    for sub in module.modules():
-        found = getattr(sub, "views", None)
-        if isinstance(found, dict):
-            for t, ets in found.items():
-                views.setdefault(str(t), [])
-                views[str(t)] += [tuple(et) for et in ets if tuple(et) not in views[str(t)]]
+    """The module's weights and fitted buffers (its config is the fitted
+    ``module_config_``)."""
     return {"state_dict": {k: v.detach().cpu().clone()
-                           for k, v in module.state_dict().items()},
-            "views": views}
+                           for k, v in module.state_dict().items()}}
 
 
 # ---------------------------------------------------------------- load
@@ -224,51 +215,21 @@ def _check_versions(path: Path, saved: Dict[str, str]) -> None:
 
 
 def _rebuild_module(det: Any, record: Dict[str, Any]) -> nn.Module:
-    """The detector's own ``_build_module`` on an empty graph of the training schema,
-    then the saved weights; buffers that the module registers while fitting (fitted
-    closed-form maps) are registered again from the file."""
-    from torch_geometric.data import HeteroData
-
-    from ..data.bundle import GraphBundle
-    from ..data.idmap import IdMap
-    from ..nn.inputs import affinity_key, has_key, nbr_key
-    from ..typing import edge_type_str
-    node_types, edge_types = det.metadata_
-    data = HeteroData()      # an empty graph shaped like the prepared training graph
-    for t in node_types:
-        data[t].x = torch.zeros(0, det.in_dims_[t])
-    for et in edge_types:
-        et = tuple(et)
-        data[et].edge_index = torch.zeros(2, 0, dtype=torch.long)
-        stats = det.edge_stats_.get(edge_type_str(et))
-        if stats is not None:
-            data[et].edge_attr = torch.zeros(0, stats[0].numel())
-        data[et[2]][nbr_key(et)] = torch.zeros(0, det.in_dims_[et[0]])
-        data[et[2]][has_key(et)] = torch.zeros(0, dtype=torch.bool)
-        if et[0] == et[2]:
-            data[et[2]][affinity_key(et)] = torch.zeros(0)
-    observation = {et[0] for ets in record.get("views", {}).values() for et in ets}
-    bundle = GraphBundle(data=data, ids=IdMap(),
-                         modality={t: ("observation" if t in observation else None)
-                                   for t in node_types})
-    module = det._build_module(data, bundle)
+    """The detector's module built from its stored config (``module_config_``), its
+    closed-form buffers declared, then the saved weights loaded with ``strict=True``."""
+    config = getattr(det, "module_config_", None)
+    if config is None:
+        raise GraphadError(f"the saved {type(det).__name__} has no module config (saved "
+                           "with another graphad version?)")
+    module = det._module_from_config(config)
     state = record["state_dict"]
+    if hasattr(module, "register_fitted"):
+        module.register_fitted(state)
     try:
-        result = module.load_state_dict(state, strict=False)
+        module.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise GraphadError(f"saved weights do not fit the rebuilt {type(module).__name__}"
                            f" (saved with another graphad version?): {exc}") from None
-    if result.missing_keys:
-        raise GraphadError(f"saved weights lack {result.missing_keys[:5]} of the rebuilt "
-                           f"{type(module).__name__} (saved with another graphad version?)")
-    for key in result.unexpected_keys:   # buffers a module registers while fitting
-        owner, _, name = key.rpartition(".")
-        try:
-            target = module.get_submodule(owner) if owner else module
-        except AttributeError:
-            raise GraphadError(f"saved weights hold {key!r}, which the rebuilt "
-                               f"{type(module).__name__} has no place for") from None
-        target.register_buffer(name, state[key])
     return module.eval()
 
 

@@ -64,6 +64,14 @@ class MultimodalGAEModule(nn.Module):
             "outlier": OutlierFamily(seed),
         })
 
+    def register_fitted(self, state: Dict[str, Tensor]) -> None:
+        """Declare the closed-form buffers of a saved ``state_dict`` (ridge maps,
+        forests), so that it then loads with ``strict=True``."""
+        for name, family in self.families.items():
+            prefix = f"families.{name}."
+            family.register_fitted({k[len(prefix):]: v for k, v in state.items()
+                                    if k.startswith(prefix)})
+
     def encode(self, batch: HeteroData) -> Dict[NodeType, Tensor]:
         has_attr = any("edge_attr" in batch[et] for et in batch.edge_types)
         return self.encoder(batch.x_dict, batch.edge_index_dict,

@@ -65,6 +65,19 @@ class ComponentFamily(nn.Module):
     def details(self, batch: HeteroData, node_type: NodeType) -> list:
         return []
 
+    #: prefixes of the buffers ``fit`` registers (closed-form state), so that a saved
+    #: module can declare them before a strict ``load_state_dict``
+    fitted_prefixes: Tuple[str, ...] = ()
+
+    def register_fitted(self, state: Dict[str, Tensor]) -> None:
+        """Register the fitted buffers of a saved state (keys relative to this
+        family) whose names start with one of :attr:`fitted_prefixes`."""
+        for key, value in state.items():
+            owner, _, name = key.rpartition(".")
+            if name.startswith(self.fitted_prefixes):
+                target = self.get_submodule(owner) if owner else self
+                target.register_buffer(name, torch.zeros_like(value))
+
 
 def masked(values: Tensor, present: Tensor) -> Tensor:
     """``values`` where ``present``, NaN elsewhere."""

@@ -16,6 +16,8 @@ class CrossModalFamily(ComponentFamily):
     """One ``cross_modal:<a>~<b>`` component per pair of an entity's observation types
     (closed-form ridge maps, :class:`~graphad.nn.crossmodal.CrossModalRidge`)."""
 
+    fitted_prefixes = ("w_", "ma_", "mb_")       # the ridge maps (``cross.*``)
+
     def __init__(self, views: Dict[NodeType, List[EdgeType]]):
         super().__init__()
         self.cross = CrossModalRidge(views)

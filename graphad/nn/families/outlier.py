@@ -55,6 +55,8 @@ class OutlierFamily(ComponentFamily):
         seed: the forest's ``random_state``.
     """
 
+    fitted_prefixes = tuple(f"{k}_" for k in KEYS)   # the forests' tensors
+
     def __init__(self, seed: int = 0):
         super().__init__()
         self.seed = seed
