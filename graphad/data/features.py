@@ -61,6 +61,19 @@ def edge_stat_features(data: HeteroData) -> Dict[NodeType, Tensor]:
             for t, v in out.items()}
 
 
+def category_columns(bundle, x: Dict[NodeType, Tensor]) -> Dict[NodeType, Tensor]:
+    """``{type: BoolTensor[d]}``: which columns of ``x[t]`` (own features first) are
+    one-hot categories of the schema (feature names ``column=value``)."""
+    out = {}
+    for t, v in x.items():
+        names = bundle.feature_names.get(t) or []
+        mask = torch.zeros(v.size(1), dtype=torch.bool)
+        for j, name in enumerate(names[:v.size(1)]):
+            mask[j] = "=" in str(name)
+        out[t] = mask
+    return out
+
+
 def edge_stat_widths(data: HeteroData) -> Dict[NodeType, int]:
     """Columns :func:`edge_stat_features` gives each type (without computing them)."""
     out = {t: 0 for t in data.node_types}

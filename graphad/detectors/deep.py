@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from ..data.bundle import GraphBundle
-from ..data.features import edge_stat_widths, node_inputs, own_width
+from ..data.features import category_columns, edge_stat_widths, node_inputs, own_width
 from ..errors import GraphadError
 from ..nn.inputs import prepare_inputs
 from ..scoring.normalize import Components
@@ -110,7 +110,8 @@ class DeepDetector(BaseDetector):
             data, self.node_stats_, self.edge_stats_ = prepare_inputs(
                 bundle.data, x, max_dim=self.max_input_dim,
                 own={t: own_width(bundle.data, t) for t in bundle.data.node_types},
-                keep=edge_stat_widths(bundle.data))
+                keep=edge_stat_widths(bundle.data),
+                categories=category_columns(bundle, x))
             self.in_dims_ = {t: data[t].x.size(1) for t in data.node_types}
             self.metadata_ = data.metadata()
             return data

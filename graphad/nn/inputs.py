@@ -1,6 +1,7 @@
 """Model-ready inputs: standardised features and precomputed neighbour means."""
 from __future__ import annotations
 
+import math
 from typing import Dict, Optional, Tuple
 
 import torch
@@ -27,11 +28,27 @@ def affinity_key(et: EdgeType) -> str:
     return "aff__" + edge_type_str(et)
 
 
-def fit_standardiser(x: Tensor) -> Tuple[Tensor, Tensor]:
-    """Column mean and std (std 1 where a column is constant)."""
+def fit_standardiser(x: Tensor, categories: Optional[Tensor] = None
+                     ) -> Tuple[Tensor, Tensor]:
+    """Column mean and scale (std; 1 where a column is constant).
+
+    ``categories`` (bool ``[d]``) marks one-hot category columns: each is scaled so that
+    its rarer value lands at the normal quantile of its share ``q``,
+    ``z_q = Phi^-1(1 - q / 2)``. A country held by 0.5% of the users then reads 2.8,
+    not the 14 standard deviations a std gives it, which let one rare category dominate
+    every squared error and every forest split (the top of a ranking filled with
+    owners of a rare device kind).
+    """
     mean = x.mean(0)
     std = x.std(0, unbiased=False)
-    return mean, torch.where(std > 1e-6, std, torch.ones_like(std))
+    scale = torch.where(std > 1e-6, std, torch.ones_like(std))
+    if categories is None or x.size(0) == 0 or not bool(categories.any()):
+        return mean, scale
+    binary = categories & ((x == 0) | (x == 1)).all(0) & (std > 1e-6)
+    q = torch.minimum(mean, 1 - mean).clamp(min=1e-9)
+    z = math.sqrt(2.0) * torch.special.erfinv((1 - q).double()).float()
+    calibrated = torch.maximum(mean, 1 - mean) / z.clamp(min=1e-6)
+    return mean, torch.where(binary, calibrated, scale)
 
 
 def standardise(x: Tensor, stats: Tuple[Tensor, Tensor], clip: float = 10.0) -> Tensor:
@@ -67,7 +84,8 @@ def sparse_mean(x_src: Tensor, edge_index: Tensor, num_dst: int) -> Tuple[Tensor
 def prepare_inputs(data: HeteroData, x_dict: Dict[NodeType, Tensor],
                    node_stats: Optional[Stats] = None, edge_stats: Optional[Stats] = None,
                    max_dim: int = 64, own: Optional[Dict[NodeType, int]] = None,
-                   keep: Optional[Dict[NodeType, int]] = None
+                   keep: Optional[Dict[NodeType, int]] = None,
+                   categories: Optional[Dict[NodeType, Tensor]] = None
                    ) -> Tuple[HeteroData, Stats, Stats]:
     """A new ``HeteroData`` with standardised ``x`` / ``edge_attr`` and, per relation,
     the destination's neighbour-mean input (``nbr_key``) and mask (``has_key``); over
@@ -78,7 +96,9 @@ def prepare_inputs(data: HeteroData, x_dict: Dict[NodeType, Tensor],
     columns (the incident edge-attribute aggregates), which are kept as they are, so a
     PCA of 384 text dimensions does not wash out a review's rating. ``own[t]`` says how
     many leading columns are the type's own features (for the precompute steps; all
-    when not given). Local affinity is computed on the full standardised input.
+    when not given); ``categories[t]`` marks one-hot category columns
+    (:func:`fit_standardiser`). Local affinity is computed on the full standardised
+    input.
     Statistics are fitted when not given (training graph) and reused otherwise. The
     precompute steps of the component families (:mod:`graphad.nn.families`) then add
     their whole-graph evidence.
@@ -93,7 +113,7 @@ def prepare_inputs(data: HeteroData, x_dict: Dict[NodeType, Tensor],
     for t in data.node_types:
         x = x_dict[t].float()
         if fit_nodes:
-            mean, std = fit_standardiser(x)
+            mean, std = fit_standardiser(x, (categories or {}).get(t))
             width = x.size(1) - (keep or {}).get(t, 0)
             basis = fit_reduction(standardise(x, (mean, std))[:, :width], max_dim)
             node_stats[t] = (mean, std) if basis is None else (mean, std, basis)
