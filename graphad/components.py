@@ -75,7 +75,3 @@ def spec_for(name: str) -> ComponentSpec:
 def is_rollup(name: str) -> bool:
     return spec_for(name).rollup
 
-
-def registered_families() -> Dict[str, ComponentSpec]:
-    _load()
-    return dict(_SPECS)

@@ -24,14 +24,6 @@ _CLASSES: Dict[str, str] = {
 TAG = "__state__"
 
 
-def register_state_class(cls: type) -> type:
-    """Add a class with ``get_state()`` / ``from_state(state)`` (usable as a decorator)."""
-    if not (hasattr(cls, "get_state") and hasattr(cls, "from_state")):
-        raise TypeError(f"{cls.__name__} needs get_state() and from_state()")
-    _CLASSES[cls.__name__] = cls.__module__
-    return cls
-
-
 def is_stateful(obj: Any) -> bool:
     return (_CLASSES.get(type(obj).__name__) == type(obj).__module__
             and hasattr(obj, "get_state"))

@@ -1,7 +1,7 @@
 """Model inputs derived from a graph: node inputs, degrees, neighbour means."""
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import torch
 from torch import Tensor
@@ -26,6 +26,7 @@ def degree_features(data: HeteroData) -> Dict[NodeType, Tensor]:
 #: aggregates of incident edge attributes, per relation, end and attribute column
 EDGE_STATS = ("mean", "min", "max", "std")
 EDGE_CLIP = 20.0
+MAD_TO_STD = 1.4826
 
 
 def edge_stat_features(data: HeteroData) -> Dict[NodeType, Tensor]:
@@ -87,13 +88,22 @@ def edge_stat_widths(data: HeteroData) -> Dict[NodeType, int]:
     return out
 
 
+def robust_center_scale(x: Tensor) -> Tuple[Tensor, Tensor]:
+    """Column median and 1.4826 MAD of ``x [n, d]`` (the std where the MAD is 0, then 1):
+    ``([d], [d])``; ``(0, 1)`` for no rows."""
+    if x.size(0) == 0:
+        return x.new_zeros(x.size(1)), x.new_ones(x.size(1))
+    med = x.median(dim=0).values
+    mad = MAD_TO_STD * (x - med).abs().median(dim=0).values
+    std = x.std(dim=0, unbiased=False) if x.size(0) > 1 else torch.ones_like(med)
+    return med, torch.where(mad > 1e-9, mad,
+                            torch.where(std > 1e-9, std, torch.ones_like(mad)))
+
+
 def _robust_scale(attr: Tensor) -> Tensor:
     if attr.size(0) == 0:
         return attr
-    med = attr.median(dim=0).values
-    mad = 1.4826 * (attr - med).abs().median(dim=0).values
-    std = attr.std(dim=0, unbiased=False) if attr.size(0) > 1 else torch.ones_like(med)
-    scale = torch.where(mad > 1e-9, mad, torch.where(std > 1e-9, std, torch.ones_like(mad)))
+    med, scale = robust_center_scale(attr)
     return ((attr - med) / scale).clamp(-EDGE_CLIP, EDGE_CLIP)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Dict, Optional
 
 from ..errors import GraphadError
+from ..state import from_record, is_record, is_stateful, to_record
 
 STATE_VERSION = 1
 
@@ -24,9 +25,8 @@ def featurizer_state(bundle: Any) -> Optional[Dict[str, Any]]:
 
     ``tabular``: transform key (``tabular:<type>``, ``edge_attr:<s>__<r>__<d>``) ->
     :meth:`TabularEncoder.to_dict`; ``encoders``: ``encoder:<type>`` -> encoder id;
-    ``fitted_encoders``: ``encoder:<type>`` -> ``{"class", "state"}`` for encoders that
-    learn from their inputs (TF-IDF: vocabulary, idf, SVD basis), rebuilt with
-    ``from_state``; ``refit``: fitted encoders that cannot be kept (re-fitted at
+    ``fitted_encoders``: ``encoder:<type>`` -> a :mod:`graphad.state` record for encoders
+    that learn from their inputs (TF-IDF: vocabulary, idf, SVD basis); ``refit``: fitted encoders that cannot be kept (re-fitted at
     scoring, which :meth:`Featurizer.check` refuses).
     """
     from ..encoders.tabular import TabularEncoder
@@ -42,16 +42,11 @@ def featurizer_state(bundle: Any) -> Optional[Dict[str, Any]]:
             state["encoders"][key] = str(obj.id)
             if not getattr(obj, "requires_fit", False):
                 continue
-            if type(obj).__name__ in _STATEFUL and hasattr(obj, "get_state"):
-                state["fitted_encoders"][key] = {"class": type(obj).__name__,
-                                                 "state": obj.get_state()}
+            if is_stateful(obj):
+                state["fitted_encoders"][key] = to_record(obj)
             else:
                 state["refit"].append(key)
     return state
-
-
-#: fitted encoders kept as state: class name -> module (the only classes rebuilt)
-_STATEFUL = {"TfidfSvdEncoder": "graphad.encoders.text"}
 
 
 class Featurizer:
@@ -70,16 +65,12 @@ class Featurizer:
             raise GraphadError("the model's featurisation state is missing or of another "
                                f"version ({state.get('version') if isinstance(state, dict) else state!r}"
                                f"; this graphad reads {STATE_VERSION})")
-        import importlib
         self.state = state
         self.transforms: Dict[str, Any] = {key: TabularEncoder.from_dict(s)
                                            for key, s in state.get("tabular", {}).items()}
-        for key, rec in state.get("fitted_encoders", {}).items():
-            if rec.get("class") not in _STATEFUL:
-                raise GraphadError(f"the model's encoder for {key.split(':', 1)[1]!r} is "
-                                   f"of an unknown class {rec.get('class')!r}")
-            cls = getattr(importlib.import_module(_STATEFUL[rec["class"]]), rec["class"])
-            self.transforms[key] = cls.from_state(rec["state"])
+        for key, record in state.get("fitted_encoders", {}).items():
+            # a record in memory; persistence hands back the rebuilt encoder
+            self.transforms[key] = from_record(record) if is_record(record) else record
         self.encoder_ids: Dict[str, str] = dict(state.get("encoders", {}))
 
     @classmethod

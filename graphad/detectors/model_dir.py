@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Union
 
 from ..errors import GraphadError
 
@@ -124,8 +124,3 @@ def read_manifest(folder: PathLike) -> Dict[str, Any]:
         raise GraphadError(f"{folder}: {MANIFEST} lists no files")
     return manifest
 
-
-def saved_schema(folder: PathLike) -> Optional[Path]:
-    """The schema a model directory was fitted with, if it holds one."""
-    path = Path(folder) / SCHEMA
-    return path if path.is_file() else None

@@ -33,6 +33,7 @@ from torch_geometric.data import HeteroData
 from torch_geometric.utils import scatter
 
 from ...components import ComponentSpec, register_component
+from ...data.features import robust_center_scale
 from ...typing import EdgeType, NodeType, is_reverse
 from .base import (ComponentFamily, EdgeErrors, Errors, Latents, masked,
                    register_precompute, two_sided_surprisal)
@@ -64,11 +65,7 @@ def robust_edge_z(values: Tensor, group: Tensor, num_groups: int) -> Tensor:
     """Robust z ``[m]`` of each value within its group, shrunk to the global median /
     scale by :data:`PRIOR_EDGES` (see the module docstring)."""
     v = values.double()
-    g_med = float(v.median()) if v.numel() else 0.0
-    g_scale = MAD_TO_STD * float((v - g_med).abs().median()) if v.numel() else 1.0
-    if g_scale <= 1e-9:
-        g_scale = float(v.std(unbiased=False)) if v.numel() > 1 else 0.0
-        g_scale = g_scale if g_scale > 1e-9 else 1.0
+    g_med, g_scale = (float(a[0]) for a in robust_center_scale(v.view(-1, 1)))
     n = torch.bincount(group, minlength=num_groups).double()
     med = torch.nan_to_num(segment_median(v, group, num_groups), nan=g_med)
     mad = MAD_TO_STD * torch.nan_to_num(
