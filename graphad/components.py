@@ -63,6 +63,7 @@ def _load() -> None:
         _LOADED = True
         import graphad.nn.families  # noqa: F401  (registers the model's families)
         import graphad.scoring.rollup  # noqa: F401  (registers obs: / nbr:)
+        import graphad.scoring.proximity  # noqa: F401  (registers near)
 
 
 def spec_for(name: str) -> ComponentSpec:

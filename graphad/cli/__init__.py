@@ -12,7 +12,7 @@ import click
 from ..errors import GraphadError
 from .bench import bench
 from .demo import demo
-from .model import explain, fit, score, subgraphs
+from .model import explain, feedback, fit, score, subgraphs
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,7 +26,7 @@ def cli() -> None:
     """
 
 
-for command in (demo, bench, fit, score, explain, subgraphs):
+for command in (demo, bench, fit, feedback, score, explain, subgraphs):
     cli.add_command(command)
 
 

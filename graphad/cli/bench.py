@@ -79,3 +79,46 @@ def bench_detectors_cmd(datasets: str | None, detectors: str | None, seeds: int 
     run_benchmark(_names(datasets), _names(detectors), seeds=seeds, out_dir=out_dir,
                   quick=quick, timeout=timeout, isolation=isolation, threads=threads,
                   resume=resume, command=shlex.join(args), echo=click.echo)
+
+
+@bench.command("feedback")
+@click.option("--datasets", default=None,
+              help="Comma-separated dataset names (default: fraud_sample, bitcoin_alpha, "
+                   "amazon_upu, tolokers, reddit; --quick: fraud_small).")
+@click.option("--labels-per-set", "ks", default="5,10,20,50", show_default=True,
+              help="Labelled anomalies drawn per run (each with 10 times as many normals).")
+@click.option("--seeds", type=int, default=None, help="Seeds  [default: 3; --quick: 1]")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              default="out/bench-feedback", show_default=True,
+              help="Folder for FEEDBACK.md, feedback.csv, feedback_summary.csv, "
+                   "feedback.png.")
+@click.option("--quick", is_flag=True, help="A small generated graph, few epochs, one seed.")
+def bench_feedback_cmd(datasets: str | None, ks: str, seeds: int | None, out_dir: str,
+                       quick: bool) -> None:
+    """AUROC with a few labelled anomalies: graphad's feedback against logistic
+    regression and gradient boosting on the early-fusion features, same labels, same
+    evaluation nodes (the unlabelled ones).
+
+    \b
+    Example:
+        graphad bench feedback --out benchmarks/feedback
+        graphad bench feedback --datasets bitcoin_alpha --labels-per-set 5,20 --seeds 1
+    """
+    import shlex
+
+    from ..bench.feedback import run_feedback_benchmark
+    from ..errors import GraphadError
+    try:
+        k_values = [int(v) for v in ks.split(",") if v.strip()]
+    except ValueError as exc:
+        raise GraphadError(f"--labels-per-set expects integers, got {ks!r}") from exc
+    if not k_values or min(k_values) < 1:
+        raise GraphadError(f"--labels-per-set expects positive integers, got {ks!r}")
+    seeds = seeds if seeds is not None else (1 if quick else 3)
+    args = ["graphad", "bench", "feedback", "--labels-per-set", ks, "--seeds", str(seeds),
+            "--out", out_dir] + (["--datasets", datasets] if datasets else []) \
+        + (["--quick"] if quick else [])
+    summary = run_feedback_benchmark(_names(datasets), k_values, seeds=seeds,
+                                     out_dir=out_dir, quick=quick,
+                                     command=shlex.join(args), echo=click.echo)
+    click.echo(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))

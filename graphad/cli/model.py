@@ -1,4 +1,4 @@
-"""``graphad fit / score / explain / subgraphs``: a saved model on your own tables.
+"""``graphad fit / feedback / score / explain / subgraphs``: a saved model on your own tables.
 
 Every command builds the graph from a schema (``--schema``, tables named in it or found
 in ``--tables-dir``), so a model fitted once can score, explain and group new tables of
@@ -24,6 +24,10 @@ tables_option = click.option(
 model_option = click.option(
     "--model", "model_path", required=True, type=click.Path(),
     help="Model directory (or .pt file) written by `graphad fit`.")
+labels_option = click.option(
+    "--labels", "labels_path", type=click.Path(exists=True, dir_okay=False), default=None,
+    help="Analyst labels (CSV / Parquet with columns node_type, id, label: 1 = confirmed "
+         "anomaly, 0 = confirmed normal) that re-weigh the components.")
 trusted_option = click.option(
     "--trusted", is_flag=True, help="Allow pickled models (only files you made yourself).")
 
@@ -98,16 +102,18 @@ def _members_text(members: Dict[str, list], limit: int = MEMBERS_SHOWN) -> str:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
               help="Detector hyper-parameter, e.g. --param hidden=32 (repeatable).")
+@labels_option
 @trusted_option
 def fit(schema_path: str, tables_dir: Optional[str], out_path: str,
         detector_name: Optional[str], epochs: Optional[int], seed: int,
-        params: Tuple[str, ...], trusted: bool) -> None:
+        params: Tuple[str, ...], labels_path: Optional[str], trusted: bool) -> None:
     """Build the graph of a schema, fit a detector and save it.
 
     \b
     Example:
         graphad fit --schema datasets/fraud_sample/schema.yaml --out out/model.pt
         graphad fit --schema s.yaml --tables-dir tables/ --out m.pt --param hidden=32
+        graphad fit --schema s.yaml --out m --labels confirmed.csv
     """
     from ..detectors.persistence import save_detector
     from ..detectors.registry import DEFAULT_DETECTOR, make_detector
@@ -118,9 +124,55 @@ def fit(schema_path: str, tables_dir: Optional[str], out_path: str,
         kwargs["epochs"] = epochs
     name = detector_name or DEFAULT_DETECTOR
     det = make_detector(name, **kwargs)
+    labels = None
+    if labels_path is not None:
+        from ..scoring.labels import validate_labels
+        labels = validate_labels(labels_path, bundle)     # refused before training
     start = time.perf_counter()
-    det.fit(bundle)
+    det.fit(bundle, labels)
     click.echo(f"fitted {type(det).__name__} in {time.perf_counter() - start:.1f}s")
+    if labels is not None:
+        _echo_feedback(det)
+    path = save_detector(det, out_path, trusted=trusted, schema=schema_path)
+    click.echo(f"saved {path}")
+
+
+def _echo_feedback(det: Any) -> None:
+    for t, weights in det.feedback_weights_.items():
+        shown = det.component_weights(weights, t)
+        top = sorted(shown.items(), key=lambda kv: -kv[1])[:6]
+        click.echo(f"feedback weights for {t}: "
+                   + ", ".join(f"{name} {w:.2f}" for name, w in top))
+
+
+# ---------------------------------------------------------------- feedback
+@click.command()
+@model_option
+@schema_option
+@tables_option
+@click.option("--labels", "labels_path", required=True,
+              type=click.Path(exists=True, dir_okay=False),
+              help="CSV / Parquet with columns node_type, id, label (1 = confirmed "
+                   "anomaly, 0 = confirmed normal); every label so far.")
+@click.option("--out", "out_path", required=True, type=click.Path(),
+              help="Model to write (directory, or a .pt file).")
+@trusted_option
+def feedback(model_path: str, schema_path: str, tables_dir: Optional[str],
+             labels_path: str, out_path: str, trusted: bool) -> None:
+    """Re-weigh a saved model's components from confirmed cases (no retraining).
+
+    \b
+    Example:
+        graphad feedback --model out/model --schema s.yaml --labels confirmed.csv \\
+            --out out/model-fb
+    """
+    from ..detectors.persistence import save_detector
+    det = _load(model_path, trusted)
+    bundle = build_from_schema(schema_path, tables_dir, fitted=det)
+    start = time.perf_counter()
+    det.feedback(bundle, labels_path)
+    click.echo(f"feedback from {labels_path} in {time.perf_counter() - start:.1f}s")
+    _echo_feedback(det)
     path = save_detector(det, out_path, trusted=trusted, schema=schema_path)
     click.echo(f"saved {path}")
 
@@ -289,4 +341,4 @@ def _labels(schema_path: str, labels_path: Optional[str]):
     return labels
 
 
-COMMANDS: List[click.Command] = [fit, score, explain, subgraphs]
+COMMANDS: List[click.Command] = [fit, feedback, score, explain, subgraphs]

@@ -12,6 +12,9 @@ Subclasses implement two hooks, and a third where they score edges:
   (higher = more anomalous) for a graph of the same schema.
 * ``_edge_components(bundle) -> {relation: {family: FloatTensor[m]}}``: raw per-edge
   errors, normalised per relation and combined by the same rule as node components.
+
+Analyst feedback (:meth:`BaseDetector.feedback`) lives here too, so every detector
+learns from confirmed cases the same way, without retraining.
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ from torch import Tensor
 from ..data.bundle import GraphBundle, as_bundle
 from ..components import is_rollup
 from ..errors import GraphadError
-from ..scoring.combine import RULES, combine_components, component_parts
+from ..scoring.combine import RULES, combine_components, component_parts, family_weights
 from ..scoring.normalize import Components, RobustNormalizer, SurprisalNormalizer
 from ..scoring.rollup import rollup_components
 from ..scoring.threshold import confidence, fit_thresholds, linear_proba, unify_proba
@@ -48,6 +51,9 @@ class BaseDetector(BaseEstimator):
         featurizer_: the training graph's fitted feature transforms as plain data
             (None for graphs not built from tables); ``build_graph(tables, schema,
             fitted=detector)`` featurises new tables with them.
+        feedback_weights_: ``{type: {component: weight}}`` learned from analyst labels
+            (:meth:`feedback`); ``{}`` without labels.
+        feedback_labels_: the labels behind them, as plain data.
 
     ``normalize`` says how each raw error component becomes evidence before the
     components are combined: ``"surprisal"`` (default) = signed surprisal under the
@@ -85,10 +91,17 @@ class BaseDetector(BaseEstimator):
         raise GraphadError(f"{type(self).__name__} does not score edges")
 
     # ------------------------------------------------------------------ contract
-    def fit(self, graph: Any, y: Any = None) -> "BaseDetector":
-        """Fit on a graph (``GraphBundle``, ``HeteroData`` or ``Data``); returns self."""
+    def fit(self, graph: Any, labels: Any = None) -> "BaseDetector":
+        """Fit on a graph (``GraphBundle``, ``HeteroData`` or ``Data``); returns self.
+
+        ``labels``: optional analyst labels (a ``node_type, id, label`` table or file,
+        1 = confirmed anomaly, 0 = confirmed normal); ``fit(g, labels)`` is exactly
+        ``fit(g).feedback(g, labels)``. Without labels the score is unsupervised.
+        """
         self._check_params()
         bundle = as_bundle(graph)
+        self.feedback_weights_: Dict[NodeType, Dict[str, float]] = {}
+        self.feedback_labels_: Dict[str, Dict[str, list]] = {}
         from ..data.featurizer import featurizer_state
         self.featurizer_ = featurizer_state(bundle)
         self._fit(bundle)
@@ -105,12 +118,67 @@ class BaseDetector(BaseEstimator):
         self.labels_ = {t: (s > self.threshold_[t]).long()
                         for t, s in self.decision_scores_.items()}
         self.node_types_ = list(bundle.node_types)
+        if labels is not None:
+            self.feedback(bundle, labels)
+        return self
+
+    def feedback(self, graph: Any, labels: Any) -> "BaseDetector":
+        """Re-weigh the components from analyst labels, without retraining; returns self.
+
+        ``labels``: a ``node_type, id, label`` table (DataFrame, CSV or Parquet path);
+        1 = confirmed anomaly, 0 = confirmed normal, unlabelled nodes absent. Each node
+        type with at least one confirmed anomaly gets non-negative component weights
+        learned on ``graph`` (:func:`~graphad.scoring.feedback.fit_component_weights`,
+        combined by the weighted mean so that contributions stay readable and add up)
+        and one more component, ``near``: closeness to the confirmed anomalies
+        (:mod:`graphad.scoring.proximity`). Its scores on ``graph`` replace that type's
+        ``decision_scores_`` and threshold. Each call starts again from the
+        unsupervised weights: pass every label so far, not only the new ones.
+        """
+        from ..scoring.feedback import FEEDBACK_RULE, fit_component_weights
+        from ..scoring.labels import label_vectors, labels_state, validate_labels
+        from ..scoring.proximity import NEAR, proximity_components
+        check_is_fitted(self, "normalizer_")
+        bundle = as_bundle(graph)
+        table = validate_labels(labels, bundle)
+        vectors = label_vectors(table, bundle)
+        positives = {t: (v == 1).nonzero().view(-1) for t, v in vectors.items()}
+        if not any(p.numel() for p in positives.values()):
+            raise GraphadError("feedback needs at least one confirmed anomaly (label 1) "
+                               "in the labels table")
+        comps = self._unsupervised_components(bundle)
+        near = proximity_components(bundle, positives, leave_one_out=True)
+        learned = {}
+        for t, y in vectors.items():
+            if positives[t].numel() and comps.get(t):
+                learned[t] = fit_component_weights({**comps[t], NEAR: near[t]}, y,
+                                                   self.weights, rule=FEEDBACK_RULE)
+        self.feedback_weights_ = learned
+        self.feedback_labels_ = labels_state(table)
+        scores = self.decision_function(bundle)
+        for t in learned:
+            self.decision_scores_[t] = scores[t]
+            self.threshold_[t] = fit_thresholds({t: scores[t]}, self.contamination)[t]
+            self.labels_[t] = (scores[t] > self.threshold_[t]).long()
         return self
 
     def score_components(self, graph: Any) -> Dict[NodeType, Dict[str, Tensor]]:
         """Normalised components per node type (the parts that add up to the score)."""
         check_is_fitted(self, "normalizer_")
         bundle = as_bundle(graph)
+        comps = self._unsupervised_components(bundle)
+        learned = getattr(self, "feedback_weights_", None)
+        if learned:
+            from ..scoring.labels import label_vectors, labels_from_state
+            from ..scoring.proximity import NEAR, proximity_components
+            vectors = label_vectors(labels_from_state(self.feedback_labels_), bundle)
+            near = proximity_components(
+                bundle, {t: (v == 1).nonzero().view(-1) for t, v in vectors.items()})
+            comps = {t: {**c, NEAR: near[t]} if t in learned else c
+                     for t, c in comps.items()}
+        return comps
+
+    def _unsupervised_components(self, bundle: GraphBundle) -> Components:
         comps = self._finish(bundle, self._components(bundle))
         return self._normalise_rollup(comps)
 
@@ -200,8 +268,10 @@ class BaseDetector(BaseEstimator):
 
     def _finish(self, bundle: GraphBundle, raw: Components) -> Components:
         comps = self.normalizer_.transform(raw)
-        if self.rollup:
-            comps = rollup_components(bundle, comps, self.combine(comps))
+        if self.rollup:      # linked nodes' unsupervised scores, feedback or not
+            rule = getattr(self, "combination", "hmp")
+            scores = {t: combine_components(c, self.weights, rule) for t, c in comps.items()}
+            comps = rollup_components(bundle, comps, scores)
         return comps
 
     def _normalise_rollup(self, comps: Components) -> Components:
@@ -218,10 +288,28 @@ class BaseDetector(BaseEstimator):
         adds nothing, so an anomaly that shows in one component is not cancelled by
         components where it looks ordinary.
         """
-        rule = getattr(self, "combination", "hmp")
-        return {t: combine_components(c, self.weights, rule) for t, c in comps.items()}
+        out = {}
+        for t, c in comps.items():
+            weights, rule = self._rule(t)
+            out[t] = combine_components(c, weights, rule)
+        return out
 
-    def component_parts(self, comps: Mapping[str, Tensor]) -> Dict[str, Tensor]:
+    def _rule(self, node_type: Any = None) -> "tuple[Optional[Mapping[str, float]], str]":
+        """``(weights, combination)`` of a node type: learned from feedback where there
+        is some, else ``(weights, combination)``."""
+        learned = getattr(self, "feedback_weights_", None) or {}
+        if node_type in learned:
+            from ..scoring.feedback import FEEDBACK_RULE
+            return learned[node_type], FEEDBACK_RULE
+        return self.weights, getattr(self, "combination", "hmp")
+
+    def component_weights(self, names: Any, node_type: Any = None) -> Dict[str, float]:
+        """Each component's effective weight in a node type's combination."""
+        return family_weights(list(names), self._rule(node_type)[0])
+
+    def component_parts(self, comps: Mapping[str, Tensor],
+                        node_type: Any = None) -> Dict[str, Tensor]:
         """``{component: [n]}`` contributions of one type's components; they add up to
         :meth:`combine` exactly."""
-        return component_parts(comps, self.weights, getattr(self, "combination", "hmp"))
+        weights, rule = self._rule(node_type)
+        return component_parts(comps, weights, rule)

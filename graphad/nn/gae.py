@@ -22,7 +22,7 @@ from torch_geometric.data import HeteroData
 
 from ..typing import EdgeType, NodeType
 from .encoder import HeteroEncoder
-from .families import (AttributeFamily, ConsistencyFamily, CrossModalFamily,
+from .families import (AttributeFamily, ConsistencyFamily, CrossModalFamily, DensityFamily,
                        EdgeEvidenceFamily, OutlierFamily, PeerFamily, StructureFamily)
 from .families.base import EdgeErrors, Errors
 
@@ -61,6 +61,7 @@ class MultimodalGAEModule(nn.Module):
             "cross_modal": CrossModalFamily(views),
             "edge": EdgeEvidenceFamily(),
             "peer": PeerFamily(),
+            "density": DensityFamily(),
             "outlier": OutlierFamily(seed),
         })
 

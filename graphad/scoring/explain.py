@@ -159,7 +159,7 @@ def explain(graph: Any, node: Tuple[NodeType, Any], detector: Any, top: int = 5,
     threshold = thresholds.get(node_type)
     ex = Explanation(node_type, node_id, score,
                      None if threshold is None else float(threshold), rank, int(s.numel()),
-                     contributions(detector, comps[node_type], idx),
+                     contributions(detector, comps[node_type], idx, node_type),
                      unit=component_unit(detector))
     z_scores = robust_z(scores)
     ex.features = _features(bundle, node_type, idx, top)
@@ -177,8 +177,8 @@ def component_unit(detector: Any) -> str:
     return "σ" if getattr(detector, "normalize", "surprisal") == "robust_z" else "nats"
 
 
-def contributions(detector: Any, comps: Mapping[str, torch.Tensor], idx: int
-                  ) -> pd.DataFrame:
+def contributions(detector: Any, comps: Mapping[str, torch.Tensor], idx: int,
+                  node_type: Any = None) -> pd.DataFrame:
     """``component, z, weight, contribution, share`` of one node, largest first.
 
     The contributions are the detector's own split of the score
@@ -186,10 +186,9 @@ def contributions(detector: Any, comps: Mapping[str, torch.Tensor], idx: int
     mean p-value, the score shared in proportion to each component's ``w / p``; for the
     mean, ``w_c s+_c / sum(w)``. The column sums to the score exactly.
     """
-    from .combine import family_weights
-    weights = family_weights(list(comps), getattr(detector, "weights", None))
+    weights = detector.component_weights(comps, node_type)
     one = {name: z[idx:idx + 1].float() for name, z in comps.items()}
-    parts = detector.component_parts(one)
+    parts = detector.component_parts(one, node_type)
     rows = [{"component": name, "z": float(z[0]),
              "weight": weights[name],
              "contribution": float(parts[name][0]) if name in parts else 0.0}
@@ -274,7 +273,7 @@ def _observations(bundle: GraphBundle, comps, scores, detector: Any, t: NodeType
             continue
         s = scores[obs][linked]
         best = int(linked[int(torch.argmax(torch.nan_to_num(s, nan=-math.inf)))])
-        top = contributions(detector, comps[obs], best)
+        top = contributions(detector, comps[obs], best, obs)
         rows.append({"component": name, "z": float(comps[t][name][idx]),
                      "observation": f"{obs}:{bundle.ids.external(obs, [best])[0]}",
                      "linked": int(linked.numel()), "score": float(scores[obs][best]),

@@ -125,7 +125,7 @@ def _members(bundle, idx, detector, comps, scores) -> pd.DataFrame:
                 if t in thresholds:
                     row["flagged"] = bool(s[i] > thresholds[t])
             if comps is not None and t in comps:
-                parts = contributions(detector, comps[t], i)
+                parts = contributions(detector, comps[t], i, t)
                 row["main_component"] = parts["component"].iloc[0] if len(parts) else ""
             rows.append(row)
     table = pd.DataFrame(rows)

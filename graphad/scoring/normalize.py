@@ -147,8 +147,12 @@ def _tail(e: Tensor, scale: float) -> Tensor:
                             dtype=torch.float64)
     ordered = torch.sort(e).values
     u = ordered[n - k - 1]
-    # median excess / log 2: the exponential's scale, not pulled up by the outliers
-    beta = float(torch.quantile(ordered[n - k:] - u, 0.5)) / math.log(2)
+    # median excess / log 2: the exponential's scale, not pulled up by the outliers;
+    # values tied with u are no excess (a discrete component, counts or a few distinct
+    # levels, would otherwise get a scale near 0 and one step above u endless surprisal)
+    excess = ordered[n - k:] - u
+    excess = excess[excess > 0]
+    beta = float(torch.quantile(excess, 0.5)) / math.log(2) if excess.numel() else 0.0
     if beta <= 1e-12:
         beta = scale if scale > 0 else 1.0
     return torch.tensor([float(u), beta, k / n], dtype=torch.float64)

@@ -6,11 +6,12 @@ from .attribute import AttributeFamily
 from .base import ComponentFamily, precompute_all, register_precompute
 from .consistency import ConsistencyFamily
 from .cross_modal import CrossModalFamily
+from .density import DensityFamily
 from .edge_evidence import EdgeEvidenceFamily
 from .outlier import OutlierFamily
 from .peers import PeerFamily
 from .structure import StructureFamily
 
 __all__ = ["ComponentFamily", "AttributeFamily", "StructureFamily", "ConsistencyFamily",
-           "CrossModalFamily", "EdgeEvidenceFamily", "PeerFamily", "OutlierFamily",
-           "precompute_all", "register_precompute"]
+           "CrossModalFamily", "DensityFamily", "EdgeEvidenceFamily", "PeerFamily",
+           "OutlierFamily", "precompute_all", "register_precompute"]
