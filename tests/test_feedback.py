@@ -23,16 +23,17 @@ N, RING = 300, 24
 
 def ring_graph(seed: int = 0) -> HeteroData:
     """Users with ordinary features and a sparse random friend graph (degree ~4). Users
-    ``0..RING-1`` form a chain of friends (a mule chain): their features and degrees
-    are ordinary, so the unsupervised score does not single them out; only their
-    closeness to one another does."""
+    ``0..RING-1`` form a circle of friends, each linked to the next and the third next
+    (a mule network without triangles): their features, degrees and clustering are
+    ordinary, so the unsupervised score does not single them out; only their closeness
+    to one another does."""
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(N, 8, generator=g)
     src = torch.randint(0, N, (2 * N,), generator=g)
     dst = torch.randint(0, N, (2 * N,), generator=g)
     ring = torch.arange(RING)
-    src = torch.cat([src[RING:], ring])             # ring members: fewer random friends
-    dst = torch.cat([dst[RING:], (ring + 1) % RING])
+    src = torch.cat([src[2 * RING:], ring, ring])   # as many edges as the random ones
+    dst = torch.cat([dst[2 * RING:], (ring + 1) % RING, (ring + 3) % RING])
     keep = src != dst
     ei = torch.stack([src[keep], dst[keep]])
     h = HeteroData()
@@ -73,8 +74,10 @@ def test_labels_lift_a_type_the_unsupervised_score_misses(fitted):
     before = _auroc_unlabelled(det.decision_function(h)["user"], np.r_[pos, neg])
     det.feedback(h, labels_for(pos, neg))
     after = _auroc_unlabelled(det.decision_function(h)["user"], np.r_[pos, neg])
-    assert before < 0.75, before
-    assert after > 0.9 and after > before + 0.2, (before, after)
+    # the circle looks more ordinary than ordinary users to every unsupervised
+    # component (before: 0.26); proximity to 5 confirmed members lifts the other 19
+    assert before < 0.5, before
+    assert after > 0.75 and after > before + 0.4, (before, after)
     weights = det.feedback_weights_["user"]
     assert all(w >= 0 for w in weights.values())
     assert "near" in weights and det.component_weights(weights, "user")["near"] > 0

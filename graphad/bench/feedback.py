@@ -2,7 +2,8 @@
 
 For each dataset and seed the default detector is fitted once, without labels. Then,
 for each ``k`` in ``labels_per_set``, ``k`` anomalies and ``10 k`` normals of the target
-type are drawn at random (per seed) as an analyst's labels, and three learners use them:
+type are drawn at random (per seed; fewer normals where the ground truth holds
+fewer, see :func:`draw_labels`) as an analyst's labels, and three learners use them:
 
 * ``graphad-feedback``: :meth:`~graphad.detectors.base.BaseDetector.feedback` on the
   fitted detector (component weights and proximity, no retraining);
@@ -36,12 +37,13 @@ METHODS = ("graphad-unsupervised", "graphad-feedback", "logreg", "gbm")
 
 
 def draw_labels(y: np.ndarray, k: int, seed: int) -> Optional[np.ndarray]:
-    """Positions of ``k`` anomalies and ``10 k`` normals drawn from ``y`` (1 = anomaly),
-    or None where that would leave fewer than half of either class to evaluate on."""
+    """Positions of ``k`` anomalies and ``10 k`` normals drawn from ``y`` (1 = anomaly;
+    at most half of the normals where there are fewer, as in bitcoin_alpha's ground
+    truth), or None where ``k`` is more than half of the anomalies."""
     rng = np.random.default_rng(seed)
     pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
-    n_neg = NORMALS_PER_ANOMALY * k
-    if k > pos.size // 2 or n_neg > neg.size // 2:
+    n_neg = min(NORMALS_PER_ANOMALY * k, neg.size // 2)
+    if k > pos.size // 2:
         return None
     return np.concatenate([rng.choice(pos, k, replace=False),
                            rng.choice(neg, n_neg, replace=False)])
@@ -81,7 +83,7 @@ def _graph_runs(graph, seed: int, ks: Sequence[int], quick: bool) -> List[dict]:
             continue
         rest = np.setdiff1d(np.arange(y.size), drawn)
         base = {"dataset": graph.name, "seed": seed, "k": k,
-                "normals": NORMALS_PER_ANOMALY * k, "evaluated": rest.size}
+                "normals": int((y[drawn] == 0).sum()), "evaluated": rest.size}
         rows.append({**base, "method": "graphad-unsupervised", "seconds": 0.0,
                      **evaluate(y[rest], unsup[rest])})
         labels = pd.DataFrame({"node_type": t, "id": truth["id"].to_numpy()[drawn],
