@@ -6,18 +6,42 @@ Example:
     >>> graph = graphad.build_graph(net.tables, net.schema)
     >>> det = graphad.MultimodalGAE(seed=0).fit(graph)
     >>> scores = det.decision_function(graph)          # {node type: FloatTensor[n]}
+
+The public names are imported on first use (PEP 562), so ``import graphad`` and the
+command line's ``--help`` do not load torch until something needs it.
 """
-from . import datasets
-from .data import (GraphBundle, GraphSchema, IdMap, as_bundle, build_graph, from_data,
-                   from_hetero_data, from_networkx)
-from .detectors import (EarlyFusionIForest, LateFusionIForest, MultimodalGAE,
-                        make_detector)
-from .errors import (DataValidationError, GraphadError, NotFittedError, SchemaError)
-from .scoring.table import scores_table
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["GraphSchema", "GraphBundle", "IdMap", "build_graph", "as_bundle", "from_data",
-           "from_hetero_data", "from_networkx", "MultimodalGAE", "EarlyFusionIForest", "LateFusionIForest",
-           "make_detector", "scores_table", "datasets", "GraphadError",
-           "DataValidationError", "SchemaError", "NotFittedError"]
+#: public name -> module that defines it
+_EXPORTS = {
+    "GraphSchema": "graphad.data", "GraphBundle": "graphad.data", "IdMap": "graphad.data",
+    "build_graph": "graphad.data", "as_bundle": "graphad.data",
+    "from_data": "graphad.data", "from_hetero_data": "graphad.data",
+    "from_networkx": "graphad.data",
+    "MultimodalGAE": "graphad.detectors", "EarlyFusionIForest": "graphad.detectors",
+    "LateFusionIForest": "graphad.detectors", "make_detector": "graphad.detectors",
+    "scores_table": "graphad.scoring.table",
+    "GraphadError": "graphad.errors", "DataValidationError": "graphad.errors",
+    "SchemaError": "graphad.errors", "NotFittedError": "graphad.errors",
+}
+
+__all__ = sorted(_EXPORTS) + ["datasets"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "datasets":
+        return importlib.import_module("graphad.datasets")
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'graphad' has no attribute {name!r}")
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(__all__))

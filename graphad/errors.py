@@ -1,9 +1,7 @@
 """Exceptions raised by graphad. The CLI turns each into one line and exit code 1."""
 from __future__ import annotations
 
-from typing import Iterable, Optional
-
-from sklearn.exceptions import NotFittedError  # re-exported: one fitted-check error
+from typing import Any, Iterable, Optional
 
 __all__ = ["GraphadError", "SchemaError", "DataValidationError", "EncoderError",
            "NotFittedError", "MissingDependencyError"]
@@ -44,3 +42,12 @@ class EncoderError(GraphadError):
 
 class MissingDependencyError(GraphadError, ImportError):
     """An optional package is needed; the message says which one to install."""
+
+
+def __getattr__(name: str) -> Any:
+    # scikit-learn's NotFittedError (what ``check_is_fitted`` raises), re-exported on
+    # first use so that importing the errors does not import scikit-learn
+    if name == "NotFittedError":
+        from sklearn.exceptions import NotFittedError
+        return NotFittedError
+    raise AttributeError(f"module 'graphad.errors' has no attribute {name!r}")

@@ -4,7 +4,10 @@
 """
 from __future__ import annotations
 
+import logging
 import sys
+import traceback
+import warnings
 from typing import List, Optional
 
 import click
@@ -17,13 +20,29 @@ from .model import explain, feedback, fit, score, subgraphs
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="graphad")
-def cli() -> None:
+@click.option("--debug", is_flag=True, help="On an error, print the full traceback.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Log progress (training loss every 10 epochs) and show third-party "
+                   "warnings.")
+def cli(debug: bool, verbose: bool) -> None:
     """graphad: unsupervised anomaly detection on heterogeneous multimodal graphs.
 
     \b
     Example:
         graphad demo --out out/demo
+        graphad -v fit --schema s.yaml --out model
     """
+    configure_output(verbose or debug)
+
+
+def configure_output(verbose: bool) -> None:
+    """Logging to stderr (INFO with ``--verbose``, else WARNING); without it, the
+    deprecation notices of third-party libraries are not shown."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", force=True)
+    if not verbose:
+        for category in (FutureWarning, DeprecationWarning):
+            warnings.filterwarnings("ignore", category=category)
 
 
 for command in (demo, bench, fit, feedback, score, explain, subgraphs):
@@ -43,6 +62,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         click.echo("aborted", err=True)
         return 1
     except (GraphadError, FileNotFoundError, ValueError) as exc:
+        if "--debug" in (argv if argv is not None else sys.argv[1:]):
+            traceback.print_exc()
         click.echo(f"graphad: error: {exc}", err=True)
         return 1
     return 0

@@ -6,6 +6,7 @@ the same schema.
 """
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -117,13 +118,15 @@ def fit(schema_path: str, tables_dir: Optional[str], out_path: str,
     """
     from ..detectors.persistence import save_detector
     from ..detectors.registry import DEFAULT_DETECTOR, make_detector
-    bundle = build_from_schema(schema_path, tables_dir)
-    click.echo(repr(bundle))
     kwargs = {"seed": seed, **_parse_params(params)}
     if epochs is not None:
         kwargs["epochs"] = epochs
     name = detector_name or DEFAULT_DETECTOR
-    det = make_detector(name, **kwargs)
+    det = make_detector(name, **kwargs)     # a wrong --param fails before any work
+    if logging.getLogger().isEnabledFor(logging.INFO) and "verbose" in det.get_params():
+        det.set_params(verbose=True)        # graphad -v fit: the training loss
+    bundle = build_from_schema(schema_path, tables_dir)
+    click.echo(repr(bundle))
     labels = None
     if labels_path is not None:
         from ..scoring.labels import validate_labels

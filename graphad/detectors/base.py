@@ -189,10 +189,40 @@ class BaseDetector(BaseEstimator):
         """
         return self.combine(self.score_components(graph))
 
-    def predict(self, graph: Any) -> Dict[NodeType, Tensor]:
-        """0 / 1 labels at the training threshold of each type."""
+    def predict(self, graph: Any, return_confidence: bool = False) -> Any:
+        """0 / 1 labels ``{type: LongTensor[n]}`` at the training threshold of each type;
+        with ``return_confidence`` (PyOD), also ``{type: FloatTensor[n]}`` confidences
+        in [0, 1] (:meth:`predict_confidence`)."""
         scores = self.decision_function(graph)
-        return {t: (s > self.threshold_[t]).long() for t, s in scores.items()}
+        labels = {t: (s > self.threshold_[t]).long() for t, s in scores.items()}
+        if not return_confidence:
+            return labels
+        conf = {t: confidence(s, self.decision_scores_[t], self.contamination)
+                for t, s in scores.items()}
+        return labels, conf
+
+    def fit_predict(self, graph: Any, labels: Any = None) -> Dict[NodeType, Tensor]:
+        """``fit(graph, labels)`` then the 0 / 1 labels of ``graph`` (``labels_``)."""
+        return self.fit(graph, labels).labels_
+
+    def scores_frame(self, graph: Any, labels: Any = None):
+        """One pandas row per node of ``graph``: ``node_type, id, score, rank, pred``,
+        ``confidence`` and every component ``c_<name>`` (+ ``label`` / ``anomaly_type``
+        from a ground-truth ``labels`` table where given)."""
+        from ..scoring.table import scores_table
+        bundle = as_bundle(graph)
+        comps = self.score_components(bundle)
+        scores = self.combine(comps)
+        pred = {t: (s > self.threshold_[t]).long() for t, s in scores.items()}
+        table = scores_table(bundle, scores, comps, labels=labels, predicted=pred)
+        conf = {t: confidence(s, self.decision_scores_[t], self.contamination).numpy()
+                for t, s in scores.items()}
+        table["confidence"] = float("nan")
+        for t, c in conf.items():
+            rows = (table["node_type"] == t).to_numpy()
+            order = bundle.ids.ids(t).get_indexer(table.loc[rows, "id"].astype(object))
+            table.loc[rows, "confidence"] = c[order]
+        return table
 
     def predict_proba(self, graph: Any, method: str = "linear") -> Dict[NodeType, Tensor]:
         """``{type: FloatTensor[n, 2]}`` inlier / outlier probabilities (PyOD style)."""

@@ -60,8 +60,18 @@ def detector_class(name: str) -> type:
 
 
 def make_detector(name: str, **params: Any):
-    """A detector instance by registry name, with hyper-parameters."""
-    return detector_class(name)(**params)
+    """A detector instance by registry name, with hyper-parameters.
+
+    Raises:
+        GraphadError: a parameter the detector does not have (naming the ones it has).
+    """
+    cls = detector_class(name)
+    known = cls._get_param_names()          # scikit-learn: the __init__ arguments
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise GraphadError(f"{name} has no parameter(s) {unknown}; its parameters: "
+                           f"{', '.join(known)}")
+    return cls(**params)
 
 
 def persistable_classes() -> Dict[str, str]:
