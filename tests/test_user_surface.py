@@ -88,3 +88,45 @@ def test_help_and_version_do_not_load_torch():
     wall = time.perf_counter() - start
     assert out[-4:-1] == ["0", "False", "False"], out
     assert wall < 10, wall          # loose: measured 0.16 s; a busy machine is slower
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    from conftest import make_schema, make_tables
+    from test_cli_model import write_tables
+    root = tmp_path_factory.mktemp("surface")
+    schema = write_tables(root / "data", make_tables(), make_schema())
+    model = root / "model"
+    assert main(["fit", "--schema", str(schema), "--out", str(model), "--epochs", "3",
+                 "--param", "hidden=8"]) == 0
+    return root, schema, model
+
+
+@pytest.mark.parametrize("name, reader", [
+    ("s.parquet", "parquet"), ("s.csv", "csv"), ("s.jsonl", "jsonl")])
+def test_score_format_follows_the_extension(model_dir, tmp_path, name, reader):
+    import pandas as pd
+    root, schema, model = model_dir
+    out, edges = tmp_path / name, tmp_path / ("edges" + name[1:])
+    assert main(["score", "--model", str(model), "--schema", str(schema), "--out", str(out),
+                 "--edges", str(edges)]) == 0
+    read = {"parquet": pd.read_parquet, "csv": pd.read_csv,
+            "jsonl": lambda p: pd.read_json(p, lines=True)}[reader]
+    table, edge_table = read(out), read(edges)
+    assert len(table) == 18 and {"score", "rank", "pred", "confidence"} <= set(table.columns)
+    # 6 uses + 5 pays + 4 wrote + 3 spends edges, each scored once (forward relations)
+    assert len(edge_table) == 18
+    pays = edge_table[edge_table["relation"] == "pays"]
+    assert list(pays["a_amount"]) == [5000.0, 10.0, 99.5, 3.0, 42.0]
+    assert set(pays["rank"]) == {1, 2, 3, 4, 5}
+
+
+def test_score_refuses_an_unknown_extension_before_any_work(model_dir, tmp_path, capsys):
+    root, schema, model = model_dir
+    assert main(["score", "--model", str(model), "--schema", str(schema),
+                 "--out", str(tmp_path / "s.xlsx")]) == 1
+    err = capsys.readouterr().err
+    assert "'.xlsx'" in err and "--format" in err
+    assert main(["score", "--model", str(model), "--schema", str(schema),
+                 "--out", str(tmp_path / "s.txt"), "--format", "csv"]) == 0
+    assert (tmp_path / "s.txt").read_text().startswith("node_type,id,score")

@@ -186,32 +186,51 @@ def feedback(model_path: str, schema_path: str, tables_dir: Optional[str],
 @schema_option
 @tables_option
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
-              help="Scores file (.parquet).")
+              help="Scores file: .parquet, .csv or .jsonl (or see --format).")
+@click.option("--edges", "edges_path", default=None, type=click.Path(dir_okay=False),
+              help="Also write one row per edge (score, components, raw attributes) "
+                   "here, same formats.")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl"]),
+              default=None, help="Output format  [default: from the extension]")
 @click.option("--top", default=5, show_default=True, help="Top nodes to print per type.")
 @trusted_option
 def score(model_path: str, schema_path: str, tables_dir: Optional[str], out_path: str,
-          top: int, trusted: bool) -> None:
-    """Score every node of a graph with a saved model; write a Parquet table.
+          edges_path: Optional[str], fmt: Optional[str], top: int, trusted: bool) -> None:
+    """Score every node (and edge) of a graph with a saved model; write a table.
 
-    One row per node: node_type, id, score, rank, pred and the components c_<name>.
+    One row per node: node_type, id, score, rank, pred, confidence and the components
+    c_<name>. With --edges, one row per edge: relation, src_id, dst_id, score, rank,
+    c_<name> and the raw attributes a_<column>.
 
     \b
     Example:
         graphad score --model out/model.pt --schema datasets/fraud_sample/schema.yaml \\
             --out out/scores.parquet
+        graphad score --model out/model --schema s.yaml --out s.csv --edges edges.csv
     """
-    from ..data.io import atomic_write_csv, atomic_write_parquet
+    import torch
+
+    from ..data.io import atomic_write_csv, atomic_write_table, table_format
     from ..scoring.drift import drift_report, drift_warnings
-    from ..scoring.table import scores_table, top_k
+    from ..scoring.table import edge_scores_table, top_k
+    table_format(out_path, fmt)                      # an unknown format fails first
+    if edges_path is not None:
+        table_format(edges_path, fmt)
     det = _load(model_path, trusted)
     bundle = build_from_schema(schema_path, tables_dir, fitted=det)
-    comps = det.score_components(bundle)
-    scores = det.combine(comps)
-    predicted = {t: (s > det.threshold_[t]).long() for t, s in scores.items()}
-    table = scores_table(bundle, scores, comps, predicted=predicted)
+    table = det.scores_frame(bundle)                # rows of a type in index order
+    scores = {t: torch.as_tensor(g["score"].to_numpy(), dtype=torch.float32)
+              for t, g in table.groupby("node_type", sort=False)}
     table["id"] = table["id"].astype(str)
-    atomic_write_parquet(out_path, table)
+    atomic_write_table(out_path, table, fmt)
     click.echo(f"wrote {len(table)} scores to {out_path}")
+    if edges_path is not None:
+        edges = edge_scores_table(bundle, det.score_edges(bundle),
+                                  det.score_edge_components(bundle))
+        for col in ("src_id", "dst_id"):
+            edges[col] = edges[col].astype(str)
+        atomic_write_table(edges_path, edges, fmt)
+        click.echo(f"wrote {len(edges)} edge scores to {edges_path}")
     report = drift_report(det, bundle, scores)
     if not report.empty:
         drift_path = Path(out_path).with_suffix(".drift.csv")

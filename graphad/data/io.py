@@ -66,3 +66,37 @@ def atomic_write_csv(path: PathLike, frame: pd.DataFrame) -> Path:
 
 def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
     return _atomic(path, lambda tmp: Path(tmp).write_bytes(data))
+
+
+#: output formats of tables, by file extension
+TABLE_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv",
+                 ".jsonl": "jsonl", ".json": "jsonl"}
+
+
+def table_format(path: PathLike, fmt: str | None = None) -> str:
+    """``parquet`` / ``csv`` / ``jsonl``: ``fmt`` where given, else from the extension.
+
+    Raises:
+        GraphadError: an unknown format or extension (naming the known ones).
+    """
+    from ..errors import GraphadError
+    if fmt is not None:
+        if fmt not in set(TABLE_FORMATS.values()):
+            raise GraphadError(f"unknown format {fmt!r}; use parquet, csv or jsonl")
+        return fmt
+    suffix = Path(path).suffix.lower()
+    if suffix not in TABLE_FORMATS:
+        raise GraphadError(f"cannot tell the format of {path} from '{suffix}': use "
+                           ".parquet, .csv or .jsonl, or pass --format")
+    return TABLE_FORMATS[suffix]
+
+
+def atomic_write_table(path: PathLike, frame: pd.DataFrame, fmt: str | None = None) -> Path:
+    """Write ``frame`` atomically as Parquet, CSV or JSON lines (:func:`table_format`)."""
+    kind = table_format(path, fmt)
+    if kind == "parquet":
+        return atomic_write_parquet(path, frame)
+    if kind == "csv":
+        return atomic_write_csv(path, frame)
+    return _atomic(path, lambda tmp: frame.to_json(tmp, orient="records", lines=True,
+                                                   force_ascii=False))

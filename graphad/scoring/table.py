@@ -7,7 +7,7 @@ import pandas as pd
 from torch import Tensor
 
 from ..data.bundle import GraphBundle
-from ..typing import NodeType
+from ..typing import EdgeType, NodeType
 
 
 def scores_table(bundle: GraphBundle, scores: Dict[NodeType, Tensor],
@@ -51,3 +51,34 @@ def top_k(table: pd.DataFrame, node_type: NodeType, k: int = 10) -> pd.DataFrame
 
 
 __all__ = ["scores_table", "top_k"]
+
+
+def edge_scores_table(bundle: GraphBundle, scores: Dict[EdgeType, Tensor],
+                      components: Optional[Dict[EdgeType, Dict[str, Tensor]]] = None
+                      ) -> pd.DataFrame:
+    """One row per scored edge: ``relation, src_type, src_id, dst_type, dst_id, score,
+    rank`` (rank 1 = most anomalous within its relation), the per-edge components
+    ``c_<name>`` and the edge's raw attributes (``a_<column>``) where the graph was built
+    from tables."""
+    frames = []
+    for et, s in scores.items():
+        ei = bundle.data[et].edge_index
+        frame = pd.DataFrame({
+            "relation": et[1], "src_type": et[0],
+            "src_id": bundle.ids.ids(et[0])[ei[0].numpy()].to_numpy(),
+            "dst_type": et[2],
+            "dst_id": bundle.ids.ids(et[2])[ei[1].numpy()].to_numpy(),
+            "score": s.detach().cpu().numpy().astype(float)})
+        frame["rank"] = frame["score"].rank(ascending=False, method="first",
+                                            na_option="bottom").astype(int)
+        for name, v in (components or {}).get(et, {}).items():
+            frame[f"c_{name}"] = v.detach().cpu().numpy().astype(float)
+        raw = bundle.edges_raw.get(et)
+        if raw is not None and len(raw) == len(frame):
+            for col in raw.columns[2:]:
+                frame[f"a_{col}"] = raw[col].to_numpy()
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=["relation", "src_type", "src_id", "dst_type", "dst_id",
+                                     "score", "rank"])
+    return pd.concat(frames, ignore_index=True)
