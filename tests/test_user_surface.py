@@ -130,3 +130,36 @@ def test_score_refuses_an_unknown_extension_before_any_work(model_dir, tmp_path,
     assert main(["score", "--model", str(model), "--schema", str(schema),
                  "--out", str(tmp_path / "s.txt"), "--format", "csv"]) == 0
     assert (tmp_path / "s.txt").read_text().startswith("node_type,id,score")
+
+
+def test_explain_many_nodes_to_json_and_markdown(model_dir, tmp_path, capsys):
+    import json
+
+    import pandas as pd
+
+    from graphad.data import build_graph
+    from graphad.detectors.persistence import load_detector
+    root, schema, model = model_dir
+    nodes = tmp_path / "nodes.csv"
+    pd.DataFrame({"node_type": ["user", "merchant"], "id": ["u5", "300"]}).to_csv(
+        nodes, index=False)
+    out = tmp_path / "why.json"
+    assert main(["explain", "--model", str(model), "--schema", str(schema),
+                 "--node", "user:u1,user:u2", "--nodes", str(nodes), "--out", str(out)]) == 0
+    found = json.loads(out.read_text())
+    assert [(e["node_type"], str(e["id"])) for e in found] == [
+        ("user", "u1"), ("user", "u2"), ("user", "u5"), ("merchant", "300")]
+    det = load_detector(model)
+    scores = det.decision_function(build_graph(schema=schema))
+    assert found[2]["score"] == pytest.approx(float(scores["user"][4]))
+    assert sum(r["contribution"] for r in found[2]["contributions"]) == pytest.approx(
+        found[2]["score"], rel=1e-5)
+    md = tmp_path / "why.md"
+    assert main(["explain", "--model", str(model), "--schema", str(schema),
+                 "--node", "user:u5", "--out", str(md)]) == 0
+    text = md.read_text()
+    assert text.startswith("## user u5") and "| component | z |" in text
+    capsys.readouterr()
+    assert main(["explain", "--model", str(model), "--schema", str(schema),
+                 "--node", "user:u5", "--out", str(tmp_path / "why.txt")]) == 1
+    assert ".json or .md" in capsys.readouterr().err

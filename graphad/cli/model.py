@@ -253,25 +253,75 @@ def score(model_path: str, schema_path: str, tables_dir: Optional[str], out_path
 @model_option
 @schema_option
 @tables_option
-@click.option("--node", required=True, metavar="TYPE:ID",
-              help="The node to explain, e.g. user:u00123.")
+@click.option("--node", "nodes", default=None, metavar="TYPE:ID[,TYPE:ID...]",
+              help="Node(s) to explain, e.g. user:u00123 or user:u1,user:u7.")
+@click.option("--nodes", "nodes_file", default=None, type=click.Path(exists=True,
+              dir_okay=False), help="A file of nodes to explain: CSV / Parquet with "
+              "columns node_type, id, or one TYPE:ID per line.")
+@click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False),
+              help="Write the explanations: .json (every table as records) or .md "
+                   "(Markdown); without it, text on stdout.")
 @click.option("--top", default=5, show_default=True, help="Rows per table.")
 @trusted_option
-def explain(model_path: str, schema_path: str, tables_dir: Optional[str], node: str,
+def explain(model_path: str, schema_path: str, tables_dir: Optional[str],
+            nodes: Optional[str], nodes_file: Optional[str], out_path: Optional[str],
             top: int, trusted: bool) -> None:
-    """Explain one node's score: components, modalities, relations, neighbours.
+    """Explain node scores: components, modalities, relations, neighbours.
+
+    Many nodes are explained from one build and one scoring of the graph.
 
     \b
     Example:
-        graphad explain --model out/model.pt --schema datasets/fraud_sample/schema.yaml \\
+        graphad explain --model out/model --schema datasets/fraud_sample/schema.yaml \\
             --node user:u00123
+        graphad explain --model out/model --schema s.yaml --nodes top.csv --out why.md
     """
-    from ..scoring.explain import explain as explain_node
-    from ..scoring.graphview import parse_node
-    node_type, node_id = parse_node(node)
+    import json
+
+    from ..data.io import atomic_write_text
+    from ..errors import GraphadError
+    from ..scoring.explain import explain_many
+    wanted = _wanted_nodes(nodes, nodes_file)
+    fmt = None
+    if out_path is not None:
+        fmt = {".json": "json", ".md": "md", ".markdown": "md"}.get(
+            Path(out_path).suffix.lower())
+        if fmt is None:
+            raise GraphadError(f"--out {out_path}: use a .json or .md file")
     det = _load(model_path, trusted)
     bundle = build_from_schema(schema_path, tables_dir, fitted=det)
-    click.echo(explain_node(bundle, (node_type, node_id), det, top=top).to_text(top))
+    found = explain_many(bundle, wanted, det, top=top)
+    if out_path is None:
+        click.echo("\n\n".join(ex.to_text(top) for ex in found))
+        return
+    if fmt == "json":
+        text = json.dumps([ex.to_dict() for ex in found], indent=1, ensure_ascii=False)
+    else:
+        text = "\n".join(ex.to_markdown(top) for ex in found)
+    atomic_write_text(out_path, text)
+    click.echo(f"wrote {len(found)} explanation(s) to {out_path}")
+
+
+def _wanted_nodes(nodes: Optional[str], nodes_file: Optional[str]) -> List[Tuple[str, Any]]:
+    from ..errors import GraphadError
+    from ..scoring.graphview import parse_node
+    wanted: List[Tuple[str, Any]] = []
+    if nodes:
+        wanted += [parse_node(n.strip()) for n in nodes.split(",") if n.strip()]
+    if nodes_file:
+        path = Path(nodes_file)
+        if path.suffix.lower() in (".csv", ".parquet", ".pq", ".tsv"):
+            from ..data.io import read_table
+            table = read_table(path, path.name)
+            if not {"node_type", "id"} <= set(table.columns):
+                raise GraphadError(f"{path}: needs columns node_type, id")
+            wanted += list(zip(table["node_type"].astype(str), table["id"]))
+        else:
+            wanted += [parse_node(line.strip()) for line in path.read_text().splitlines()
+                       if line.strip()]
+    if not wanted:
+        raise GraphadError("name the nodes to explain: --node TYPE:ID or --nodes FILE")
+    return wanted
 
 
 # ---------------------------------------------------------------- subgraphs

@@ -32,9 +32,10 @@
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -115,6 +116,54 @@ class Explanation:
     def __str__(self) -> str:
         return self.to_text()
 
+    def _sections(self) -> List[Tuple[str, pd.DataFrame]]:
+        return [("contributions", self.contributions), ("features", self.features),
+                ("modalities", self.modalities), ("observations", self.observations),
+                ("relations", self.relations), ("edges", self.edges),
+                ("neighbours", self.neighbours), ("shared", self.shared)]
+
+    def to_dict(self, max_rows: Optional[int] = None) -> Dict[str, Any]:
+        """Plain data (JSON-ready): the header fields, the reason and every table as a
+        list of records (the first ``max_rows`` rows of each where given)."""
+        def records(table: pd.DataFrame) -> list:
+            if table is None or table.empty:
+                return []
+            table = table if max_rows is None else table.head(max_rows)
+            return json.loads(table.to_json(orient="records", default_handler=str))
+        out: Dict[str, Any] = {
+            "node_type": self.node_type, "id": _plain(self.node_id), "score": self.score,
+            "threshold": self.threshold, "flagged": self.flagged, "rank": self.rank,
+            "of": self.n, "unit": self.unit, "reason": self.reason}
+        out.update({name: records(table) for name, table in self._sections()})
+        return out
+
+    def to_markdown(self, max_rows: int = 8) -> str:
+        """The explanation as Markdown: a heading, the reason, then pipe tables."""
+        state = "flagged" if self.flagged else "not flagged"
+        thr = "" if self.threshold is None else f", threshold {self.threshold:.3f} ({state})"
+        lines = [f"## {self.node_type} {self.node_id}", "", self.reason, "",
+                 f"Score {self.score:.3f}, rank {self.rank} of {self.n}{thr}."]
+        for name, table in self._sections():
+            if table is not None and not table.empty:
+                lines += ["", f"**{name}**", "", _table_markdown(table.head(max_rows))]
+        return "\n".join(lines) + "\n"
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _table_markdown(table: pd.DataFrame) -> str:
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.3f}"
+        return str(v).replace("|", "\\|").replace("\n", " ")
+    head = "| " + " | ".join(map(str, table.columns)) + " |"
+    rule = "|" + "---|" * len(table.columns)
+    rows = ["| " + " | ".join(cell(v) for v in row) + " |"
+            for row in table.itertuples(index=False)]
+    return "\n".join([head, rule] + rows)
+
 
 def _table_text(table: pd.DataFrame) -> str:
     return table.to_string(index=False, float_format=lambda v: f"{v:.3f}",
@@ -123,7 +172,9 @@ def _table_text(table: pd.DataFrame) -> str:
 
 # ---------------------------------------------------------------- node
 def explain(graph: Any, node: Tuple[NodeType, Any], detector: Any, top: int = 5,
-            view: Optional[GraphView] = None) -> Explanation:
+            view: Optional[GraphView] = None, *, components: Optional[Mapping] = None,
+            scores: Optional[Mapping] = None, edge_scores: Optional[Mapping] = None
+            ) -> Explanation:
     """Explain one node's score.
 
     Args:
@@ -132,6 +183,9 @@ def explain(graph: Any, node: Tuple[NodeType, Any], detector: Any, top: int = 5,
         detector: a fitted detector.
         top: rows per table (edges, neighbours, features).
         view: a prebuilt :class:`GraphView` of ``graph`` (to share work).
+        components, scores, edge_scores: the detector's ``score_components``,
+            ``combine`` and ``score_edges`` of ``graph`` where already computed
+            (:func:`explain_many` scores once for many nodes).
 
     Returns:
         :class:`Explanation`; ``explanation.contributions.contribution.sum()`` equals
@@ -147,8 +201,8 @@ def explain(graph: Any, node: Tuple[NodeType, Any], detector: Any, top: int = 5,
     bundle = as_bundle(graph)
     idx = resolve_node(bundle, node_type, node_id)
     node_id = bundle.ids.external(node_type, [idx])[0]
-    comps = detector.score_components(bundle)
-    scores = detector.combine(comps)
+    comps = components if components is not None else detector.score_components(bundle)
+    scores = scores if scores is not None else detector.combine(comps)
     if node_type not in scores or scores[node_type].numel() == 0:
         raise GraphadError(f"the detector gives no scores for '{node_type}' nodes")
     view = view or GraphView(bundle)
@@ -165,11 +219,32 @@ def explain(graph: Any, node: Tuple[NodeType, Any], detector: Any, top: int = 5,
     ex.features = _features(bundle, node_type, idx, top)
     ex.modalities = _modalities(bundle, detector, node_type, idx)
     ex.observations = _observations(bundle, comps, scores, detector, node_type, idx)
-    ex.relations, ex.edges = _edges(bundle, detector, node_type, idx, top)
+    ex.relations, ex.edges = _edges(bundle, detector, node_type, idx, top, edge_scores)
     ex.neighbours = _neighbours(bundle, view, detector, z_scores, node_type, idx, top)
     ex.shared = _shared(bundle, view, node_type, idx)
     ex.reason = node_reason(ex)
     return ex
+
+
+def all_edge_scores(bundle: GraphBundle, detector: Any) -> Dict:
+    """``detector.score_edges(bundle)``, or ``{}`` for a detector without edge scores."""
+    try:
+        return detector.score_edges(bundle)
+    except GraphadError:
+        return {}
+
+
+def explain_many(graph: Any, nodes: Sequence[Any], detector: Any, top: int = 5
+                 ) -> List[Explanation]:
+    """:func:`explain` for many nodes (``(type, id)`` or ``"type:id"``) from one scoring
+    of ``graph``: components, scores and edge scores computed once."""
+    bundle = as_bundle(graph)
+    comps = detector.score_components(bundle)
+    scores = detector.combine(comps)
+    edges = all_edge_scores(bundle, detector)
+    view = GraphView(bundle)
+    return [explain(bundle, node, detector, top, view, components=comps, scores=scores,
+                    edge_scores=edges) for node in nodes]
 
 
 def component_unit(detector: Any) -> str:
@@ -295,12 +370,10 @@ def _snippet(bundle: GraphBundle, t: NodeType, idx: int, width: int = 50) -> str
     return ""
 
 
-def _edges(bundle: GraphBundle, detector: Any, t: NodeType, idx: int, top: int
-           ) -> Tuple[pd.DataFrame, pd.DataFrame]:
-    try:
-        edge_scores = detector.score_edges(bundle)
-    except GraphadError:
-        edge_scores = {}
+def _edges(bundle: GraphBundle, detector: Any, t: NodeType, idx: int, top: int,
+           edge_scores: Optional[Mapping] = None) -> Tuple[pd.DataFrame, pd.DataFrame]:
+    if edge_scores is None:
+        edge_scores = all_edge_scores(bundle, detector)
     rel_rows, edge_rows = [], []
     for et in bundle.edge_types:
         ei = bundle.data[et].edge_index
