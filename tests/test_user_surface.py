@@ -163,3 +163,31 @@ def test_explain_many_nodes_to_json_and_markdown(model_dir, tmp_path, capsys):
     assert main(["explain", "--model", str(model), "--schema", str(schema),
                  "--node", "user:u5", "--out", str(tmp_path / "why.txt")]) == 1
     assert ".json or .md" in capsys.readouterr().err
+
+
+def test_subgraphs_out_lists_every_member(model_dir, tmp_path, capsys):
+    import pandas as pd
+    root, schema, model = model_dir
+    out = tmp_path / "groups.csv"
+    assert main(["subgraphs", "--model", str(model), "--schema", str(schema),
+                 "--quantile", "0.4", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["subgraph", "subgraph_score", "description",
+                                   "node_type", "id", "flagged", "reason"]
+    n_groups = int(printed.split(" suspicious subgraph")[0].split()[-1])
+    assert table["subgraph"].nunique() == n_groups
+    assert f"wrote {len(table)} members of {n_groups} subgraph(s)" in printed
+
+
+
+def test_members_frame_has_one_row_per_member():
+    from graphad.scoring.subgraph import Subgraph
+    sg = Subgraph(members={"user": ["u1", "u2", "u3"], "device": ["d1"]}, score=4.5,
+                  rank=2, seeds={"user": ["u2"]})
+    frame = sg.members_frame("they share one device")
+    assert list(zip(frame["node_type"], frame["id"])) == [
+        ("user", "u1"), ("user", "u2"), ("user", "u3"), ("device", "d1")]
+    assert frame["flagged"].tolist() == [False, True, False, False]
+    assert (frame["subgraph"] == 2).all() and (frame["subgraph_score"] == 4.5).all()
+    assert (frame["reason"] == "they share one device").all()

@@ -346,11 +346,14 @@ def _wanted_nodes(nodes: Optional[str], nodes_file: Optional[str]) -> List[Tuple
                                  "to the schema).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed when fitting without --model.")
+@click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False),
+              help="Write every member of every subgraph (one row each, with the "
+                   "group's rank, score and reason): .parquet, .csv or .jsonl.")
 @trusted_option
 def subgraphs(model_path: Optional[str], schema_path: str, tables_dir: Optional[str],
               top: int, quantile: Optional[float], alpha: float, hubs: bool,
               with_reasons: bool, evaluate: bool, labels_path: Optional[str], seed: int,
-              trusted: bool) -> None:
+              out_path: Optional[str], trusted: bool) -> None:
     """List the most suspicious groups (rings, farms) with their members.
 
     \b
@@ -361,7 +364,11 @@ def subgraphs(model_path: Optional[str], schema_path: str, tables_dir: Optional[
     from ..scoring.discover import (evaluate_subgraph_recovery,
                                     find_suspicious_subgraphs, recovery_summary)
     from ..scoring.explain_subgraph import explain_subgraph
+    from ..data.io import atomic_write_table, table_format
     from ..scoring.graphview import GraphView
+    from ..scoring.subgraph import Subgraph
+    if out_path is not None:
+        table_format(out_path)                  # an unknown extension fails first
     labels = _labels(schema_path, labels_path) if evaluate else None
     if model_path is None:
         from ..detectors.registry import DEFAULT_DETECTOR, make_detector
@@ -378,6 +385,7 @@ def subgraphs(model_path: Optional[str], schema_path: str, tables_dir: Optional[
     found = find_suspicious_subgraphs(bundle, det, scores=scores, k=top,
                                       quantile=quantile, alpha=alpha, hubs=hubs)
     click.echo(f"\n{len(found)} suspicious subgraph(s):")
+    frames = []
     for sg in found:
         d = sg.details
         seeds = sum(len(v) for v in sg.seeds.values())
@@ -385,10 +393,18 @@ def subgraphs(model_path: Optional[str], schema_path: str, tables_dir: Optional[
                    f"flagged)  member {d['member_z']:.2f}, density "
                    f"{d['log_density']:.2f}, shared {d['log_shared']:.2f}")
         click.echo(f"    {_members_text(sg.members)}")
+        reason = ""
         if with_reasons:
             reason = explain_subgraph(bundle, sg, det, scores=scores, view=view,
                                       components=comps).reason
             click.echo(f"    why: {reason}")
+        frames.append(sg.members_frame(reason))
+    if out_path is not None:
+        import pandas as pd
+        table = (pd.concat(frames, ignore_index=True) if frames
+                 else Subgraph(members={}).members_frame())
+        atomic_write_table(out_path, table)
+        click.echo(f"\nwrote {len(table)} members of {len(found)} subgraph(s) to {out_path}")
     if labels is not None:
         table = evaluate_subgraph_recovery(found, labels)
         click.echo("\nrecovery of planted groups (users; recovered = precision and recall "

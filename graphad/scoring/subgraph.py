@@ -91,6 +91,18 @@ class Subgraph:
         """Members as ``(type, id)`` pairs."""
         return [(t, i) for t, ids in self.members.items() for i in ids]
 
+    def members_frame(self, reason: str = "") -> "pd.DataFrame":
+        """One row per member: ``subgraph, subgraph_score, description, node_type, id,
+        flagged`` (a member flagged by its own score), ``reason``."""
+        import pandas as pd
+        flagged = {(t, str(i)) for t, ids in self.seeds.items() for i in ids}
+        rows = [{"subgraph": self.rank, "subgraph_score": self.score,
+                 "description": self.describe(), "node_type": t, "id": str(i),
+                 "flagged": (t, str(i)) in flagged, "reason": reason}
+                for t, i in self.pairs()]
+        return pd.DataFrame(rows, columns=["subgraph", "subgraph_score", "description",
+                                           "node_type", "id", "flagged", "reason"])
+
     def describe(self) -> str:
         """``"12 user, 1 device, 1 photo"``."""
         return ", ".join(f"{len(v)} {t}" for t, v in self.members.items() if v)
