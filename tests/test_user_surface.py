@@ -191,3 +191,19 @@ def test_members_frame_has_one_row_per_member():
     assert frame["flagged"].tolist() == [False, True, False, False]
     assert (frame["subgraph"] == 2).all() and (frame["subgraph_score"] == 4.5).all()
     assert (frame["reason"] == "they share one device").all()
+
+
+def test_fit_options_reach_the_detector_and_bad_devices_are_one_line(model_dir, tmp_path,
+                                                                     capsys):
+    from graphad.detectors.persistence import load_detector
+    root, schema, model = model_dir
+    out = tmp_path / "m"
+    assert main(["fit", "--schema", str(schema), "--out", str(out), "--epochs", "2",
+                 "--param", "hidden=8", "--contamination", "0.2", "--device", "cpu"]) == 0
+    det = load_detector(out)
+    assert det.contamination == 0.2 and det.device == "cpu"
+    capsys.readouterr()
+    assert main(["fit", "--schema", str(schema), "--out", str(tmp_path / "m2"),
+                 "--epochs", "2", "--device", "tpu"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'tpu'" in err and not (tmp_path / "m2").exists()

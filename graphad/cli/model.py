@@ -101,13 +101,20 @@ def _members_text(members: Dict[str, list], limit: int = MEMBERS_SHOWN) -> str:
               help="Registry name (default: the default detector).")
 @click.option("--epochs", type=int, default=None, help="Training epochs (deep detectors).")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--contamination", type=float, default=None,
+              help="Expected share of anomalies (sets the flagging threshold)  "
+                   "[default: the detector's, 0.1]")
+@click.option("--device", default=None,
+              help="torch device for deep detectors, e.g. cpu, cuda, cuda:1  "
+                   "[default: cuda where available]")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
               help="Detector hyper-parameter, e.g. --param hidden=32 (repeatable).")
 @labels_option
 @trusted_option
 def fit(schema_path: str, tables_dir: Optional[str], out_path: str,
         detector_name: Optional[str], epochs: Optional[int], seed: int,
-        params: Tuple[str, ...], labels_path: Optional[str], trusted: bool) -> None:
+        contamination: Optional[float], device: Optional[str], params: Tuple[str, ...],
+        labels_path: Optional[str], trusted: bool) -> None:
     """Build the graph of a schema, fit a detector and save it.
 
     \b
@@ -119,8 +126,10 @@ def fit(schema_path: str, tables_dir: Optional[str], out_path: str,
     from ..detectors.persistence import save_detector
     from ..detectors.registry import DEFAULT_DETECTOR, make_detector
     kwargs = {"seed": seed, **_parse_params(params)}
-    if epochs is not None:
-        kwargs["epochs"] = epochs
+    for key, value in (("epochs", epochs), ("contamination", contamination),
+                       ("device", device)):
+        if value is not None:
+            kwargs[key] = value
     name = detector_name or DEFAULT_DETECTOR
     det = make_detector(name, **kwargs)     # a wrong --param fails before any work
     if logging.getLogger().isEnabledFor(logging.INFO) and "verbose" in det.get_params():

@@ -150,9 +150,17 @@ class DeepDetector(BaseDetector):
         return None if n <= FULL_BATCH_MAX_NODES and m <= FULL_BATCH_MAX_EDGES else 2048
 
     def _device(self) -> torch.device:
-        if self.device is not None:
-            return torch.device(self.device)
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if self.device is None:
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError) as exc:
+            raise GraphadError(f"{type(self).__name__}: device must be a torch device "
+                               f"such as 'cpu' or 'cuda:0', got {self.device!r}") from exc
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise GraphadError(f"{type(self).__name__}: device {self.device!r} asked for, "
+                               "but CUDA is not available here (use device='cpu')")
+        return device
 
     def _batches(self, data: HeteroData, shuffle: bool, generator_seed: int
                  ) -> Iterator[Tuple[HeteroData, Optional[NodeType], int]]:
