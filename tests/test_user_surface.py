@@ -207,3 +207,27 @@ def test_fit_options_reach_the_detector_and_bad_devices_are_one_line(model_dir, 
                  "--epochs", "2", "--device", "tpu"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "'tpu'" in err and not (tmp_path / "m2").exists()
+
+
+def test_unknown_ids_dropped_with_a_count_where_the_schema_says_so():
+    import warnings as w
+
+    from conftest import make_schema, make_tables
+
+    from graphad.data import build_graph
+    from graphad.errors import DataValidationError
+    tables, schema = make_tables(), make_schema()
+    tables["payments"].loc[len(tables["payments"])] = ["ghost", 100, 7.0, 1_700_000_500]
+    with pytest.raises(DataValidationError, match="ghost"):
+        build_graph(tables, schema, use_cache=False)
+    schema["relations"][1]["on_unknown"] = "drop"
+    with w.catch_warnings(record=True) as caught:
+        w.simplefilter("always")
+        bundle = build_graph(tables, schema, use_cache=False)
+    assert bundle.data["user", "pays", "merchant"].num_edges == 5
+    assert any("1 of 6 row(s)" in str(c.message) and "'payments'" in str(c.message)
+               for c in caught)
+    assert len(tables["payments"]) == 6                  # the caller's table untouched
+    schema["relations"][1]["on_unknown"] = "ignore"
+    with pytest.raises(Exception, match="on_unknown must be one of"):
+        build_graph(tables, schema, use_cache=False)

@@ -226,6 +226,16 @@ class _Builder:
             dropped = self.bundle.dropped.get(end)
             if dropped:
                 keep &= ~rows[col].isin(dropped).to_numpy()
+        if rel.on_unknown == "drop":
+            known = np.ones(len(rows), dtype=bool)
+            for end, col in ((rel.src, rel.src_key), (rel.dst, rel.dst_key)):
+                known &= _known_ids(self.bundle.ids.ids(end), rows[col])
+            unknown = int((keep & ~known).sum())
+            if unknown:
+                warnings.warn(f"table '{rel.table}': {unknown} of {len(rows)} row(s) name "
+                              f"an unknown {rel.src} or {rel.dst} id and were dropped "
+                              "(on_unknown: drop)", stacklevel=2)
+            keep &= known
         rows = rows.loc[keep].reset_index(drop=True)
         src = self.bundle.ids.index(rel.src, rows[rel.src_key], table=rel.table,
                                     column=rel.src_key)
@@ -253,3 +263,8 @@ class _Builder:
             enc.fit(numeric, table=rel.table)
             self.bundle.transforms[key] = enc
         return enc.transform(numeric, table=rel.table).float(), list(enc.feature_names)
+
+
+def _known_ids(ids: pd.Index, column: pd.Series) -> np.ndarray:
+    """``[rows]`` True where ``column`` holds an id of ``ids``."""
+    return ids.get_indexer(column.to_numpy()) >= 0

@@ -66,7 +66,12 @@ class NodeSpec:
 
 @dataclass(frozen=True)
 class RelationSpec:
-    """One relation ``(src, rel, dst)`` read from ``table``'s key columns."""
+    """One relation ``(src, rel, dst)`` read from ``table``'s key columns.
+
+    ``on_unknown``: what a row whose key names no node does: ``"error"`` (default: the
+    build stops, naming the rows) or ``"drop"`` (the row is left out, with one warning
+    that counts them).
+    """
 
     src: NodeType
     rel: str
@@ -75,6 +80,7 @@ class RelationSpec:
     src_key: str
     dst_key: str
     attrs: List[str] = field(default_factory=list)
+    on_unknown: str = "error"
 
     @property
     def edge_type(self) -> EdgeType:
@@ -83,7 +89,8 @@ class RelationSpec:
 
 _NODE_KEYS = {"table", "id", "numeric", "categorical", "modality", "column", "encoder",
               "points"}
-_REL_KEYS = {"src", "rel", "dst", "table", "src_key", "dst_key", "attrs"}
+_REL_KEYS = {"src", "rel", "dst", "table", "src_key", "dst_key", "attrs", "on_unknown"}
+ON_UNKNOWN = ("error", "drop")
 
 
 class GraphSchema:
@@ -148,7 +155,9 @@ class GraphSchema:
         for name, s in self.nodes.items():
             d = {k: v for k, v in asdict(s).items() if k != "name" and v not in (None, [])}
             nodes[name] = d
-        rels = [{k: v for k, v in asdict(r).items() if v != []} for r in self.relations]
+        rels = [{k: v for k, v in asdict(r).items()
+                 if v != [] and not (k == "on_unknown" and v == "error")}
+                for r in self.relations]
         out: Dict[str, Any] = {"nodes": nodes, "relations": rels}
         if self.tables:
             out["tables"] = {k: str(v) for k, v in self.tables.items()}
@@ -251,7 +260,13 @@ def _relation_spec(i: int, spec: Any) -> RelationSpec:
     if missing:
         raise SchemaError(f"relation #{i} ({spec.get('src')}, {spec.get('rel')}, "
                           f"{spec.get('dst')}): missing {missing}")
+    on_unknown = spec.get("on_unknown", "error")
+    if on_unknown not in ON_UNKNOWN:
+        raise SchemaError(f"relation #{i} ({spec['src']}, {spec['rel']}, {spec['dst']}): "
+                          f"on_unknown must be one of {list(ON_UNKNOWN)}, got "
+                          f"{on_unknown!r}")
     return RelationSpec(src=spec["src"], rel=spec["rel"], dst=spec["dst"],
                         table=str(spec["table"]), src_key=spec["src_key"],
                         dst_key=spec["dst_key"],
-                        attrs=_listify(spec.get("attrs"), f"relation #{i}: attrs"))
+                        attrs=_listify(spec.get("attrs"), f"relation #{i}: attrs"),
+                        on_unknown=on_unknown)
