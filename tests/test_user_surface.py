@@ -231,3 +231,18 @@ def test_unknown_ids_dropped_with_a_count_where_the_schema_says_so():
     schema["relations"][1]["on_unknown"] = "ignore"
     with pytest.raises(Exception, match="on_unknown must be one of"):
         build_graph(tables, schema, use_cache=False)
+
+
+def test_iso_dates_from_a_csv_read_like_datetime_columns():
+    import pandas as pd
+
+    from graphad.data.validate import numeric_column
+    from graphad.errors import DataValidationError
+    text = pd.DataFrame({"d": ["2024-01-05", "2024-01-06T12:00:00", None]})
+    typed = pd.DataFrame({"d": [pd.Timestamp("2024-01-05"),
+                                pd.Timestamp("2024-01-06 12:00"), pd.NaT]})
+    a, b = numeric_column(text, "t", "d"), numeric_column(typed, "t", "d")
+    assert a.iloc[:2].tolist() == b.iloc[:2].tolist() == [1704412800.0, 1704542400.0]
+    assert a.isna().iloc[2] and b.isna().iloc[2]
+    with pytest.raises(DataValidationError, match=r"column 'x'.*ISO 8601.*'soon'"):
+        numeric_column(pd.DataFrame({"x": ["2024-01-05", "soon"]}), "t", "x")

@@ -51,8 +51,15 @@ def numeric_column(frame: pd.DataFrame, table: str, column: str) -> pd.Series:
         return col.astype("float64")
     converted = pd.to_numeric(col, errors="coerce")
     bad = converted.isna() & col.notna()
+    if bad.any() and bad.sum() == col.notna().sum():
+        # text dates (ISO 8601, as a CSV holds them): the same unix seconds as a
+        # datetime column from a DataFrame
+        dates = pd.to_datetime(col, errors="coerce", format="ISO8601", utc=True)
+        if (dates.notna() | col.isna()).all():
+            return (dates - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
     if bad.any():
         raise DataValidationError(
-            "must be numeric; non-numeric values at row(s)", table=table, column=column,
+            "must be numeric (or ISO 8601 dates); non-numeric values at row(s)",
+            table=table, column=column,
             rows=[(i, v) for i, v in col[bad].head(5).items()])
     return converted.astype("float64")
