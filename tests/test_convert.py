@@ -58,7 +58,7 @@ def test_from_networkx_typed_nodes_and_features():
     assert b.ids.ids("device").tolist() == ["d1", "d2"]
     assert b.data["user"].x.tolist() == [[30, 0.5], [40, 1.5], [50, 2.5]]
     assert b.data["device"].x.tolist() == [[1, 0.0], [2, 1.0]]
-    assert b.feature_names["user"] == ["x0", "x1"]
+    assert b.feature_names["user"] == ["age", "score"]
     assert b.modality == {"user": None, "device": None}
 
 
@@ -70,7 +70,7 @@ def test_from_networkx_directed_edges_and_attrs():
     pairs = list(zip(b.ids.external("user", ei[0]), b.ids.external("device", ei[1])))
     assert pairs == [("u1", "d1"), ("u2", "d1"), ("u3", "d2")]
     assert b.data[uses].edge_attr.tolist() == [[3.0], [4.0], [5.0]]
-    assert b.edge_attr_names[uses] == ["attr0"]
+    assert b.edge_attr_names[uses] == ["amount"]
     rev = ("device", "rev_uses", "user")
     assert torch.equal(b.data[rev].edge_index, ei.flip(0))
     assert torch.equal(b.data[rev].edge_attr, b.data[uses].edge_attr)
@@ -89,6 +89,29 @@ def test_from_networkx_undirected_same_type_gets_both_directions():
     attr = {(int(s), int(d)): float(a) for (s, d), a in
             zip(ei.t().tolist(), b.data[follows].edge_attr[:, 0])}
     assert attr == {(0, 1): 1.0, (1, 0): 1.0, (1, 2): 2.0, (2, 1): 2.0}
+
+
+def test_from_networkx_per_type_features_categories_and_texts():
+    g = typed_graph(True)
+    g.nodes["u1"].update(country="FR", bio="collector of vintage cameras")
+    g.nodes["u2"].update(country="DE", bio="")
+    g.nodes["u3"].update(country="FR", bio="free money, click this link")
+    g.nodes["d1"]["os"] = "ios"
+    b = from_networkx(g, features={"user": ["age"], "device": ["score"]},
+                      categorical={"user": ["country"], "device": ["os"]},
+                      text={"user": ["bio"]}, text_encoder={"name": "tfidf", "dim": 2},
+                      use_cache=False)
+    assert b.feature_names["user"] == ["age", "country=DE", "country=FR"]
+    assert b.data["user"].x.tolist() == [[30, 0, 1], [40, 1, 0], [50, 0, 1]]
+    assert b.feature_names["device"] == ["score", "os=ios"]
+    assert b.data["device"].x.tolist() == [[0.0, 1.0], [1.0, 0.0]]   # d2: no os
+    # the bios become text observations (u2's empty bio is no observation)
+    assert b.modality["user_bio"] == "text"
+    assert b.ids.ids("user_bio").tolist() == ["u1", "u3"]
+    assert b.data["user_bio"].x.shape == (2, 2)
+    ei = b.data["user", "has_bio", "user_bio"].edge_index
+    assert b.ids.external("user", ei[0]) == ["u1", "u3"]
+    assert ("user_bio", "rev_has_bio", "user") in b.data.edge_types
 
 
 @pytest.mark.parametrize("order", [["u1", "d1", "d2", "u2"], ["d1", "u1", "u2", "d2"],

@@ -1,7 +1,7 @@
 """Other graph containers -> :class:`GraphBundle`: PyG ``Data`` / ``HeteroData``, networkx."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, List, Mapping, Optional, Union
 
 import networkx as nx
 import numpy as np
@@ -74,28 +74,68 @@ def from_data(data: Data) -> GraphBundle:
     return from_hetero_data(h)
 
 
+PerType = Union[Iterable[str], Mapping[str, Iterable[str]], None]
+
+
+def _per_type(value: PerType, node_type: str) -> List[str]:
+    """A list for every type, or a ``{type: list}`` mapping -> this type's list."""
+    if value is None:
+        return []
+    if isinstance(value, Mapping):
+        return list(value.get(node_type, []))
+    return list(value)
+
+
 def from_networkx(graph: nx.Graph, node_type_attr: str = "type",
-                  edge_type_attr: str = "type", features: Optional[Iterable[str]] = None,
-                  edge_attrs: Optional[Iterable[str]] = None) -> GraphBundle:
+                  edge_type_attr: str = "type", features: PerType = None,
+                  edge_attrs: Optional[Iterable[str]] = None, categorical: PerType = None,
+                  text: PerType = None, text_encoder: Any = None,
+                  use_cache: bool = True) -> GraphBundle:
     """A networkx graph with a node ``type`` attribute -> :class:`GraphBundle`.
 
     Node ids are the networkx node keys. Relations are ``(src_type, edge type attr or
-    'to', dst_type)``. ``features`` / ``edge_attrs`` name numeric attributes to copy.
+    'to', dst_type)``. Attributes are copied only where named (a list for every type,
+    or ``{type: [...]}`` per type):
+
+    * ``features``: numeric node attributes (missing -> NaN);
+    * ``categorical``: attributes one-hot encoded, one column ``attr=value`` per value
+      seen in that type (missing -> all zeros);
+    * ``text``: text attributes, each a text observation of its own: node type
+      ``<type>_<attr>`` (same ids as its entity, only where the text is present) linked
+      by ``(<type>, has_<attr>, <type>_<attr>)``, embedded by ``text_encoder`` (the
+      default text encoder where None; cached on disk unless ``use_cache=False``);
+    * ``edge_attrs``: numeric edge attributes.
     """
-    features, edge_attrs = list(features or []), list(edge_attrs or [])
+    edge_attrs = list(edge_attrs or [])
     by_type: dict = {}
     for node, attrs in graph.nodes(data=True):
         if node_type_attr not in attrs:
             raise DataValidationError(f"node {node!r} has no '{node_type_attr}' attribute",
                                       table="networkx", column=node_type_attr, rows=[node])
         by_type.setdefault(str(attrs[node_type_attr]), []).append(node)
-    ids = IdMap(by_type)
     data = HeteroData()
+    names: dict = {}
+    texts: dict = {}
     for t, nodes in by_type.items():
         data[t].num_nodes = len(nodes)
-        if features:
-            rows = [[_num(graph.nodes[n].get(f), n, f) for f in features] for n in nodes]
-            data[t].x = torch.tensor(rows, dtype=torch.float32)
+        cols, col_names = [], []
+        for f in _per_type(features, t):
+            cols.append([_num(graph.nodes[n].get(f, float("nan")), n, f) for n in nodes])
+            col_names.append(f)
+        for c in _per_type(categorical, t):
+            values = [graph.nodes[n].get(c) for n in nodes]
+            for level in sorted({str(v) for v in values if v is not None}):
+                cols.append([1.0 if v is not None and str(v) == level else 0.0
+                             for v in values])
+                col_names.append(f"{c}={level}")
+        if cols:
+            data[t].x = torch.tensor(cols, dtype=torch.float32).t().contiguous()
+            names[t] = col_names
+        for a in _per_type(text, t):
+            present = [(n, graph.nodes[n].get(a)) for n in nodes]
+            present = [(n, v) for n, v in present if isinstance(v, str) and v.strip()]
+            if present:
+                texts[(t, a)] = present
     edges: dict = {}
     for u, v, attrs in graph.edges(data=True):
         tu, tv = graph.nodes[u][node_type_attr], graph.nodes[v][node_type_attr]
@@ -106,6 +146,18 @@ def from_networkx(graph: nx.Graph, node_type_attr: str = "type",
             et, u, v = et[::-1], v, u
         edges.setdefault(et, []).append((u, v, [_num(attrs.get(a), (u, v), a)
                                                 for a in edge_attrs]))
+    ids = IdMap(by_type)
+    for (t, a), present in texts.items():
+        obs = f"{t}_{a}"
+        if obs in by_type:
+            raise DataValidationError(f"text attribute '{a}' of '{t}' would become node "
+                                      f"type '{obs}', which the graph already has",
+                                      table="networkx", column=a)
+        ids.add(obs, [n for n, _ in present])
+        data[obs].x = _embed_texts([v for _, v in present], text_encoder, use_cache)
+        src = ids.index(t, [n for n, _ in present], table="networkx")
+        data[t, f"has_{a}", obs].edge_index = torch.stack([
+            torch.as_tensor(src), torch.arange(len(present))])
     for et, rows in edges.items():
         src = ids.index(et[0], [r[0] for r in rows], table="networkx")
         dst = ids.index(et[2], [r[1] for r in rows], table="networkx")
@@ -116,7 +168,23 @@ def from_networkx(graph: nx.Graph, node_type_attr: str = "type",
         data[et].edge_index = ei
         if edge_attrs:
             data[et].edge_attr = torch.tensor([r[2] for r in rows], dtype=torch.float32)
-    return from_hetero_data(data, ids=ids)
+    bundle = from_hetero_data(data, ids=ids)
+    bundle.feature_names.update(names)
+    for et in edges:
+        if edge_attrs:
+            bundle.edge_attr_names[et] = list(edge_attrs)
+    for t, a in texts:
+        bundle.modality[f"{t}_{a}"] = "text"
+    return bundle
+
+
+def _embed_texts(items: List[str], encoder: Any, use_cache: bool) -> torch.Tensor:
+    """``FloatTensor[n, d]`` embeddings of texts by ``encoder`` (spec or instance)."""
+    from ..encoders import EmbeddingCache, ModalityEncoder, encode_cached, get_encoder
+    enc = encoder if isinstance(encoder, ModalityEncoder) else get_encoder(encoder, "text")
+    if hasattr(enc, "fit") and getattr(enc, "state_hash_", None) is None:
+        enc.fit(items)                      # an encoder fitted on texts (TF-IDF + SVD)
+    return encode_cached(enc, items, EmbeddingCache() if use_cache else None).float()
 
 
 def _num(value: Any, where: Any, name: str) -> float:
