@@ -246,3 +246,39 @@ def test_iso_dates_from_a_csv_read_like_datetime_columns():
     assert a.isna().iloc[2] and b.isna().iloc[2]
     with pytest.raises(DataValidationError, match=r"column 'x'.*ISO 8601.*'soon'"):
         numeric_column(pd.DataFrame({"x": ["2024-01-05", "soon"]}), "t", "x")
+
+
+def _entry_point() -> list:
+    import shutil
+    from pathlib import Path
+    exe = shutil.which("graphad", path=str(Path(sys.executable).parent))
+    return [exe] if exe else [sys.executable, "-c",
+                              "import sys; from graphad.cli import main; sys.exit(main())"]
+
+
+def test_entry_point_in_a_subprocess(model_dir, tmp_path):
+    """The installed ``graphad`` command: format by extension, an error is exactly one
+    line on stderr (no third-party warnings) with exit code 1, --debug adds the
+    traceback, --help answers quickly."""
+    import pandas as pd
+    root, schema, model = model_dir
+    cmd = _entry_point()
+    out = tmp_path / "s.jsonl"
+    ok = subprocess.run(cmd + ["score", "--model", str(model), "--schema", str(schema),
+                               "--out", str(out)], capture_output=True, text=True,
+                        timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    assert len(pd.read_json(out, lines=True)) == 18
+    args = ["explain", "--model", str(model), "--schema", str(schema), "--node", "user:u99"]
+    bad = subprocess.run(cmd + args, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 1
+    assert bad.stderr.splitlines() == [bad.stderr.strip()]
+    assert bad.stderr.startswith("graphad: error:") and "u99" in bad.stderr
+    debug = subprocess.run(cmd + ["--debug"] + args, capture_output=True, text=True,
+                           timeout=300)
+    assert debug.returncode == 1 and "Traceback (most recent call last)" in debug.stderr
+    start = time.perf_counter()
+    helped = subprocess.run(cmd + ["--help"], capture_output=True, text=True, timeout=60)
+    wall = time.perf_counter() - start
+    assert helped.returncode == 0 and "feedback" in helped.stdout
+    assert wall < 10, wall          # loose: measured 0.16 s alone; CI machines are busy
