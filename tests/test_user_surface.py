@@ -282,3 +282,17 @@ def test_entry_point_in_a_subprocess(model_dir, tmp_path):
     wall = time.perf_counter() - start
     assert helped.returncode == 0 and "feedback" in helped.stdout
     assert wall < 10, wall          # loose: measured 0.16 s alone; CI machines are busy
+
+
+def test_quiet_prints_results_only(model_dir, tmp_path, capsys):
+    root, schema, model = model_dir
+    args = ["score", "--model", str(model), "--schema", str(schema),
+            "--out", str(tmp_path / "s.csv"), "--top", "2"]
+    assert main(args) == 0
+    loud = capsys.readouterr().out
+    assert main(["--quiet"] + args) == 0
+    quiet = capsys.readouterr().out
+    assert "wrote 18 scores" in loud and "wrote" not in quiet
+    assert "top 2 user:" in quiet                  # the result is still printed
+    from graphad.cli.output import set_quiet
+    set_quiet(False)

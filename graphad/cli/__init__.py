@@ -16,6 +16,7 @@ from ..errors import GraphadError
 from .bench import bench
 from .demo import demo
 from .model import explain, feedback, fit, score, subgraphs
+from .output import set_quiet
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,7 +25,9 @@ from .model import explain, feedback, fit, score, subgraphs
 @click.option("-v", "--verbose", is_flag=True,
               help="Log progress (training loss every 10 epochs) and show third-party "
                    "warnings.")
-def cli(debug: bool, verbose: bool) -> None:
+@click.option("-q", "--quiet", is_flag=True,
+              help="Print results and errors only (no status lines).")
+def cli(debug: bool, verbose: bool, quiet: bool) -> None:
     """graphad: unsupervised anomaly detection on heterogeneous multimodal graphs.
 
     \b
@@ -33,6 +36,7 @@ def cli(debug: bool, verbose: bool) -> None:
         graphad -v fit --schema s.yaml --out model
     """
     configure_output(verbose or debug)
+    set_quiet(quiet)
 
 
 def configure_output(verbose: bool) -> None:

@@ -13,6 +13,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import click
 
+from .output import note
+
 MEMBERS_SHOWN = 8
 
 schema_option = click.option(
@@ -135,25 +137,25 @@ def fit(schema_path: str, tables_dir: Optional[str], out_path: str,
     if logging.getLogger().isEnabledFor(logging.INFO) and "verbose" in det.get_params():
         det.set_params(verbose=True)        # graphad -v fit: the training loss
     bundle = build_from_schema(schema_path, tables_dir)
-    click.echo(repr(bundle))
+    note(repr(bundle))
     labels = None
     if labels_path is not None:
         from ..scoring.labels import validate_labels
         labels = validate_labels(labels_path, bundle)     # refused before training
     start = time.perf_counter()
     det.fit(bundle, labels)
-    click.echo(f"fitted {type(det).__name__} in {time.perf_counter() - start:.1f}s")
+    note(f"fitted {type(det).__name__} in {time.perf_counter() - start:.1f}s")
     if labels is not None:
         _echo_feedback(det)
     path = save_detector(det, out_path, trusted=trusted, schema=schema_path)
-    click.echo(f"saved {path}")
+    note(f"saved {path}")
 
 
 def _echo_feedback(det: Any) -> None:
     for t, weights in det.feedback_weights_.items():
         shown = det.component_weights(weights, t)
         top = sorted(shown.items(), key=lambda kv: -kv[1])[:6]
-        click.echo(f"feedback weights for {t}: "
+        note(f"feedback weights for {t}: "
                    + ", ".join(f"{name} {w:.2f}" for name, w in top))
 
 
@@ -183,10 +185,10 @@ def feedback(model_path: str, schema_path: str, tables_dir: Optional[str],
     bundle = build_from_schema(schema_path, tables_dir, fitted=det)
     start = time.perf_counter()
     det.feedback(bundle, labels_path)
-    click.echo(f"feedback from {labels_path} in {time.perf_counter() - start:.1f}s")
+    note(f"feedback from {labels_path} in {time.perf_counter() - start:.1f}s")
     _echo_feedback(det)
     path = save_detector(det, out_path, trusted=trusted, schema=schema_path)
-    click.echo(f"saved {path}")
+    note(f"saved {path}")
 
 
 # ---------------------------------------------------------------- score
@@ -232,14 +234,14 @@ def score(model_path: str, schema_path: str, tables_dir: Optional[str], out_path
               for t, g in table.groupby("node_type", sort=False)}
     table["id"] = table["id"].astype(str)
     atomic_write_table(out_path, table, fmt)
-    click.echo(f"wrote {len(table)} scores to {out_path}")
+    note(f"wrote {len(table)} scores to {out_path}")
     if edges_path is not None:
         edges = edge_scores_table(bundle, det.score_edges(bundle),
                                   det.score_edge_components(bundle))
         for col in ("src_id", "dst_id"):
             edges[col] = edges[col].astype(str)
         atomic_write_table(edges_path, edges, fmt)
-        click.echo(f"wrote {len(edges)} edge scores to {edges_path}")
+        note(f"wrote {len(edges)} edge scores to {edges_path}")
     report = drift_report(det, bundle, scores)
     if not report.empty:
         drift_path = Path(out_path).with_suffix(".drift.csv")
@@ -308,7 +310,7 @@ def explain(model_path: str, schema_path: str, tables_dir: Optional[str],
     else:
         text = "\n".join(ex.to_markdown(top) for ex in found)
     atomic_write_text(out_path, text)
-    click.echo(f"wrote {len(found)} explanation(s) to {out_path}")
+    note(f"wrote {len(found)} explanation(s) to {out_path}")
 
 
 def _wanted_nodes(nodes: Optional[str], nodes_file: Optional[str]) -> List[Tuple[str, Any]]:
@@ -382,7 +384,7 @@ def subgraphs(model_path: Optional[str], schema_path: str, tables_dir: Optional[
     if model_path is None:
         from ..detectors.registry import DEFAULT_DETECTOR, make_detector
         bundle = build_from_schema(schema_path, tables_dir)
-        click.echo(f"fitting the default detector ({DEFAULT_DETECTOR}, seed {seed}) on "
+        note(f"fitting the default detector ({DEFAULT_DETECTOR}, seed {seed}) on "
                    f"{bundle!r}")
         det = make_detector(DEFAULT_DETECTOR, seed=seed).fit(bundle)
     else:
@@ -413,7 +415,7 @@ def subgraphs(model_path: Optional[str], schema_path: str, tables_dir: Optional[
         table = (pd.concat(frames, ignore_index=True) if frames
                  else Subgraph(members={}).members_frame())
         atomic_write_table(out_path, table)
-        click.echo(f"\nwrote {len(table)} members of {len(found)} subgraph(s) to {out_path}")
+        note(f"\nwrote {len(table)} members of {len(found)} subgraph(s) to {out_path}")
     if labels is not None:
         table = evaluate_subgraph_recovery(found, labels)
         click.echo("\nrecovery of planted groups (users; recovered = precision and recall "
