@@ -296,3 +296,18 @@ def test_quiet_prints_results_only(model_dir, tmp_path, capsys):
     assert "top 2 user:" in quiet                  # the result is still printed
     from graphad.cli.output import set_quiet
     set_quiet(False)
+
+
+@pytest.mark.parametrize("params, words", [
+    ({"contamination": "0.1"}, "contamination must be a number"),
+    ({"contamination": 0.7}, "contamination must be a number in (0, 0.5]"),
+    ({"weights": {"attribute": -1.0}}, "weights must be finite numbers >= 0"),
+    ({"weights": {"attribute": float("nan")}}, "weights must be finite numbers >= 0"),
+    ({"max_input_dim": 0}, "max_input_dim must be >= 1"),
+])
+def test_bad_parameters_are_refused_at_fit_with_their_name(params, words):
+    det = MultimodalGAE(**FAST, **params)
+    with pytest.raises(ValueError) as err:
+        det.fit(small_graph())
+    assert words in str(err.value)
+    assert not hasattr(det, "normalizer_")

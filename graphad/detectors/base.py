@@ -18,6 +18,8 @@ learns from confirmed cases the same way, without retraining.
 """
 from __future__ import annotations
 
+import math
+import numbers
 from abc import abstractmethod
 from typing import Any, Dict, Mapping, Optional
 
@@ -283,9 +285,20 @@ class BaseDetector(BaseEstimator):
 
     # ------------------------------------------------------------------ internals
     def _check_params(self) -> None:
-        if not 0.0 < float(self.contamination) <= 0.5:
-            raise ValueError(f"{type(self).__name__}: contamination must be in (0, 0.5], "
-                             f"got {self.contamination!r}")
+        name = type(self).__name__
+        c = self.contamination
+        if isinstance(c, bool) or not isinstance(c, numbers.Real) or not 0.0 < c <= 0.5:
+            raise ValueError(f"{name}: contamination must be a number in (0, 0.5], "
+                             f"got {c!r}")
+        if self.weights is not None:
+            if not isinstance(self.weights, Mapping):
+                raise ValueError(f"{name}: weights must be a mapping {{component or "
+                                 f"family: weight}}, got {self.weights!r}")
+            bad = {k: w for k, w in self.weights.items()
+                   if isinstance(w, bool) or not isinstance(w, numbers.Real)
+                   or not math.isfinite(w) or w < 0}
+            if bad:
+                raise ValueError(f"{name}: weights must be finite numbers >= 0, got {bad}")
         if self.normalize not in NORMALIZERS:
             raise ValueError(f"{type(self).__name__}: normalize must be one of "
                              f"{sorted(NORMALIZERS)}, got {self.normalize!r}")

@@ -99,6 +99,9 @@ class DeepDetector(BaseDetector):
         super()._check_params()
         if int(self.epochs) < 1:
             raise ValueError(f"{type(self).__name__}: epochs must be >= 1, got {self.epochs}")
+        if int(self.max_input_dim) < 1:
+            raise ValueError(f"{type(self).__name__}: max_input_dim must be >= 1, got "
+                             f"{self.max_input_dim!r}")
         if self.batch_size is not None and int(self.batch_size) < 1:
             raise ValueError(f"{type(self).__name__}: batch_size must be None or >= 1, "
                              f"got {self.batch_size}")
