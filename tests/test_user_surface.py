@@ -311,3 +311,14 @@ def test_bad_parameters_are_refused_at_fit_with_their_name(params, words):
         det.fit(small_graph())
     assert words in str(err.value)
     assert not hasattr(det, "normalizer_")
+
+
+def test_ids_that_read_the_same_as_number_and_text_are_refused():
+    import pandas as pd
+
+    from graphad.data.validate import check_ids
+    from graphad.errors import DataValidationError
+    frame = pd.DataFrame({"id": [1, "1", "a", 2]})
+    with pytest.raises(DataValidationError, match=r"'id'.*1 and '1'.*rows: 0"):
+        check_ids(frame, "users", "id", unique=False)
+    check_ids(pd.DataFrame({"id": [1, "x", 2]}), "users", "id", unique=True)  # no clash

@@ -25,6 +25,17 @@ def check_ids(frame: pd.DataFrame, table: str, column: str, *, unique: bool) -> 
         raise DataValidationError(f"{int(nan.sum())} missing (NaN) id(s) at row(s)",
                                   table=table, column=column,
                                   rows=frame.index[nan].tolist())
+    if ids.dtype == object:
+        # 1 and "1" in one column would become two nodes that print the same
+        kinds = ids.map(lambda v: "text" if isinstance(v, str) else "number")
+        if kinds.nunique() > 1:
+            text = ids[kinds == "text"].astype(str)
+            clash = ids[(kinds == "number") & ids.astype(str).isin(set(text))]
+            if len(clash):
+                raise DataValidationError(
+                    "ids mix numbers and text that read the same (e.g. 1 and '1'); "
+                    "write them one way", table=table, column=column,
+                    rows=clash.index.tolist())
     if unique:
         dup = ids.duplicated(keep="first")
         if dup.any():
