@@ -322,3 +322,27 @@ def test_ids_that_read_the_same_as_number_and_text_are_refused():
     with pytest.raises(DataValidationError, match=r"'id'.*1 and '1'.*rows: 0"):
         check_ids(frame, "users", "id", unique=False)
     check_ids(pd.DataFrame({"id": [1, "x", 2]}), "users", "id", unique=True)  # no clash
+
+
+def test_outputs_that_cannot_be_written_fail_before_any_work(model_dir, tmp_path, capsys):
+    import os
+    root, schema, model = model_dir
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    os.chmod(locked, 0o500)
+    try:
+        unwritable = [blocker / "scores.csv"]
+        if os.geteuid() != 0:                   # root may write into a 0500 folder
+            unwritable.append(locked / "scores.csv")
+        for out in unwritable:
+            capsys.readouterr()
+            assert main(["score", "--model", str(model), "--schema", str(schema),
+                         "--out", str(out)]) == 1
+            captured = capsys.readouterr()
+            assert "cannot write" in captured.err and captured.out == ""   # nothing built
+        assert main(["fit", "--schema", str(schema), "--out", str(blocker / "m")]) == 1
+        assert "is a file, not a folder" in capsys.readouterr().err
+    finally:
+        os.chmod(locked, 0o700)

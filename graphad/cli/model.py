@@ -127,6 +127,8 @@ def fit(schema_path: str, tables_dir: Optional[str], out_path: str,
     """
     from ..detectors.persistence import save_detector
     from ..detectors.registry import DEFAULT_DETECTOR, make_detector
+    from ..data.io import check_writable
+    check_writable(out_path)
     kwargs = {"seed": seed, **_parse_params(params)}
     for key, value in (("epochs", epochs), ("contamination", contamination),
                        ("device", device)):
@@ -180,7 +182,9 @@ def feedback(model_path: str, schema_path: str, tables_dir: Optional[str],
         graphad feedback --model out/model --schema s.yaml --labels confirmed.csv \\
             --out out/model-fb
     """
+    from ..data.io import check_writable
     from ..detectors.persistence import save_detector
+    check_writable(out_path)
     det = _load(model_path, trusted)
     bundle = build_from_schema(schema_path, tables_dir, fitted=det)
     start = time.perf_counter()
@@ -224,9 +228,11 @@ def score(model_path: str, schema_path: str, tables_dir: Optional[str], out_path
     from ..data.io import atomic_write_csv, atomic_write_table, table_format
     from ..scoring.drift import drift_report, drift_warnings
     from ..scoring.table import edge_scores_table, top_k
-    table_format(out_path, fmt)                      # an unknown format fails first
-    if edges_path is not None:
-        table_format(edges_path, fmt)
+    from ..data.io import check_writable
+    for path in (out_path, edges_path):                # bad outputs fail before work
+        if path is not None:
+            table_format(path, fmt)
+            check_writable(path)
     det = _load(model_path, trusted)
     bundle = build_from_schema(schema_path, tables_dir, fitted=det)
     table = det.scores_frame(bundle)                # rows of a type in index order
@@ -299,6 +305,8 @@ def explain(model_path: str, schema_path: str, tables_dir: Optional[str],
             Path(out_path).suffix.lower())
         if fmt is None:
             raise GraphadError(f"--out {out_path}: use a .json or .md file")
+        from ..data.io import check_writable
+        check_writable(out_path)
     det = _load(model_path, trusted)
     bundle = build_from_schema(schema_path, tables_dir, fitted=det)
     found = explain_many(bundle, wanted, det, top=top)
@@ -375,11 +383,12 @@ def subgraphs(model_path: Optional[str], schema_path: str, tables_dir: Optional[
     from ..scoring.discover import (evaluate_subgraph_recovery,
                                     find_suspicious_subgraphs, recovery_summary)
     from ..scoring.explain_subgraph import explain_subgraph
-    from ..data.io import atomic_write_table, table_format
+    from ..data.io import atomic_write_table, check_writable, table_format
     from ..scoring.graphview import GraphView
     from ..scoring.subgraph import Subgraph
     if out_path is not None:
-        table_format(out_path)                  # an unknown extension fails first
+        table_format(out_path)                  # a bad output fails before any work
+        check_writable(out_path)
     labels = _labels(schema_path, labels_path) if evaluate else None
     if model_path is None:
         from ..detectors.registry import DEFAULT_DETECTOR, make_detector

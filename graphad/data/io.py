@@ -100,3 +100,21 @@ def atomic_write_table(path: PathLike, frame: pd.DataFrame, fmt: str | None = No
         return atomic_write_csv(path, frame)
     return _atomic(path, lambda tmp: frame.to_json(tmp, orient="records", lines=True,
                                                    force_ascii=False))
+
+
+def check_writable(path: PathLike) -> Path:
+    """Fail now, not after the computing, where ``path`` cannot be written: its nearest
+    existing ancestor must be a writable folder (missing folders below it are created
+    at write time), and ``path`` itself must not be a folder (for a file output)."""
+    from ..errors import GraphadError
+    path = Path(path)
+    ancestor = path.parent
+    while not ancestor.exists():
+        if ancestor.parent == ancestor:
+            break
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise GraphadError(f"cannot write {path}: {ancestor} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise GraphadError(f"cannot write {path}: no write permission in {ancestor}")
+    return path
