@@ -346,3 +346,22 @@ def test_outputs_that_cannot_be_written_fail_before_any_work(model_dir, tmp_path
         assert "is a file, not a folder" in capsys.readouterr().err
     finally:
         os.chmod(locked, 0o700)
+
+
+def test_temporary_files_of_a_killed_writer_are_cleaned_by_the_next_write(tmp_path):
+    import pandas as pd
+
+    from graphad.data.io import atomic_write_csv
+    out = tmp_path / "scores.csv"
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+    dead = int(child.stdout)                          # a pid that has exited
+    orphan = tmp_path / f".scores.csv.{dead}.tmp-abc123"
+    orphan.write_text("half a table")
+    other = tmp_path / ".other.csv.1.tmp-x"           # another output's: left alone
+    other.write_text("x")
+    atomic_write_csv(out, pd.DataFrame({"a": [1]}))
+    assert not orphan.exists() and other.exists()
+    assert out.read_text() == "a\n1\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.csv.1.tmp-x",
+                                                          "scores.csv"]

@@ -1,6 +1,7 @@
 """Reading tables and writing outputs atomically."""
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 from pathlib import Path
@@ -31,10 +32,39 @@ def read_table(path: PathLike, name: str | None = None) -> pd.DataFrame:
                               "use .csv, .tsv or .parquet", table=name)
 
 
+def _temp_prefix(path: Path, pid: int) -> str:
+    return f".{path.name}.{pid}.tmp-"
+
+
+def _clean_orphans(path: Path) -> None:
+    """Remove temporary files of ``path`` left by writers that died (killed mid-write):
+    their name holds the writer's pid, which no running process has any more."""
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp-*"):
+        pid = tmp.name[len(path.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _atomic(path: PathLike, write) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    _clean_orphans(path)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path, os.getpid()), dir=path.parent)
     os.close(fd)
     try:
         write(tmp)
