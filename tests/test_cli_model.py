@@ -226,17 +226,40 @@ def test_baselines_save_as_plain_data(small, tmp_path):
         assert all(torch.equal(a[t], b[t]) for t in a)
 
 
-def test_pickled_files_need_trusted(small, tmp_path):
+def pickled_envelope(path: Path, marker: Path) -> Path:
+    """A detector file as an older graphad wrote it with trusted=True, whose pickle would
+    create ``marker`` if it were ever unpickled."""
+    import io
+    import os
+    import pickle
+
+    from graphad.detectors.persistence import FORMAT, FORMAT_VERSION, _versions
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    envelope = {"format": FORMAT, "format_version": FORMAT_VERSION,
+                "versions": _versions(), "class": "RawIForest",
+                "pickled": pickle.dumps(Exploit())}
+    buffer = io.BytesIO()
+    torch.save(envelope, buffer)
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def test_pickles_are_never_written_nor_read(small, tmp_path):
     from graphad.bench.peers import RawIForest           # a scikit-learn model inside
     bundle, _ = small
     base = RawIForest(seed=0, n_estimators=20).fit(bundle)
-    with pytest.raises(GraphadError, match="trusted=True"):
+    with pytest.raises(GraphadError, match="never writes a pickle"):
         save_detector(base, tmp_path / "b.pt")
-    path = save_detector(base, tmp_path / "b.pt", trusted=True)
-    with pytest.raises(GraphadError, match="pickled"):
+    assert not (tmp_path / "b.pt").exists()
+    marker = tmp_path / "pwned"
+    path = pickled_envelope(tmp_path / "old.pt", marker)
+    with pytest.raises(GraphadError, match="pickled detector.*never loads pickles"):
         load_detector(path)
-    with pytest.raises(GraphadError, match="unknown detector class|pickled"):
-        load_detector(path, trusted=False)
+    assert not marker.exists()                            # nothing was unpickled
 
 
 def test_unfitted_and_corrupt(tmp_path):

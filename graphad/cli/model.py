@@ -31,8 +31,6 @@ labels_option = click.option(
     "--labels", "labels_path", type=click.Path(exists=True, dir_okay=False), default=None,
     help="Analyst labels (CSV / Parquet with columns node_type, id, label: 1 = confirmed "
          "anomaly, 0 = confirmed normal) that re-weigh the components.")
-trusted_option = click.option(
-    "--trusted", is_flag=True, help="Allow pickled models (only files you made yourself).")
 
 
 # ---------------------------------------------------------------- helpers
@@ -65,9 +63,9 @@ def build_from_schema(schema_path: str, tables_dir: Optional[str] = None,
     return build_graph(tables, schema, base_dir=base_dir, fitted=fitted)
 
 
-def _load(model_path: str, trusted: bool):
+def _load(model_path: str):
     from ..detectors.persistence import load_detector
-    return load_detector(model_path, trusted=trusted)
+    return load_detector(model_path)
 
 
 def _parse_params(pairs: Tuple[str, ...]) -> Dict[str, object]:
@@ -112,11 +110,10 @@ def _members_text(members: Dict[str, list], limit: int = MEMBERS_SHOWN) -> str:
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
               help="Detector hyper-parameter, e.g. --param hidden=32 (repeatable).")
 @labels_option
-@trusted_option
 def fit(schema_path: str, tables_dir: Optional[str], out_path: str,
         detector_name: Optional[str], epochs: Optional[int], seed: int,
         contamination: Optional[float], device: Optional[str], params: Tuple[str, ...],
-        labels_path: Optional[str], trusted: bool) -> None:
+        labels_path: Optional[str]) -> None:
     """Build the graph of a schema, fit a detector and save it.
 
     \b
@@ -149,7 +146,7 @@ def fit(schema_path: str, tables_dir: Optional[str], out_path: str,
     note(f"fitted {type(det).__name__} in {time.perf_counter() - start:.1f}s")
     if labels is not None:
         _echo_feedback(det)
-    path = save_detector(det, out_path, trusted=trusted, schema=schema_path)
+    path = save_detector(det, out_path, schema=schema_path)
     note(f"saved {path}")
 
 
@@ -172,9 +169,8 @@ def _echo_feedback(det: Any) -> None:
                    "anomaly, 0 = confirmed normal); every label so far.")
 @click.option("--out", "out_path", required=True, type=click.Path(),
               help="Model to write (directory, or a .pt file).")
-@trusted_option
 def feedback(model_path: str, schema_path: str, tables_dir: Optional[str],
-             labels_path: str, out_path: str, trusted: bool) -> None:
+             labels_path: str, out_path: str) -> None:
     """Re-weigh a saved model's components from confirmed cases (no retraining).
 
     \b
@@ -185,13 +181,13 @@ def feedback(model_path: str, schema_path: str, tables_dir: Optional[str],
     from ..data.io import check_writable
     from ..detectors.persistence import save_detector
     check_writable(out_path)
-    det = _load(model_path, trusted)
+    det = _load(model_path)
     bundle = build_from_schema(schema_path, tables_dir, fitted=det)
     start = time.perf_counter()
     det.feedback(bundle, labels_path)
     note(f"feedback from {labels_path} in {time.perf_counter() - start:.1f}s")
     _echo_feedback(det)
-    path = save_detector(det, out_path, trusted=trusted, schema=schema_path)
+    path = save_detector(det, out_path, schema=schema_path)
     note(f"saved {path}")
 
 
@@ -208,9 +204,8 @@ def feedback(model_path: str, schema_path: str, tables_dir: Optional[str],
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl"]),
               default=None, help="Output format  [default: from the extension]")
 @click.option("--top", default=5, show_default=True, help="Top nodes to print per type.")
-@trusted_option
 def score(model_path: str, schema_path: str, tables_dir: Optional[str], out_path: str,
-          edges_path: Optional[str], fmt: Optional[str], top: int, trusted: bool) -> None:
+          edges_path: Optional[str], fmt: Optional[str], top: int) -> None:
     """Score every node (and edge) of a graph with a saved model; write a table.
 
     One row per node: node_type, id, score, rank, pred, confidence and the components
@@ -233,7 +228,7 @@ def score(model_path: str, schema_path: str, tables_dir: Optional[str], out_path
         if path is not None:
             table_format(path, fmt)
             check_writable(path)
-    det = _load(model_path, trusted)
+    det = _load(model_path)
     bundle = build_from_schema(schema_path, tables_dir, fitted=det)
     table = det.scores_frame(bundle)                # rows of a type in index order
     scores = {t: torch.as_tensor(g["score"].to_numpy(), dtype=torch.float32)
@@ -279,10 +274,9 @@ def score(model_path: str, schema_path: str, tables_dir: Optional[str], out_path
               help="Write the explanations: .json (every table as records) or .md "
                    "(Markdown); without it, text on stdout.")
 @click.option("--top", default=5, show_default=True, help="Rows per table.")
-@trusted_option
 def explain(model_path: str, schema_path: str, tables_dir: Optional[str],
             nodes: Optional[str], nodes_file: Optional[str], out_path: Optional[str],
-            top: int, trusted: bool) -> None:
+            top: int) -> None:
     """Explain node scores: components, modalities, relations, neighbours.
 
     Many nodes are explained from one build and one scoring of the graph.
@@ -307,7 +301,7 @@ def explain(model_path: str, schema_path: str, tables_dir: Optional[str],
             raise GraphadError(f"--out {out_path}: use a .json or .md file")
         from ..data.io import check_writable
         check_writable(out_path)
-    det = _load(model_path, trusted)
+    det = _load(model_path)
     bundle = build_from_schema(schema_path, tables_dir, fitted=det)
     found = explain_many(bundle, wanted, det, top=top)
     if out_path is None:
@@ -368,11 +362,10 @@ def _wanted_nodes(nodes: Optional[str], nodes_file: Optional[str]) -> List[Tuple
 @click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False),
               help="Write every member of every subgraph (one row each, with the "
                    "group's rank, score and reason): .parquet, .csv or .jsonl.")
-@trusted_option
 def subgraphs(model_path: Optional[str], schema_path: str, tables_dir: Optional[str],
               top: int, quantile: Optional[float], alpha: float, hubs: bool,
               with_reasons: bool, evaluate: bool, labels_path: Optional[str], seed: int,
-              out_path: Optional[str], trusted: bool) -> None:
+              out_path: Optional[str]) -> None:
     """List the most suspicious groups (rings, farms) with their members.
 
     \b
@@ -397,7 +390,7 @@ def subgraphs(model_path: Optional[str], schema_path: str, tables_dir: Optional[
                    f"{bundle!r}")
         det = make_detector(DEFAULT_DETECTOR, seed=seed).fit(bundle)
     else:
-        det = _load(model_path, trusted)
+        det = _load(model_path)
         bundle = build_from_schema(schema_path, tables_dir, fitted=det)
     comps = det.score_components(bundle)
     scores = det.combine(comps)

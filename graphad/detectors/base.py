@@ -242,17 +242,18 @@ class BaseDetector(BaseEstimator):
         return {t: confidence(s, self.decision_scores_[t], self.contamination)
                 for t, s in self.decision_function(graph).items()}
 
-    def save(self, path: Any, trusted: bool = False) -> Any:
-        """Write the fitted detector to ``path`` (a versioned envelope; see
+    def save(self, path: Any) -> Any:
+        """Write the fitted detector to ``path`` as plain data (a versioned envelope; see
         :func:`graphad.detectors.persistence.save_detector`). Returns the path."""
         from .persistence import save_detector
-        return save_detector(self, path, trusted=trusted)
+        return save_detector(self, path)
 
     @classmethod
-    def load(cls, path: Any, trusted: bool = False) -> "BaseDetector":
-        """Read a detector written by :meth:`save` (tensors with ``weights_only=True``)."""
+    def load(cls, path: Any) -> "BaseDetector":
+        """Read a detector written by :meth:`save` (tensors with ``weights_only=True``;
+        never a pickle)."""
         from .persistence import load_detector
-        det = load_detector(path, trusted=trusted)
+        det = load_detector(path)
         if not isinstance(det, cls):
             raise GraphadError(f"{path} holds a {type(det).__name__}, not a {cls.__name__}")
         return det

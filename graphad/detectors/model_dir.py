@@ -100,7 +100,7 @@ def load_model_dir(folder: PathLike) -> Any:
                                "(modified after saving?)")
     if DETECTOR not in listed:
         raise GraphadError(f"{folder}: the manifest lists no {DETECTOR}")
-    det = load_detector(folder / DETECTOR, trusted=False)
+    det = load_detector(folder / DETECTOR)
     if type(det).__name__ != manifest.get("class"):
         raise GraphadError(f"{folder}: the manifest says {manifest.get('class')} but "
                            f"{DETECTOR} holds a {type(det).__name__}")

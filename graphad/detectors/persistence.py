@@ -14,9 +14,10 @@ are objects (normalisers, encoders: the classes of :mod:`graphad.state`) are sto
 as their ``get_state()`` and rebuilt with ``from_state``; the torch module is rebuilt
 from the parameters and fitted metadata, then its ``state_dict`` is loaded.
 
-Detectors whose fitted state is not plain data (the scikit-learn baselines hold fitted
-estimators) are refused, unless ``trusted=True``: then the whole detector is pickled,
-and loading it again needs ``trusted=True`` too (only for files you made yourself).
+Detectors whose fitted state is not plain data (a scikit-learn estimator kept as
+an object) cannot be saved: graphad never writes nor reads a pickle, so no model file
+can run code. A file holding one (written by an older graphad with ``trusted=True``)
+is refused before anything in it is unpickled.
 
 Example:
     >>> save_detector(det, "model.pt")
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 import importlib
 import io
-import pickle
 import warnings
 from pathlib import Path
 from typing import Any, Dict, Union
@@ -85,7 +85,7 @@ def _encode(value: Any, where: str) -> Any:
     if hasattr(value, "item") and getattr(value, "ndim", None) == 0:   # numpy scalar
         return value.item()
     raise GraphadError(f"cannot save {where}: {type(value).__name__} is not plain data "
-                       "(save_detector(..., trusted=True) pickles it instead)")
+                       "(graphad saves plain data only, never a pickle)")
 
 
 def _decode(value: Any) -> Any:
@@ -110,8 +110,7 @@ def _fitted_state(det: Any) -> Dict[str, Any]:
 
 
 # ---------------------------------------------------------------- save
-def save_detector(det: Any, path: PathLike, trusted: bool = False,
-                  schema: Any = None) -> Path:
+def save_detector(det: Any, path: PathLike, schema: Any = None) -> Path:
     """Write a fitted detector to ``path`` (atomically).
 
     Args:
@@ -119,8 +118,6 @@ def save_detector(det: Any, path: PathLike, trusted: bool = False,
         path: output file (``.pt`` by convention), or a path without a suffix: a model
             directory (:mod:`graphad.detectors.model_dir`: the envelope, the schema
             and a manifest of SHA-256 sums; never a pickle).
-        trusted: allow pickling detectors whose state is not plain data (refused by
-            default; such a file then loads only with ``trusted=True``).
         schema: the training schema, kept in a model directory.
     """
     from sklearn.utils.validation import check_is_fitted
@@ -128,9 +125,6 @@ def save_detector(det: Any, path: PathLike, trusted: bool = False,
     from ..data.io import atomic_write_bytes
     check_is_fitted(det, "normalizer_")
     if Path(path).suffix == "":
-        if trusted:
-            raise GraphadError(f"{path}: a model directory never holds a pickle; save "
-                               "to a .pt file to use trusted=True")
         from .model_dir import save_model_dir
         return save_model_dir(det, path, schema)
     name = type(det).__name__
@@ -142,11 +136,10 @@ def save_detector(det: Any, path: PathLike, trusted: bool = False,
         module = getattr(det, "module_", None)
         if isinstance(module, nn.Module):
             envelope["module"] = _module_record(det, module)
-    elif trusted:
-        envelope[_TRUSTED_ONLY] = pickle.dumps(det)
     else:
-        raise GraphadError(f"{name} cannot be saved as plain data; pass trusted=True to "
-                           "pickle it (the file then loads only with trusted=True)")
+        raise GraphadError(f"{name} cannot be saved: its fitted state is not plain data "
+                           "(graphad never writes a pickle; register it as persistable "
+                           "with a get_state / from_state for its fitted objects)")
     buffer = io.BytesIO()
     torch.save(envelope, buffer)
     return atomic_write_bytes(path, buffer.getvalue())
@@ -160,17 +153,15 @@ def _module_record(det: Any, module: nn.Module) -> Dict[str, Any]:
 
 
 # ---------------------------------------------------------------- load
-def load_detector(path: PathLike, trusted: bool = False) -> Any:
+def load_detector(path: PathLike) -> Any:
     """Read a detector written by :func:`save_detector`.
 
     Args:
         path: the file, or a model directory (its manifest is checked first).
-        trusted: also accept files holding a pickled detector (only files you wrote;
-            never for a model directory).
 
     Raises:
         GraphadError: not a graphad detector file, an unknown format version or class,
-            or a pickled detector without ``trusted=True``.
+            or a pickled detector (never loaded).
     """
     path = Path(path)
     if path.is_dir():
@@ -189,10 +180,8 @@ def load_detector(path: PathLike, trusted: bool = False) -> Any:
                            f" is not supported (this graphad reads {FORMAT_VERSION})")
     _check_versions(path, envelope.get("versions", {}))
     if _TRUSTED_ONLY in envelope:
-        if not trusted:
-            raise GraphadError(f"{path} holds a pickled detector; load it with "
-                               "trusted=True only if you made the file yourself")
-        return pickle.loads(envelope[_TRUSTED_ONLY])
+        raise GraphadError(f"{path} holds a pickled detector (written by an older "
+                           "graphad); graphad never loads pickles: fit and save it again")
     name = envelope.get("class")
     if name not in _CLASSES:
         raise GraphadError(f"{path}: unknown detector class {name!r}")
