@@ -410,3 +410,23 @@ def test_only_regular_image_files_are_read(tmp_path):
     os.mkfifo(fifo)
     assert load_image(str(fifo)) is None                # returns at once, no hang
     assert load_image("/dev/zero") is None
+
+
+@pytest.mark.slow
+def test_one_thread_runs_are_bit_identical_across_processes(model_dir, tmp_path):
+    """Two `graphad --threads 1 fit` processes with one seed write identical scores."""
+    import pandas as pd
+    root, schema, model = model_dir
+    cmd = _entry_point()
+    tables = []
+    for i in range(2):
+        m, out = tmp_path / f"m{i}", tmp_path / f"s{i}.parquet"
+        for args in (["fit", "--schema", str(schema), "--out", str(m), "--epochs", "5",
+                      "--param", "hidden=8", "--seed", "3"],
+                     ["score", "--model", str(m), "--schema", str(schema), "--out",
+                      str(out)]):
+            run = subprocess.run(cmd + ["--threads", "1"] + args, capture_output=True,
+                                 text=True, timeout=300)
+            assert run.returncode == 0, run.stderr
+        tables.append(pd.read_parquet(out))
+    pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=True)

@@ -27,7 +27,10 @@ from .output import set_quiet
                    "warnings.")
 @click.option("-q", "--quiet", is_flag=True,
               help="Print results and errors only (no status lines).")
-def cli(debug: bool, verbose: bool, quiet: bool) -> None:
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads for torch; --threads 1 makes runs with one seed "
+                   "bit-identical across processes  [default: all cores]")
+def cli(debug: bool, verbose: bool, quiet: bool, threads: Optional[int]) -> None:
     """graphad: unsupervised anomaly detection on heterogeneous multimodal graphs.
 
     \b
@@ -37,6 +40,16 @@ def cli(debug: bool, verbose: bool, quiet: bool) -> None:
     """
     configure_output(verbose or debug)
     set_quiet(quiet)
+    if threads is not None:
+        set_threads(threads)
+
+
+def set_threads(threads: int) -> None:
+    """torch's intra-op threads (before torch is imported where possible)."""
+    import os
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
 
 
 def configure_output(verbose: bool) -> None:
