@@ -4,7 +4,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import pandas as pd

@@ -5,7 +5,6 @@ from typing import Any, Iterable, List, Mapping, Optional, Union
 
 import networkx as nx
 import numpy as np
-import pandas as pd
 import torch
 from torch_geometric.data import Data, HeteroData
 from torch_geometric.utils import is_undirected

@@ -2,7 +2,7 @@
 (one detector per modality, scores combined per entity)."""
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Dict
 
 import numpy as np
 import torch

@@ -84,6 +84,21 @@ def masked(values: Tensor, present: Tensor) -> Tensor:
     return torch.where(present, values, torch.full_like(values, float("nan")))
 
 
+def precomputed_errors(batch: HeteroData, prefix: str,
+                       name_of: Callable[[str], str]) -> Errors:
+    """``{type: {component: [n]}}`` from the values a precompute hook stored on the
+    graph as ``<prefix><detail>`` with a ``<prefix><detail>__has`` mask (NaN where
+    absent); ``name_of(detail)`` names the component."""
+    out: Errors = {}
+    for t in batch.node_types:
+        store = batch[t]
+        for key in list(store.keys()):
+            if key.startswith(prefix) and not key.endswith("__has"):
+                name = name_of(key[len(prefix):])
+                out.setdefault(t, {})[name] = masked(store[key], store[key + "__has"])
+    return out
+
+
 def trimmed_mean(err: Tensor, trim: float) -> Tensor:
     """Mean of the smallest ``1 - trim`` share of per-item errors.
 

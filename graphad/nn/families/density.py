@@ -31,7 +31,8 @@ from torch_geometric.data import HeteroData
 
 from ...components import ComponentSpec, register_component
 from ...typing import EdgeType, NodeType, is_reverse
-from .base import ComponentFamily, EdgeErrors, Errors, Latents, masked, register_precompute
+from .base import (ComponentFamily, EdgeErrors, Errors, Latents, precomputed_errors,
+                   register_precompute)
 
 PREFIX = "density__"
 ROW_BLOCK = 4096        # rows of S @ S formed at once
@@ -98,15 +99,8 @@ class DensityFamily(ComponentFamily):
     same-type relation."""
 
     def errors(self, batch: HeteroData, z: Latents) -> Tuple[Errors, EdgeErrors]:
-        out: Errors = {}
-        for t in batch.node_types:
-            store = batch[t]
-            for key in list(store.keys()):
-                if key.startswith(PREFIX) and not key.endswith("__has"):
-                    rel = key[len(PREFIX):]
-                    name = f"density:{rel}" if rel else "density"
-                    out.setdefault(t, {})[name] = masked(store[key], store[key + "__has"])
-        return out, {}
+        return precomputed_errors(
+            batch, PREFIX, lambda rel: f"density:{rel}" if rel else "density"), {}
 
 
 def _phrase(ex, name: str, rarity: str) -> str:

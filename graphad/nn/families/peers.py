@@ -36,7 +36,7 @@ from torch_geometric.data import HeteroData
 
 from ...components import ComponentSpec, register_component
 from ...typing import EdgeType, NodeType
-from .base import (ComponentFamily, EdgeErrors, Errors, Latents, masked,
+from .base import (ComponentFamily, EdgeErrors, Errors, Latents, precomputed_errors,
                    register_precompute, two_sided_surprisal)
 
 PREFIX = "peer__"
@@ -104,14 +104,7 @@ class PeerFamily(ComponentFamily):
     """Untrained: reads the precomputed peer errors, one ``peer:*`` component per path."""
 
     def errors(self, batch: HeteroData, z: Latents) -> Tuple[Errors, EdgeErrors]:
-        out: Errors = {}
-        for t in batch.node_types:
-            store = batch[t]
-            for key in list(store.keys()):
-                if key.startswith(PREFIX) and not key.endswith("__has"):
-                    name = "peer:" + key[len(PREFIX):]
-                    out.setdefault(t, {})[name] = masked(store[key], store[key + "__has"])
-        return out, {}
+        return precomputed_errors(batch, PREFIX, lambda detail: "peer:" + detail), {}
 
 
 def _phrase(ex, name: str, rarity: str) -> str:
