@@ -10,6 +10,8 @@ from torch import Tensor
 
 from ..data.bundle import GraphBundle
 from ..data.features import has_neighbour, incoming, neighbour_mean, node_inputs
+from ..nn.classic import (AE_EPOCHS, OCSVM_COMPONENTS, OCSVM_NU, autoencoder_scores,
+                          fit_autoencoder, fit_ocsvm, ocsvm_scores)
 from ..nn.forest import fit_forest, forest_scores
 from ..scoring.normalize import Components
 from ..typing import NodeType
@@ -38,14 +40,22 @@ def early_fused_features(bundle: GraphBundle, hops: int = 1) -> Dict[NodeType, T
     return fused
 
 
-class _ForestPerType(BaseDetector):
-    """Shared fit / score of an isolation forest per node type on robustly scaled
+class _ClassicPerType(BaseDetector):
+    """Shared fit / score of one classic detector per node type on robustly scaled
     features (median / IQR, as scikit-learn's ``RobustScaler``, clipped at +-10). The
-    scalers and forests are plain tensors (:mod:`graphad.nn.forest`), so the fitted
-    detector saves without pickle."""
+    scalers and models are plain tensors (:mod:`graphad.nn.forest`,
+    :mod:`graphad.nn.classic`), so the fitted detector saves without pickle.
+    Subclasses give the features and the model (``_fit_model`` / ``_model_scores``);
+    the default model is an isolation forest."""
 
     def _features(self, bundle: GraphBundle) -> Dict[NodeType, Tensor]:
         raise NotImplementedError
+
+    def _fit_model(self, z: np.ndarray) -> Dict[str, Tensor]:
+        return fit_forest(z, self.seed, n_trees=self.n_estimators)
+
+    def _model_scores(self, z: Tensor, state: Dict[str, Tensor]) -> Tensor:
+        return forest_scores(z, state)
 
     def _fit(self, bundle: GraphBundle) -> None:
         feats = self._features(bundle)
@@ -58,8 +68,7 @@ class _ForestPerType(BaseDetector):
             scale = np.where(scale < 10 * np.finfo(scale.dtype).eps, 1.0, scale)
             self.scalers_[t] = {"center": torch.as_tensor(center),
                                 "scale": torch.as_tensor(scale)}
-            self.models_[t] = fit_forest(self._scaled(t, X), self.seed,
-                                         n_trees=self.n_estimators)
+            self.models_[t] = self._fit_model(self._scaled(t, X))
 
     def _scaled(self, t: NodeType, X: np.ndarray) -> np.ndarray:
         sc = self.scalers_[t]
@@ -70,11 +79,11 @@ class _ForestPerType(BaseDetector):
         out = {}
         for t, X in self._features(bundle).items():
             Z = torch.as_tensor(self._scaled(t, X.double().numpy()))
-            out[t] = {"attribute": forest_scores(Z, self.models_[t])}
+            out[t] = {"attribute": self._model_scores(Z, self.models_[t])}
         return out
 
 
-class EarlyFusionIForest(_ForestPerType):
+class EarlyFusionIForest(_ClassicPerType):
     """Early fusion + IsolationForest: own features concatenated with neighbour means.
 
     Args:
@@ -98,7 +107,7 @@ class EarlyFusionIForest(_ForestPerType):
 
 
 
-class LateFusionIForest(_ForestPerType):
+class LateFusionIForest(_ClassicPerType):
     """Late fusion: an IsolationForest on each type's own features (each modality
     alone), then entity scores combine their observations' scores (the roll-up).
 
@@ -115,3 +124,61 @@ class LateFusionIForest(_ForestPerType):
     def _features(self, bundle: GraphBundle) -> Dict[NodeType, Tensor]:
         return node_inputs(bundle.data)
 
+
+
+class EarlyFusionOCSVM(_ClassicPerType):
+    """Early fusion + One-Class SVM (RBF kernel approximated by Nyström features, so it
+    scales past 10k nodes; :func:`graphad.nn.classic.fit_ocsvm`).
+
+    Args:
+        hops: rounds of neighbour-mean concatenation.
+        n_components: Nyström landmarks.
+        nu: share of training rows the boundary may leave outside.
+        seed, contamination, rollup, normalize: as :class:`EarlyFusionIForest`.
+    """
+
+    def __init__(self, hops: int = 1, n_components: int = OCSVM_COMPONENTS,
+                 nu: float = OCSVM_NU, seed: int = 0, contamination: float = 0.1,
+                 rollup: bool = False, normalize: str = "surprisal"):
+        super().__init__(contamination=contamination, rollup=rollup, normalize=normalize)
+        self.hops = hops
+        self.n_components = n_components
+        self.nu = nu
+        self.seed = seed
+
+    def _features(self, bundle: GraphBundle) -> Dict[NodeType, Tensor]:
+        return early_fused_features(bundle, self.hops)
+
+    def _fit_model(self, z: np.ndarray) -> Dict[str, Tensor]:
+        return fit_ocsvm(z, self.seed, n_components=self.n_components, nu=self.nu)
+
+    def _model_scores(self, z: Tensor, state: Dict[str, Tensor]) -> Tensor:
+        return ocsvm_scores(z, state)
+
+
+class EarlyFusionAE(_ClassicPerType):
+    """Early fusion + a small autoencoder per type (``d -> h -> d``; the score is the
+    reconstruction error; :func:`graphad.nn.classic.fit_autoencoder`).
+
+    Args:
+        hops: rounds of neighbour-mean concatenation.
+        epochs: full-batch Adam epochs.
+        seed, contamination, rollup, normalize: as :class:`EarlyFusionIForest`.
+    """
+
+    def __init__(self, hops: int = 1, epochs: int = AE_EPOCHS, seed: int = 0,
+                 contamination: float = 0.1, rollup: bool = False,
+                 normalize: str = "surprisal"):
+        super().__init__(contamination=contamination, rollup=rollup, normalize=normalize)
+        self.hops = hops
+        self.epochs = epochs
+        self.seed = seed
+
+    def _features(self, bundle: GraphBundle) -> Dict[NodeType, Tensor]:
+        return early_fused_features(bundle, self.hops)
+
+    def _fit_model(self, z: np.ndarray) -> Dict[str, Tensor]:
+        return fit_autoencoder(z, self.seed, epochs=self.epochs)
+
+    def _model_scores(self, z: Tensor, state: Dict[str, Tensor]) -> Tensor:
+        return autoencoder_scores(z, state)

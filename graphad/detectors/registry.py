@@ -35,6 +35,10 @@ _DETECTORS: Dict[str, DetectorEntry] = {
                                    persistable=True),
     "late-iforest": DetectorEntry("graphad.detectors.fusion", "LateFusionIForest",
                                   persistable=True),
+    "early-ocsvm": DetectorEntry("graphad.detectors.fusion", "EarlyFusionOCSVM",
+                                 persistable=True),
+    "early-ae": DetectorEntry("graphad.detectors.fusion", "EarlyFusionAE",
+                              persistable=True),
 }
 
 DEFAULT_DETECTOR = "gae"
