@@ -173,6 +173,7 @@ def plot_feedback(summary: pd.DataFrame, path: Path) -> Path:
                         color=colour, linestyle=dash, marker="o", ms=3, capsize=2,
                         label=m)
         ax.set_xscale("log")
+        ax.minorticks_off()
         ax.set_xticks(sorted(sub["k"].unique()))
         ax.set_xticklabels([str(k) for k in sorted(sub["k"].unique())])
         ax.set_title(ds, fontsize=10)
