@@ -64,6 +64,7 @@ def _load() -> None:
         import graphad.nn.families  # noqa: F401  (registers the model's families)
         import graphad.scoring.rollup  # noqa: F401  (registers obs: / nbr:)
         import graphad.scoring.proximity  # noqa: F401  (registers near)
+        import graphad.scoring.resemblance  # noqa: F401  (registers resemble)
 
 
 def spec_for(name: str) -> ComponentSpec:

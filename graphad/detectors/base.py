@@ -103,6 +103,7 @@ class BaseDetector(BaseEstimator):
         self._check_params()
         bundle = as_bundle(graph)
         self.feedback_weights_: Dict[NodeType, Dict[str, float]] = {}
+        self.feedback_heads_: Dict[NodeType, Dict[str, Tensor]] = {}
         self.feedback_labels_: Dict[str, Dict[str, list]] = {}
         from ..data.featurizer import featurizer_state
         self.featurizer_ = featurizer_state(bundle)
@@ -132,8 +133,9 @@ class BaseDetector(BaseEstimator):
         type with at least one confirmed anomaly gets non-negative component weights
         learned on ``graph`` (:func:`~graphad.scoring.feedback.fit_component_weights`,
         combined by the weighted mean so that contributions stay readable and add up)
-        and one more component, ``near``: closeness to the confirmed anomalies
-        (:mod:`graphad.scoring.proximity`). Its scores on ``graph`` replace that type's
+        and two more components: ``near``, closeness to the confirmed anomalies in the
+        graph (:mod:`graphad.scoring.proximity`), and ``resemble``, a small logistic
+        head on the early-fused inputs (:mod:`graphad.scoring.resemblance`). Its scores on ``graph`` replace that type's
         ``decision_scores_`` and threshold. Each call starts again from the
         unsupervised weights: pass every label so far, not only the new ones.
         """
@@ -148,14 +150,20 @@ class BaseDetector(BaseEstimator):
         if not any(p.numel() for p in positives.values()):
             raise GraphadError("feedback needs at least one confirmed anomaly (label 1) "
                                "in the labels table")
+        from ..scoring.resemblance import RESEMBLE, fit_resemblance
+        from .fusion import early_fused_features
         comps = self._unsupervised_components(bundle)
         near = proximity_components(bundle, positives, leave_one_out=True)
-        learned = {}
+        fused = early_fused_features(bundle)
+        learned, heads = {}, {}
         for t, y in vectors.items():
             if positives[t].numel() and comps.get(t):
-                learned[t] = fit_component_weights({**comps[t], NEAR: near[t]}, y,
-                                                   self.weights, rule=FEEDBACK_RULE)
+                heads[t], like = fit_resemblance(fused[t], y, seed=getattr(self, "seed", 0))
+                learned[t] = fit_component_weights(
+                    {**comps[t], NEAR: near[t], RESEMBLE: like}, y, self.weights,
+                    rule=FEEDBACK_RULE)
         self.feedback_weights_ = learned
+        self.feedback_heads_ = heads
         self.feedback_labels_ = labels_state(table)
         scores = self.decision_function(bundle)
         for t in learned:
@@ -173,10 +181,16 @@ class BaseDetector(BaseEstimator):
         if learned:
             from ..scoring.labels import label_vectors, labels_from_state
             from ..scoring.proximity import NEAR, proximity_components
+            from ..scoring.resemblance import RESEMBLE, resemblance
+            from .fusion import early_fused_features
             vectors = label_vectors(labels_from_state(self.feedback_labels_), bundle)
             near = proximity_components(
                 bundle, {t: (v == 1).nonzero().view(-1) for t, v in vectors.items()})
-            comps = {t: {**c, NEAR: near[t]} if t in learned else c
+            heads = getattr(self, "feedback_heads_", {})
+            fused = early_fused_features(bundle) if heads else {}
+            comps = {t: {**c, NEAR: near[t],
+                         **({RESEMBLE: resemblance(fused[t], heads[t])} if t in heads
+                            else {})} if t in learned else c
                      for t, c in comps.items()}
         return comps
 
