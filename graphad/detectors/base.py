@@ -165,7 +165,7 @@ class BaseDetector(BaseEstimator):
         self.feedback_weights_ = learned
         self.feedback_heads_ = heads
         self.feedback_labels_ = labels_state(table)
-        scores = self.decision_function(bundle)
+        scores = self.combine(self._with_feedback(bundle, comps))   # no second scoring
         for t in learned:
             self.decision_scores_[t] = scores[t]
             self.threshold_[t] = fit_thresholds({t: scores[t]}, self.contamination)[t]
@@ -176,23 +176,27 @@ class BaseDetector(BaseEstimator):
         """Normalised components per node type (the parts that add up to the score)."""
         check_is_fitted(self, "normalizer_")
         bundle = as_bundle(graph)
-        comps = self._unsupervised_components(bundle)
+        return self._with_feedback(bundle, self._unsupervised_components(bundle))
+
+    def _with_feedback(self, bundle: GraphBundle, comps: Components) -> Components:
+        """``comps`` plus, for each type with feedback, ``near`` (from the stored
+        confirmed anomalies present in ``bundle``) and ``resemble`` (the stored head)."""
         learned = getattr(self, "feedback_weights_", None)
-        if learned:
-            from ..scoring.labels import label_vectors, labels_from_state
-            from ..scoring.proximity import NEAR, proximity_components
-            from ..scoring.resemblance import RESEMBLE, resemblance
-            from .fusion import early_fused_features
-            vectors = label_vectors(labels_from_state(self.feedback_labels_), bundle)
-            near = proximity_components(
-                bundle, {t: (v == 1).nonzero().view(-1) for t, v in vectors.items()})
-            heads = getattr(self, "feedback_heads_", {})
-            fused = early_fused_features(bundle) if heads else {}
-            comps = {t: {**c, NEAR: near[t],
-                         **({RESEMBLE: resemblance(fused[t], heads[t])} if t in heads
-                            else {})} if t in learned else c
-                     for t, c in comps.items()}
-        return comps
+        if not learned:
+            return comps
+        from ..scoring.labels import label_vectors, labels_from_state
+        from ..scoring.proximity import NEAR, proximity_components
+        from ..scoring.resemblance import RESEMBLE, resemblance
+        from .fusion import early_fused_features
+        vectors = label_vectors(labels_from_state(self.feedback_labels_), bundle)
+        near = proximity_components(
+            bundle, {t: (v == 1).nonzero().view(-1) for t, v in vectors.items()})
+        heads = getattr(self, "feedback_heads_", {})
+        fused = early_fused_features(bundle) if heads else {}
+        return {t: {**c, NEAR: near[t],
+                    **({RESEMBLE: resemblance(fused[t], heads[t])} if t in heads
+                       else {})} if t in learned else c
+                for t, c in comps.items()}
 
     def _unsupervised_components(self, bundle: GraphBundle) -> Components:
         comps = self._finish(bundle, self._components(bundle))
