@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from typing import Any, Dict
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -184,3 +185,14 @@ def _interp(x: Tensor, xp: Tensor, fp: Tensor) -> Tensor:
     x0, x1, f0, f1 = xp[i - 1], xp[i], fp[i - 1], fp[i]
     w = ((xc - x0) / (x1 - x0)).clamp(0, 1)
     return f0 + w * (f1 - f0)
+
+
+def rank_surprisal(values: np.ndarray) -> np.ndarray:
+    """``-log q`` per value, ``q`` = the share of values ``>=`` it (0 for the lowest):
+    a score's rank among its type's nodes as evidence in nats."""
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        return values
+    order = np.sort(values)
+    at_least = values.size - np.searchsorted(order, values, side="left")
+    return -np.log(at_least / values.size)

@@ -24,6 +24,7 @@ from torch import Tensor
 
 from ..components import ComponentSpec, register_component
 from ..data.bundle import GraphBundle
+from .normalize import rank_surprisal
 
 #: restart probability of the walks
 RESTART = 0.15
@@ -58,18 +59,6 @@ def _pagerank(walk: sp.csr_matrix, restart: np.ndarray) -> np.ndarray:
     for _ in range(ITERATIONS):
         x = RESTART * restart + (1 - RESTART) * (walk @ x)
     return x
-
-
-def _rank_surprisal(values: np.ndarray) -> np.ndarray:
-    """``-log q``, ``q`` = share of values ``>=`` each value; 0 where ``values <= 0``."""
-    n = values.size
-    if n == 0:
-        return values
-    order = np.sort(values)
-    at_least = n - np.searchsorted(order, values, side="left")
-    out = -np.log(at_least / n)
-    out[values <= 0] = 0.0
-    return out
 
 
 def proximity_components(bundle: GraphBundle, anomalies: Mapping[str, Tensor],
@@ -107,7 +96,8 @@ def proximity_components(bundle: GraphBundle, anomalies: Mapping[str, Tensor],
     out = {}
     for t in bundle.node_types:
         part = near[offset[t]:offset[t] + bundle.data[t].num_nodes]
-        out[t] = torch.from_numpy(_rank_surprisal(part)).float()
+        evidence = np.where(part > 0, rank_surprisal(part), 0.0)   # unreached: 0
+        out[t] = torch.from_numpy(evidence).float()
     return out
 
 

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from ..components import ComponentSpec, register_component
+from .normalize import rank_surprisal
 
 #: the component's name
 RESEMBLE = "resemble"
@@ -52,16 +53,6 @@ def _fit(x: np.ndarray, y: np.ndarray) -> Dict[str, np.ndarray]:
 
 def _decision(x: np.ndarray, head: Mapping[str, np.ndarray]) -> np.ndarray:
     return _scale(x, head["center"], head["scale"]) @ head["coef"] + head["intercept"][0]
-
-
-def rank_surprisal(values: np.ndarray) -> np.ndarray:
-    """``-log q``, ``q`` = share of values ``>=`` each value (0 for the lowest)."""
-    n = values.size
-    if n == 0:
-        return values.astype(float)
-    order = np.sort(values)
-    at_least = n - np.searchsorted(order, values, side="left")
-    return -np.log(at_least / n)
 
 
 def fit_resemblance(features: Tensor, labels: Tensor, seed: int = 0
