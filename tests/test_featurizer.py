@@ -307,3 +307,18 @@ def test_module_is_rebuilt_from_its_config_and_loaded_strictly(fitted, tmp_path)
     torch.save(envelope, path)
     with pytest.raises(GraphadError, match="do not fit the rebuilt"):
         load_detector(path)
+
+
+def test_a_relation_empty_at_scoring_is_reported(fitted):
+    t, det = fitted
+    rel = SCHEMA["relations"][0]
+    empty = dict(t, **{rel["table"]: t[rel["table"]].iloc[:0]})
+    g = build_graph(empty, SCHEMA, use_cache=False, fitted=det)
+    report = drift_report(det, g)
+    counts = report[report.measure == "edge count"].set_index("where")
+    name = "__".join((rel["src"], rel["rel"], rel["dst"]))
+    assert counts.loc[name, "value"] == 0 and counts.loc[name, "train"] > 0
+    assert any("has no edges where the training graph had" in line
+               for line in drift_warnings(report))
+    same = drift_report(det, build_graph(t, SCHEMA, use_cache=False, fitted=det))
+    assert not any("has no edges" in line for line in drift_warnings(same))

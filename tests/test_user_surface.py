@@ -292,7 +292,7 @@ def test_quiet_prints_results_only(model_dir, tmp_path, capsys):
     loud = capsys.readouterr().out
     assert main(["--quiet"] + args) == 0
     quiet = capsys.readouterr().out
-    assert "wrote 18 scores" in loud and "wrote" not in quiet
+    assert "wrote 18 scores" in loud and "wrote 18 scores" not in quiet
     assert "top 2 user:" in quiet                  # the result is still printed
     from graphad.cli.output import set_quiet
     set_quiet(False)

@@ -248,8 +248,9 @@ def score(model_path: str, schema_path: str, tables_dir: Optional[str], out_path
         drift_path = Path(out_path).with_suffix(".drift.csv")
         atomic_write_csv(drift_path, report)
         click.echo(f"drift against the training tables ({drift_path}):")
-        shown = report[(report["measure"] != "median shift")
-                       | (report["value"].abs() >= 0.5)]
+        quiet_rows = (((report["measure"] == "median shift") & (report["value"].abs() < 0.5))
+                      | ((report["measure"] == "edge count") & (report["value"] > 0)))
+        shown = report[~quiet_rows]
         click.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         for line in drift_warnings(report):
             click.echo(f"warning: {line}", err=True)

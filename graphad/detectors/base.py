@@ -121,6 +121,9 @@ class BaseDetector(BaseEstimator):
         self.labels_ = {t: (s > self.threshold_[t]).long()
                         for t, s in self.decision_scores_.items()}
         self.node_types_ = list(bundle.node_types)
+        #: edges per relation on the training graph (the drift report compares)
+        self.edge_counts_ = {edge_type_str(et): int(bundle.data[et].num_edges)
+                             for et in bundle.edge_types}
         if labels is not None:
             self.feedback(bundle, labels)
         return self

@@ -30,8 +30,8 @@ def drift_report(detector: Any, bundle: Any,
 
     ``measure`` is ``median shift`` (value in training scales; ``train`` the training
     median), ``unseen share`` (share of rows in an unseen category; ``train`` the
-    number of training categories) or ``flagged share`` (``train`` the
-    contamination). Empty when the detector keeps no featurisation.
+    number of training categories), ``edge count`` (edges of a relation; ``train`` its
+    training count) or ``flagged share`` (``train`` the contamination). Empty when the detector keeps no featurisation.
     """
     from ..data.validate import numeric_column
     from ..encoders.tabular import _cat_keys
@@ -64,6 +64,13 @@ def drift_report(detector: Any, bundle: Any,
             unseen = float(np.mean([k not in known for k in keys])) if len(keys) else 0.0
             rows.append({"where": where, "feature": col, "measure": "unseen share",
                          "value": unseen, "train": float(len(known))})
+    trained = getattr(detector, "edge_counts_", None) or {}
+    if trained:
+        from ..typing import edge_type_str
+        now = {edge_type_str(et): int(bundle.data[et].num_edges) for et in bundle.edge_types}
+        for rel, before in trained.items():
+            rows.append({"where": rel, "feature": "(edges)", "measure": "edge count",
+                         "value": float(now.get(rel, 0)), "train": float(before)})
     thresholds = getattr(detector, "threshold_", None) or {}
     for t, s in (scores or {}).items():
         if t in thresholds and s.numel():
@@ -84,6 +91,9 @@ def drift_warnings(report: pd.DataFrame, min_nodes: int = 0) -> List[str]:
                 out.append(f"{r['value']:.0%} of {r['where']} nodes are flagged where the "
                            f"training graph had {c:.0%}: the new tables may differ from "
                            "the training ones (see the drift report)")
+        elif r["measure"] == "edge count" and r["value"] == 0 and r["train"] > 0:
+            out.append(f"relation {r['where']} has no edges where the training graph had "
+                       f"{int(r['train']):,}: is its table empty or missing?")
         elif r["measure"] == "unseen share" and r["value"] > 0:
             out.append(f"{r['where']}.{r['feature']}: {r['value']:.1%} of the rows hold a "
                        "category unseen at fit (featurised as 'other')")
