@@ -47,6 +47,7 @@ def _copy(bundle: GraphBundle) -> GraphBundle:
     out = copy.copy(bundle)
     out.data = copy.deepcopy(bundle.data)
     out.raw, out.edges_raw = dict(bundle.raw), dict(bundle.edges_raw)
+    out.items = dict(bundle.items)
     return out
 
 
@@ -65,6 +66,8 @@ def drop_observations(bundle: GraphBundle, node_type: NodeType, share: float,
     out.ids = IdMap(ids)
     if node_type in bundle.raw:
         out.raw[node_type] = bundle.raw[node_type].iloc[keep].reset_index(drop=True)
+    if node_type in bundle.items:
+        out.items[node_type] = [bundle.items[node_type][i] for i in keep]
     for et in bundle.edge_types:
         if node_type in (et[0], et[2]) and et in bundle.edges_raw:
             out.edges_raw.pop(et)          # edge order changed: no raw rows to show

@@ -17,6 +17,7 @@ from .bench import bench
 from .demo import demo
 from .model import explain, feedback, fit, score, subgraphs
 from .output import set_quiet
+from .report import report
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -62,7 +63,7 @@ def configure_output(verbose: bool) -> None:
             warnings.filterwarnings("ignore", category=category)
 
 
-for command in (demo, bench, fit, feedback, score, explain, subgraphs):
+for command in (demo, bench, fit, feedback, score, explain, subgraphs, report):
     cli.add_command(command)
 
 

@@ -125,8 +125,10 @@ class _Builder:
         names: List[str] = []
         keep = np.ones(len(rows), dtype=bool)
 
+        items: List[Any] = []
         if spec.modality is not None:
-            emb = self._encode_modality(spec, rows)
+            items = self._observations(spec, rows)
+            emb = self._encode_modality(spec, items)
             keep = ~torch.isnan(emb).any(dim=1).numpy()
             parts.append(emb)
             names += [f"{spec.modality}_{i}" for i in range(emb.shape[1])]
@@ -154,6 +156,8 @@ class _Builder:
             mask = torch.as_tensor(keep)
             store.x = torch.cat([p[mask] for p in parts], dim=1).float().contiguous()
         self.bundle.raw[spec.name] = rows
+        if spec.modality in ("image", "series"):
+            self.bundle.items[spec.name] = [v for v, k in zip(items, keep) if k]
         self.bundle.feature_names[spec.name] = names
         self.bundle.modality[spec.name] = spec.modality
 
@@ -170,7 +174,7 @@ class _Builder:
             self.bundle.transforms[key] = enc
         return enc.transform(rows, table=spec.table)
 
-    def _encode_modality(self, spec: NodeSpec, rows: pd.DataFrame) -> torch.Tensor:
+    def _encode_modality(self, spec: NodeSpec, items: List[Any]) -> torch.Tensor:
         from ..encoders import get_encoder
         from ..encoders.cache import encode_cached
         key = f"encoder:{spec.name}"
@@ -178,7 +182,6 @@ class _Builder:
         if encoder is None:
             encoder = get_encoder(self.encoder_specs.get(spec.name, spec.encoder),
                                   spec.modality)
-        items = self._observations(spec, rows)
         if encoder.requires_fit and key not in self.bundle.transforms:
             encoder.fit(items)
         self.bundle.transforms[key] = encoder

@@ -30,6 +30,9 @@ class GraphBundle:
         edge_attr_names: relation -> names of the columns of ``edge_attr``.
         modality: node type -> modality (``text`` / ``image`` / ``series``) or None.
         dropped: node type -> ids of observations that could not be encoded.
+        items: image and series node type -> the items its encoder saw, in index order
+            (a resolved image path; a series' ``(times or None, values)`` arrays), for
+            display (evidence panels, reports). Texts are in ``raw``.
         transforms: fitted feature encoders, reused when building new data.
     """
 
@@ -42,6 +45,7 @@ class GraphBundle:
     edge_attr_names: Dict[EdgeType, List[str]] = field(default_factory=dict)
     modality: Dict[NodeType, Optional[str]] = field(default_factory=dict)
     dropped: Dict[NodeType, list] = field(default_factory=dict)
+    items: Dict[NodeType, list] = field(default_factory=dict)
     transforms: Dict[str, Any] = field(default_factory=dict)
 
     @property

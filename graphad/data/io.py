@@ -81,7 +81,7 @@ def _atomic(path: PathLike, write) -> Path:
 
 def atomic_write_text(path: PathLike, text: str) -> Path:
     """Write ``text`` to ``path`` via a temporary file + rename."""
-    return _atomic(path, lambda tmp: Path(tmp).write_text(text))
+    return _atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 def atomic_write_parquet(path: PathLike, frame: pd.DataFrame,

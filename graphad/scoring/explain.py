@@ -173,8 +173,8 @@ def _table_text(table: pd.DataFrame) -> str:
 # ---------------------------------------------------------------- node
 def explain(graph: Any, node: Tuple[NodeType, Any], detector: Any, top: int = 5,
             view: Optional[GraphView] = None, *, components: Optional[Mapping] = None,
-            scores: Optional[Mapping] = None, edge_scores: Optional[Mapping] = None
-            ) -> Explanation:
+            scores: Optional[Mapping] = None, edge_scores: Optional[Mapping] = None,
+            cache: Optional[Dict[Any, Any]] = None) -> Explanation:
     """Explain one node's score.
 
     Args:
@@ -186,6 +186,8 @@ def explain(graph: Any, node: Tuple[NodeType, Any], detector: Any, top: int = 5,
         components, scores, edge_scores: the detector's ``score_components``,
             ``combine`` and ``score_edges`` of ``graph`` where already computed
             (:func:`explain_many` scores once for many nodes).
+        cache: a dict shared by the explanations of one graph: latents and
+            cross-modal errors are computed once into it.
 
     Returns:
         :class:`Explanation`; ``explanation.contributions.contribution.sum()`` equals
@@ -215,12 +217,14 @@ def explain(graph: Any, node: Tuple[NodeType, Any], detector: Any, top: int = 5,
                      None if threshold is None else float(threshold), rank, int(s.numel()),
                      contributions(detector, comps[node_type], idx, node_type),
                      unit=component_unit(detector))
-    z_scores = robust_z(scores)
+    cache = {} if cache is None else cache
+    z_scores = _memo(cache, "robust_z", lambda: robust_z(scores))
     ex.features = _features(bundle, node_type, idx, top)
-    ex.modalities = _modalities(bundle, detector, node_type, idx)
+    ex.modalities = _modalities(bundle, detector, node_type, idx, cache)
     ex.observations = _observations(bundle, comps, scores, detector, node_type, idx)
     ex.relations, ex.edges = _edges(bundle, detector, node_type, idx, top, edge_scores)
-    ex.neighbours = _neighbours(bundle, view, detector, z_scores, node_type, idx, top)
+    ex.neighbours = _neighbours(bundle, view, detector, z_scores, node_type, idx, top,
+                                cache)
     ex.shared = _shared(bundle, view, node_type, idx)
     ex.reason = node_reason(ex)
     return ex
@@ -243,8 +247,15 @@ def explain_many(graph: Any, nodes: Sequence[Any], detector: Any, top: int = 5
     scores = detector.combine(comps)
     edges = all_edge_scores(bundle, detector)
     view = GraphView(bundle)
+    cache: Dict[Any, Any] = {}
     return [explain(bundle, node, detector, top, view, components=comps, scores=scores,
-                    edge_scores=edges) for node in nodes]
+                    edge_scores=edges, cache=cache) for node in nodes]
+
+
+def _memo(cache: Dict[Any, Any], key: Any, compute: Any) -> Any:
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
 
 
 def component_unit(detector: Any) -> str:
@@ -312,10 +323,11 @@ def _pair_errors(bundle: GraphBundle, detector: Any, t: NodeType
     return details(bundle, t).get("cross_modal", []) if details is not None else []
 
 
-def _modalities(bundle: GraphBundle, detector: Any, t: NodeType, idx: int
-                ) -> pd.DataFrame:
+def _modalities(bundle: GraphBundle, detector: Any, t: NodeType, idx: int,
+                cache: Dict[Any, Any]) -> pd.DataFrame:
     rows = []
-    for name, err, both in _pair_errors(bundle, detector, t):
+    pairs = _memo(cache, ("pairs", t), lambda: _pair_errors(bundle, detector, t))
+    for name, err, both in pairs:
         if not bool(both[idx]):
             continue
         z = robust_z({t: err[both]})[t][int(both[:idx].sum())]
@@ -412,9 +424,9 @@ def _edges(bundle: GraphBundle, detector: Any, t: NodeType, idx: int, top: int,
 
 
 def _neighbours(bundle: GraphBundle, view: GraphView, detector: Any,
-                z_scores: Dict[NodeType, np.ndarray], t: NodeType, idx: int, top: int
-                ) -> pd.DataFrame:
-    units, shared_space = node_embeddings(bundle, detector)
+                z_scores: Dict[NodeType, np.ndarray], t: NodeType, idx: int, top: int,
+                cache: Dict[Any, Any]) -> pd.DataFrame:
+    units, shared_space = _memo(cache, "units", lambda: node_embeddings(bundle, detector))
     rows = []
     seen = set()
     for v in view.views():
