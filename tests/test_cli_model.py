@@ -269,3 +269,29 @@ def test_unfitted_and_corrupt(tmp_path):
     bad.write_bytes(b"not a torch file")
     with pytest.raises(GraphadError, match="not a graphad detector file"):
         load_detector(bad)
+
+
+def test_report_writes_one_html_page(workdir, tmp_path, capsys):
+    root, schema, model = workdir
+    out = tmp_path / "report.html"
+    assert main(["report", "--model", str(model), "--schema", str(schema), "--out",
+                 str(out), "--top", "3", "--subgraphs", "0", "--type", "user"]) == 0
+    page = out.read_text(encoding="utf-8")
+    det = load_detector(model)
+    scores = det.decision_function(build_graph(schema=schema))["user"]
+    top = torch.argsort(scores, descending=True, stable=True)[:3]
+    ids = ["u1", "u2", "u3", "u4", "u5"]
+    for i in top.tolist():
+        assert f'id="n-user-{ids[i]}"' in page
+    assert page.count('id="n-user-') == 3
+    assert "data:image/png;base64," in page             # the score distribution
+    assert f"wrote a report of the top 3 entities to {out}" in capsys.readouterr().out
+    bad = tmp_path / "report.pdf"
+    assert main(["report", "--model", str(model), "--schema", str(schema), "--out",
+                 str(bad)]) == 1
+    assert "name it .html" in capsys.readouterr().err and not bad.exists()
+    assert main(["report", "--model", str(model), "--schema", str(schema), "--out",
+                 str(tmp_path / "r2.html"), "--type", "shop"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "no scores for node type(s) ['shop']" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "r2.html").exists()

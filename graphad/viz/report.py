@@ -55,7 +55,8 @@ def _table(frame: pd.DataFrame, max_rows: int = 8) -> str:
 
 
 def _anchor(node_type: str, node_id: Any) -> str:
-    return "n-" + "".join(c if c.isalnum() else "_" for c in f"{node_type}-{node_id}")
+    return "n-" + "".join(c if c.isalnum() or c in "-_" else "_"
+                          for c in f"{node_type}-{node_id}")
 
 
 def top_entities(bundle, scores: Dict[str, torch.Tensor], top: int,

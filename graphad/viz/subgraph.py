@@ -35,7 +35,8 @@ def draw_subgraph(graph: Any, group: Any, scores: Optional[Mapping[str, Any]] = 
                   width: float = 7.0, height: float = 5.5):
     """Draw a group of nodes and the edges among them.
 
-    Node types are colours and marker shapes; a node's size grows with its score;
+    Node types are colours and marker shapes; the edges of every relation among the
+    members are drawn (both directions of a pair, or two relations, as one line); a node's size grows with its score;
     nodes above their type's threshold (or, for a discovered
     :class:`~graphad.scoring.subgraph.Subgraph`, its seeds) get a red ring. Where the
     group has at most ``max_edge_labels`` edges with attributes (amounts, ratings),
@@ -101,7 +102,7 @@ def draw_subgraph(graph: Any, group: Any, scores: Optional[Mapping[str, Any]] = 
     ax.legend(loc="upper left", fontsize=7, markerscale=0.5, frameon=False)
     ax.set_axis_off()
     n_flagged = sum(d["flagged"] for _, d in g.nodes(data=True))
-    ax.set_title(title or (f"{g.number_of_nodes()} nodes, {g.number_of_edges()} edges; "
+    ax.set_title(title or (f"{g.number_of_nodes()} nodes, {len(edges)} edges; "
                            f"{n_flagged} flagged (red ring); size = score"), fontsize=9)
     return fig
 
