@@ -26,16 +26,20 @@ _EXPORTS = {
     "MultimodalGAE": "graphad.detectors", "EarlyFusionIForest": "graphad.detectors",
     "LateFusionIForest": "graphad.detectors", "make_detector": "graphad.detectors",
     "scores_table": "graphad.scoring.table",
+    "explain": "graphad.scoring.explain", "explain_many": "graphad.scoring.explain",
+    "explain_subgraph": "graphad.scoring.explain_subgraph",
+    "find_suspicious_subgraphs": "graphad.scoring.discover",
+    "score_subgraphs": "graphad.scoring.subgraph",
     "GraphadError": "graphad.errors", "DataValidationError": "graphad.errors",
     "SchemaError": "graphad.errors", "NotFittedError": "graphad.errors",
 }
 
-__all__ = sorted(_EXPORTS) + ["datasets"]
+__all__ = sorted(_EXPORTS) + ["datasets", "viz"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "datasets":
-        return importlib.import_module("graphad.datasets")
+    if name in ("datasets", "viz"):
+        return importlib.import_module(f"graphad.{name}")
     if name in _EXPORTS:
         value = getattr(importlib.import_module(_EXPORTS[name]), name)
         globals()[name] = value
