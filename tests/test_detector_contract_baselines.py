@@ -15,7 +15,7 @@ from torch_geometric.data import Data, HeteroData
 from graphad.data import IdMap, from_hetero_data
 from graphad.data.bundle import GraphBundle
 from graphad.detectors import (EarlyFusionAE, EarlyFusionIForest, EarlyFusionOCSVM,
-                               LateFusionIForest)
+                               LateFusionAE, LateFusionIForest, LateFusionOCSVM)
 from graphad.metrics import auroc_by_type, evaluate, recall_at_k
 from graphad.scoring.normalize import MAD_TO_STD, RobustNormalizer
 from graphad.scoring.table import scores_table, top_k
@@ -23,7 +23,8 @@ from graphad.scoring.threshold import (confidence, contamination_threshold,
                                        fit_thresholds, linear_proba, unify_proba)
 from planted import PLANTED, planted_hetero
 
-DETECTORS = [EarlyFusionIForest, LateFusionIForest, EarlyFusionOCSVM, EarlyFusionAE]
+DETECTORS = [EarlyFusionIForest, LateFusionIForest, EarlyFusionOCSVM, EarlyFusionAE,
+             LateFusionOCSVM, LateFusionAE]
 
 
 def make(cls, **kwargs):
@@ -368,3 +369,36 @@ def test_auroc_by_type_by_hand():
     # ring (0.9, 0.4) vs normals (0.1, 0.5, 0.3): pairs won 3 + 2 = 5 of 6
     # burst (0.2) vs normals: beats only 0.1 -> 1 of 3
     assert out == {"burst": pytest.approx(1 / 3), "ring": pytest.approx(5 / 6)}
+
+
+# ---------------------------------------------------------------- combination rules
+def test_max_and_rank_rules_by_hand():
+    from graphad.scoring.combine import combine_components, component_parts
+    comps = {"a": torch.tensor([3.0, 0.0, float("nan"), -1.0]),
+             "b": torch.tensor([1.0, 0.0, 2.0, float("nan")])}
+    top = combine_components(comps, rule="max")
+    assert torch.allclose(top, torch.tensor([3.0, 0.0, 2.0, 0.0]))
+    rank = combine_components(comps, rule="rank")
+    # mean p of the present components, p = exp(-max(s, 0))
+    expected = [-math.log((math.exp(-3) + math.exp(-1)) / 2), 0.0, 2.0, 0.0]
+    assert torch.allclose(rank, torch.tensor(expected), atol=1e-6)
+    weighted = combine_components(comps, {"a": 3.0}, rule="rank")
+    assert weighted[0] == pytest.approx(-math.log((3 * math.exp(-3) + math.exp(-1)) / 4),
+                                        rel=1e-6)
+    for rule in ("max", "rank"):
+        parts = component_parts(comps, {"a": 2.0}, rule)
+        total = combine_components(comps, {"a": 2.0}, rule)
+        assert torch.allclose(parts["a"] + parts["b"], total, atol=1e-6)
+    assert component_parts(comps, None, "max")["b"][0] == 0.0   # all to the largest
+
+
+@pytest.mark.parametrize("rule", ["hmp", "mean", "max", "rank"])
+def test_late_fusion_combination_choices(bundle, rule):
+    from graphad.scoring.combine import combine_components
+    for cls in (LateFusionIForest, LateFusionOCSVM, LateFusionAE):
+        det = cls(seed=0, combination=rule).fit(bundle)
+        comps = det.score_components(bundle)
+        expected = combine_components(comps["user"], None, rule)
+        assert torch.allclose(det.decision_function(bundle)["user"], expected)
+    with pytest.raises(ValueError, match="combination must be one of"):
+        LateFusionIForest(combination="median").fit(bundle)

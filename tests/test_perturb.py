@@ -76,3 +76,22 @@ def test_bad_requests_are_refused(graph):
         drop_observations(graph, "review", 1.5)
     with pytest.raises(GraphadError, match="no node type 'photo'"):
         noise_embeddings(graph, "photo", 1.0)
+
+
+def test_shift_series_moves_exactly_the_share_and_re_embeds_them(graph):
+    from graphad.bench.perturb import shift_series
+    before = _snapshot(graph)
+    out, moved = shift_series(graph, "spend", 1 / 3, shift=100.0, seed=0)
+    _same(before, graph)
+    assert len(moved) == 1
+    i = int(moved[0])
+    times, values = out.items["spend"][i]
+    old_times, old_values = graph.items["spend"][i]
+    assert (times == old_times + 100.0).all() and (values == old_values).all()
+    others = [j for j in range(3) if j != i]
+    x_old, x_new = graph.data["spend"].x, out.data["spend"].x
+    assert torch.equal(x_new[others], x_old[others])
+    encoder = graph.transforms["encoder:spend"]
+    assert torch.allclose(x_new[i], encoder.encode([(times, values)]).float()[0])
+    with pytest.raises(GraphadError, match="not a series type"):
+        shift_series(graph, "review", 0.5, shift=1.0)

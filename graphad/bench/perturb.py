@@ -10,7 +10,9 @@ modified) and is deterministic for a seed:
 * :func:`noise_embeddings`: add Gaussian noise to a share of a type's inputs, in units
   of each column's standard deviation;
 * :func:`misalign_observations`: re-attach a share of a type's observations to a random
-  other entity of the same type (an observation on the wrong account).
+  other entity of the same type (an observation on the wrong account);
+* :func:`shift_series`: move a share of a series type's points later in time (a feed
+  recorded a day late) and embed them again with the graph's own fitted encoder.
 
 Entities (the labelled nodes) are never removed, so labels stay valid.
 """
@@ -124,3 +126,32 @@ def misalign_observations(bundle: GraphBundle, node_type: NodeType, share: float
         out.data[rev].edge_index = ei.flip(0).contiguous()
     out.edges_raw.pop(et, None)
     return out, moved
+
+
+def shift_series(bundle: GraphBundle, node_type: NodeType, share: float, shift: float,
+                 seed: int = 0) -> Tuple[GraphBundle, Tensor]:
+    """A copy where ``share`` of the ``node_type`` series have every time moved by
+    ``shift`` (in the series' time unit, e.g. 86400 s for a day), re-embedded with the
+    bundle's fitted series encoder; also returns the shifted node indices
+    ``LongTensor[k]``. Series without times cannot be shifted (an error)."""
+    _check(bundle, node_type, share)
+    items = bundle.items.get(node_type)
+    encoder = bundle.transforms.get(f"encoder:{node_type}")
+    if bundle.modality.get(node_type) != "series" or items is None or encoder is None:
+        raise GraphadError(f"'{node_type}' is not a series type built from tables")
+    rows = _pick(len(items), share, seed)
+    if any(items[i][0] is None for i in rows):
+        raise GraphadError(f"'{node_type}' series have no times to shift")
+    out = _copy(bundle)
+    shifted = list(items)
+    for i in rows:
+        shifted[i] = (np.asarray(items[i][0]) + shift, items[i][1])
+    out.items[node_type] = shifted
+    x = bundle.data[node_type].x.clone()
+    cols = [j for j, name in enumerate(bundle.feature_names[node_type])
+            if name.startswith("series_")]
+    if len(rows):
+        emb = encoder.encode([shifted[i] for i in rows]).float()
+        x[torch.as_tensor(rows).view(-1, 1), torch.as_tensor(cols).view(1, -1)] = emb
+    out.data[node_type].x = x
+    return out, torch.as_tensor(rows, dtype=torch.long)

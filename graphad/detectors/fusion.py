@@ -109,15 +109,20 @@ class EarlyFusionIForest(_ClassicPerType):
 
 class LateFusionIForest(_ClassicPerType):
     """Late fusion: an IsolationForest on each type's own features (each modality
-    alone), then entity scores combine their observations' scores (the roll-up).
+    alone), then entity scores combine their observations' scores (the roll-up) by
+    ``combination``.
 
-    Args: ``n_estimators``, ``seed``, ``contamination``, ``normalize`` as for
-    :class:`EarlyFusionIForest`.
+    Args:
+        n_estimators, seed, contamination, normalize: as :class:`EarlyFusionIForest`.
+        combination: how an entity's own score and its observations' scores combine:
+            ``"hmp"`` (harmonic mean p-value), ``"mean"``, ``"max"`` or ``"rank"``
+            (rank average; :mod:`graphad.scoring.combine`).
     """
 
     def __init__(self, n_estimators: int = 200, seed: int = 0, contamination: float = 0.1,
-                 normalize: str = "surprisal"):
-        super().__init__(contamination=contamination, rollup=True, normalize=normalize)
+                 normalize: str = "surprisal", combination: str = "hmp"):
+        super().__init__(contamination=contamination, rollup=True, normalize=normalize,
+                         combination=combination)
         self.n_estimators = n_estimators
         self.seed = seed
 
@@ -125,8 +130,59 @@ class LateFusionIForest(_ClassicPerType):
         return node_inputs(bundle.data)
 
 
+class _OCSVMModel:
+    """One-Class SVM on Nyström features as the per-type model."""
 
-class EarlyFusionOCSVM(_ClassicPerType):
+    def _fit_model(self, z: np.ndarray) -> Dict[str, Tensor]:
+        return fit_ocsvm(z, self.seed, n_components=self.n_components, nu=self.nu)
+
+    def _model_scores(self, z: Tensor, state: Dict[str, Tensor]) -> Tensor:
+        return ocsvm_scores(z, state)
+
+
+class _AEModel:
+    """A small autoencoder's reconstruction error as the per-type model."""
+
+    def _fit_model(self, z: np.ndarray) -> Dict[str, Tensor]:
+        return fit_autoencoder(z, self.seed, epochs=self.epochs)
+
+    def _model_scores(self, z: Tensor, state: Dict[str, Tensor]) -> Tensor:
+        return autoencoder_scores(z, state)
+
+
+class LateFusionOCSVM(_OCSVMModel, _ClassicPerType):
+    """Late fusion with a One-Class SVM per modality (:class:`EarlyFusionOCSVM`'s model
+    on each type's own features), combined as :class:`LateFusionIForest`."""
+
+    def __init__(self, n_components: int = OCSVM_COMPONENTS, nu: float = OCSVM_NU,
+                 seed: int = 0, contamination: float = 0.1, normalize: str = "surprisal",
+                 combination: str = "hmp"):
+        super().__init__(contamination=contamination, rollup=True, normalize=normalize,
+                         combination=combination)
+        self.n_components = n_components
+        self.nu = nu
+        self.seed = seed
+
+    def _features(self, bundle: GraphBundle) -> Dict[NodeType, Tensor]:
+        return node_inputs(bundle.data)
+
+
+class LateFusionAE(_AEModel, _ClassicPerType):
+    """Late fusion with an autoencoder per modality (:class:`EarlyFusionAE`'s model on
+    each type's own features), combined as :class:`LateFusionIForest`."""
+
+    def __init__(self, epochs: int = AE_EPOCHS, seed: int = 0, contamination: float = 0.1,
+                 normalize: str = "surprisal", combination: str = "hmp"):
+        super().__init__(contamination=contamination, rollup=True, normalize=normalize,
+                         combination=combination)
+        self.epochs = epochs
+        self.seed = seed
+
+    def _features(self, bundle: GraphBundle) -> Dict[NodeType, Tensor]:
+        return node_inputs(bundle.data)
+
+
+class EarlyFusionOCSVM(_OCSVMModel, _ClassicPerType):
     """Early fusion + One-Class SVM (RBF kernel approximated by Nyström features, so it
     scales past 10k nodes; :func:`graphad.nn.classic.fit_ocsvm`).
 
@@ -149,14 +205,8 @@ class EarlyFusionOCSVM(_ClassicPerType):
     def _features(self, bundle: GraphBundle) -> Dict[NodeType, Tensor]:
         return early_fused_features(bundle, self.hops)
 
-    def _fit_model(self, z: np.ndarray) -> Dict[str, Tensor]:
-        return fit_ocsvm(z, self.seed, n_components=self.n_components, nu=self.nu)
 
-    def _model_scores(self, z: Tensor, state: Dict[str, Tensor]) -> Tensor:
-        return ocsvm_scores(z, state)
-
-
-class EarlyFusionAE(_ClassicPerType):
+class EarlyFusionAE(_AEModel, _ClassicPerType):
     """Early fusion + a small autoencoder per type (``d -> h -> d``; the score is the
     reconstruction error; :func:`graphad.nn.classic.fit_autoencoder`).
 
@@ -176,9 +226,3 @@ class EarlyFusionAE(_ClassicPerType):
 
     def _features(self, bundle: GraphBundle) -> Dict[NodeType, Tensor]:
         return early_fused_features(bundle, self.hops)
-
-    def _fit_model(self, z: np.ndarray) -> Dict[str, Tensor]:
-        return fit_autoencoder(z, self.seed, epochs=self.epochs)
-
-    def _model_scores(self, z: Tensor, state: Dict[str, Tensor]) -> Tensor:
-        return autoencoder_scores(z, state)

@@ -39,6 +39,10 @@ _DETECTORS: Dict[str, DetectorEntry] = {
                                  persistable=True),
     "early-ae": DetectorEntry("graphad.detectors.fusion", "EarlyFusionAE",
                               persistable=True),
+    "late-ocsvm": DetectorEntry("graphad.detectors.fusion", "LateFusionOCSVM",
+                                persistable=True),
+    "late-ae": DetectorEntry("graphad.detectors.fusion", "LateFusionAE",
+                             persistable=True),
 }
 
 DEFAULT_DETECTOR = "gae"

@@ -14,6 +14,12 @@ attributes) is no test at all. Two rules:
   about ``s - log K``), while several moderate ones still add up.
 * ``"mean"``: the weighted mean of ``s+`` (absent components count 0), which dilutes a
   lone strong component by the number of components.
+* ``"max"``: the largest ``s+`` among the components with a non-zero weight (the
+  strongest single test; it ignores agreement between components).
+* ``"rank"``: the rank average. ``p_c = exp(-s+_c)`` is the share of training nodes at
+  least as extreme as this one on component ``c``, so averaging training ranks is
+  averaging ``p``: ``score = -log(sum_c w_c p_c / sum_c w_c)`` over the present
+  components (late fusion's classic rank-average, in nats).
 
 A family that emits several components (one per modality pair, two-hop path, linked
 type or forest) shares one family weight among them (:func:`family_weights`). Both
@@ -28,7 +34,7 @@ from typing import Dict, Mapping, Optional
 import torch
 from torch import Tensor
 
-RULES = ("hmp", "mean")
+RULES = ("hmp", "mean", "max", "rank")
 
 
 def component_weight(weights: Optional[Mapping[str, float]], name: str) -> float:
@@ -68,6 +74,13 @@ def combine_components(comps: Mapping[str, Tensor], weights=None,
     pos = torch.nan_to_num(s, nan=0.0).clamp(min=0)
     if rule == "mean":
         return (w * pos).sum(0) / w.sum()
+    if rule == "max":
+        return torch.where(present, pos, torch.zeros_like(pos)).max(0).values
+    if rule == "rank":
+        wp = (w * present).sum(0)
+        mean_p = (w * torch.where(present, torch.exp(-pos), torch.zeros_like(pos))).sum(0)
+        score = -torch.log((mean_p / wp.clamp(min=1e-30)).clamp(min=1e-300))
+        return torch.where(wp > 0, score, torch.zeros_like(score)).clamp(min=0)
     if rule != "hmp":
         raise ValueError(f"combination must be one of {RULES}, got {rule!r}")
     logw = torch.log(w).expand_as(pos)
@@ -83,13 +96,24 @@ def component_parts(comps: Mapping[str, Tensor], weights=None,
 
     ``mean``: ``w_c s+_c / sum(w)``. ``hmp``: the score shared in proportion to each
     component's term of the harmonic mean, ``w_c / p_c`` (``= w_c exp(s+_c)``).
+    ``max``: all of it to the largest component (shared among ties). ``rank``: the
+    score shared in proportion to ``w_c (1 - p_c)``, each component's rank excess.
     """
     names, s, w = _stack(comps, weights)
     if not names:
         return {}
     pos = torch.nan_to_num(s, nan=0.0).clamp(min=0)
+    present = ~torch.isnan(s)
     if rule == "mean":
         parts = w * pos / w.sum()
+    elif rule == "max":
+        score = combine_components(comps, weights, rule)
+        top = present & (pos >= score.unsqueeze(0)) & (score.unsqueeze(0) > 0)
+        parts = top.float() / top.sum(0).clamp(min=1) * score
+    elif rule == "rank":
+        score = combine_components(comps, weights, rule)
+        excess = w * torch.where(present, 1 - torch.exp(-pos), torch.zeros_like(pos))
+        parts = excess / excess.sum(0).clamp(min=1e-30) * score
     else:
         score = combine_components(comps, weights, rule)
         present = ~torch.isnan(s)

@@ -144,17 +144,31 @@ def _label(o: Observation) -> str:
     return f"{o.node_type} {o.id}{score}"
 
 
+def _text_lines(texts: List[Observation], width: int = 110, lines: int = 3
+                ) -> List[Tuple[str, bool]]:
+    """``(line, is_heading)``: each text's label, then its first ``lines`` wrapped lines."""
+    out: List[Tuple[str, bool]] = []
+    for o in texts:
+        out.append((_label(o), True))
+        body = textwrap.wrap(" ".join(str(o.item).split()), width)
+        more = len(body) > lines
+        body = body[:lines]
+        if more:
+            body[-1] = body[-1] + " …"
+        out += [(line, False) for line in body or ["(empty)"]]
+    return out
+
+
 def _draw_texts(ax, texts: List[Observation], width: int = 110, lines: int = 3) -> None:
     ax.set_axis_off()
-    y = 1.0
-    for o in texts:
-        ax.text(0, y, _label(o), fontsize=8, fontweight="bold", va="top",
-                transform=ax.transAxes)
-        body = textwrap.wrap(" ".join(str(o.item).split()), width)[:lines]
-        ax.text(0, y - 0.12, "\n".join(body) or "(empty)", fontsize=7.5, va="top",
-                transform=ax.transAxes, family="serif")
-        y -= 0.14 + 0.1 * max(len(body), 1)
-    ax.set_title("texts (most anomalous first)", fontsize=9, loc="left")
+    rows = _text_lines(texts, width, lines)
+    step = min(1.0 / (len(rows) + 1), 0.09)
+    ax.text(0, 1, "texts (most anomalous first)", fontsize=9, va="top",
+            transform=ax.transAxes)
+    for k, (line, heading) in enumerate(rows, start=1):
+        ax.text(0, 1 - k * step, line, fontsize=8 if heading else 7.5, va="top",
+                fontweight="bold" if heading else "normal",
+                family="sans-serif" if heading else "serif", transform=ax.transAxes)
 
 
 def _draw_image(ax, o: Observation) -> None:
@@ -240,7 +254,8 @@ def evidence_panel(graph: Any, node: Any, scores: Optional[Mapping] = None,
                            "to show")
     bands = {} if bands is None else bands
     rows = int(bool(shown_texts)) + int(bool(images or series))
-    heights = ([0.5 + 0.55 * len(shown_texts)] if shown_texts else []) + (
+    text_rows = len(_text_lines(shown_texts)) if shown_texts else 0
+    heights = ([0.3 + 0.17 * text_rows] if shown_texts else []) + (
         [2.2] if images or series else [])
     fig = new_figure(width, sum(heights) + 0.4)
     grid = fig.add_gridspec(rows, 4, height_ratios=heights)
