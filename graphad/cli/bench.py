@@ -155,7 +155,7 @@ def bench_robustness_cmd(datasets: str | None, detectors: str | None, seeds: int
     import shlex
 
     from ..bench.robustness import run_robustness_benchmark
-    seeds = seeds if seeds is not None else (1 if quick else 3)
+    seeds = seeds if seeds is not None else (1 if quick else 3)   # shown in the command
     args = ["graphad", "bench", "robustness", "--seeds", str(seeds), "--out", out_dir] \
         + (["--datasets", datasets] if datasets else []) \
         + (["--detectors", detectors] if detectors else []) + (["--quick"] if quick else [])

@@ -159,16 +159,18 @@ def _text_lines(texts: List[Observation], width: int = 110, lines: int = 3
     return out
 
 
+LINE_POINTS = 11.0         # text line pitch of the evidence panel, in points
+
+
 def _draw_texts(ax, texts: List[Observation], width: int = 110, lines: int = 3) -> None:
     ax.set_axis_off()
-    rows = _text_lines(texts, width, lines)
-    step = min(1.0 / (len(rows) + 1), 0.09)
-    ax.text(0, 1, "texts (most anomalous first)", fontsize=9, va="top",
-            transform=ax.transAxes)
-    for k, (line, heading) in enumerate(rows, start=1):
-        ax.text(0, 1 - k * step, line, fontsize=8 if heading else 7.5, va="top",
-                fontweight="bold" if heading else "normal",
-                family="sans-serif" if heading else "serif", transform=ax.transAxes)
+    rows = [("texts (most anomalous first)", None)] + _text_lines(texts, width, lines)
+    for k, (line, heading) in enumerate(rows):
+        ax.annotate(line, xy=(0, 1), xycoords="axes fraction", xytext=(0, -k * LINE_POINTS),
+                    textcoords="offset points", va="top", annotation_clip=False,
+                    fontsize=9 if heading is None else 8 if heading else 7.5,
+                    fontweight="bold" if heading else "normal",
+                    family="serif" if heading is False else "sans-serif")
 
 
 def _draw_image(ax, o: Observation) -> None:
@@ -255,7 +257,7 @@ def evidence_panel(graph: Any, node: Any, scores: Optional[Mapping] = None,
     bands = {} if bands is None else bands
     rows = int(bool(shown_texts)) + int(bool(images or series))
     text_rows = len(_text_lines(shown_texts)) if shown_texts else 0
-    heights = ([0.3 + 0.17 * text_rows] if shown_texts else []) + (
+    heights = ([0.2 + (text_rows + 1) * LINE_POINTS / 72] if shown_texts else []) + (
         [2.2] if images or series else [])
     fig = new_figure(width, sum(heights) + 0.4)
     grid = fig.add_gridspec(rows, 4, height_ratios=heights)
