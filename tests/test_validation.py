@@ -166,3 +166,20 @@ def test_datetime_edge_attribute_in_graph(tables, schema_dict):
     with_int = build_graph(tables, schema_dict, use_cache=False)
     pays = ("user", "pays", "merchant")
     assert with_dt.data[pays].edge_attr.tolist() == with_int.data[pays].edge_attr.tolist()
+
+
+def test_infinite_values_warn_naming_table_column_and_rows():
+    frame = pd.DataFrame({"v": [1.0, np.inf, 2.0, -np.inf]})
+    with pytest.warns(UserWarning, match=r"table 't', column 'v': 2 infinite value\(s\) "
+                                         r"at row\(s\) \[1, 3\]"):
+        out = numeric_column(frame, "t", "v")
+    assert np.isinf(out).sum() == 2            # kept for the encoder to clip
+
+
+def test_lone_surrogate_text_is_refused_naming_the_row(tables, schema_dict):
+    from graphad.errors import DataValidationError
+    reviews = tables["reviews"].copy()
+    reviews["text"] = pd.Series(["fine", "bad \ud800 text", "ok", "good"], dtype=object)
+    with pytest.raises(DataValidationError, match=r"table 'reviews', column 'text'.*"
+                                                  r"lone surrogate.*\(1, "):
+        build_graph({**tables, "reviews": reviews}, schema_dict, use_cache=False)

@@ -16,7 +16,7 @@ from .bundle import GraphBundle
 from .idmap import IdMap
 from .io import read_table
 from .schema import GraphSchema, NodeSpec, RelationSpec
-from .validate import check_ids, check_not_empty, numeric_column, require_columns
+from .validate import check_ids, check_not_empty, check_text, numeric_column, require_columns
 
 TableSource = Union[pd.DataFrame, str, Path]
 
@@ -189,6 +189,7 @@ class _Builder:
 
     def _observations(self, spec: NodeSpec, rows: pd.DataFrame) -> List[Any]:
         if spec.modality == "text":
+            check_text(rows, spec.table, spec.column)
             return rows[spec.column].tolist()
         if spec.modality == "image":
             return self._image_paths(spec, rows)

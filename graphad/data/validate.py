@@ -1,8 +1,10 @@
 """Table checks against a schema. Every error names the table, the column and rows."""
 from __future__ import annotations
 
+import warnings
 from typing import Iterable
 
+import numpy as np
 import pandas as pd
 
 from ..errors import DataValidationError
@@ -59,7 +61,7 @@ def numeric_column(frame: pd.DataFrame, table: str, column: str) -> pd.Series:
     if pd.api.types.is_timedelta64_dtype(col):
         return col / pd.Timedelta(seconds=1)
     if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
-        return col.astype("float64")
+        return _warn_infinite(col.astype("float64"), table, column)
     converted = pd.to_numeric(col, errors="coerce")
     bad = converted.isna() & col.notna()
     if bad.any() and bad.sum() == col.notna().sum():
@@ -73,4 +75,38 @@ def numeric_column(frame: pd.DataFrame, table: str, column: str) -> pd.Series:
             "must be numeric (or ISO 8601 dates); non-numeric values at row(s)",
             table=table, column=column,
             rows=[(i, v) for i, v in col[bad].head(5).items()])
-    return converted.astype("float64")
+    return _warn_infinite(converted.astype("float64"), table, column)
+
+
+def _warn_infinite(values: pd.Series, table: str, column: str) -> pd.Series:
+    """Warn (naming table, column and rows) where a numeric column holds +-inf: the
+    feature encoders clip them to their most extreme value instead of failing, so an
+    infinite value reads as "extreme", never as missing and never silently."""
+    inf = np.isinf(values.to_numpy())
+    if inf.any():
+        rows = values.index[inf][:5].tolist()
+        warnings.warn(f"table '{table}', column '{column}': {int(inf.sum())} infinite "
+                      f"value(s) at row(s) {rows}{' ...' if inf.sum() > 5 else ''}; "
+                      "they are clipped to the most extreme value the encoder allows",
+                      stacklevel=3)
+    return values
+
+
+def check_text(frame: pd.DataFrame, table: str, column: str) -> None:
+    """Texts must be valid Unicode: a string holding a lone surrogate (which no encoder
+    or file format can take) is refused naming its rows."""
+    bad = [(i, v) for i, v in frame[column].items()
+           if isinstance(v, str) and not _utf8(v)]
+    if bad:
+        raise DataValidationError(
+            "text is not valid Unicode (a lone surrogate character) at row(s)",
+            table=table, column=column,
+            rows=[(i, v.encode("utf-8", "backslashreplace").decode()) for i, v in bad[:5]])
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
