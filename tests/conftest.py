@@ -84,6 +84,18 @@ def make_schema() -> Dict:
     return copy.deepcopy(SCHEMA)
 
 
+def fit_small_model(root: Path, *args: str):
+    """The tiny tables as Parquet under ``root/data`` with a schema YAML, and a model
+    fitted on them through the CLI (3 epochs, hidden 8): ``(schema path, model path)``."""
+    from graphad.cli import main
+    from test_cli_model import write_tables
+    schema = write_tables(root / "data", make_tables(), make_schema())
+    model = root / "model"
+    assert main(["fit", "--schema", str(schema), "--out", str(model), "--epochs", "3",
+                 "--param", "hidden=8", *args]) == 0
+    return schema, model
+
+
 @pytest.fixture
 def tables() -> Dict[str, pd.DataFrame]:
     return make_tables()

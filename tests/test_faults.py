@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from graphad.cli import main
 
 KILLS = 4
 N_TEXTS = 1500
@@ -45,14 +44,9 @@ def _leftovers(folder: Path) -> list:
 
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
-    from conftest import make_schema, make_tables
-    from test_cli_model import write_tables
+    from conftest import fit_small_model
     root = tmp_path_factory.mktemp("faults")
-    schema = write_tables(root / "data", make_tables(), make_schema())
-    model = root / "model"
-    assert main(["fit", "--schema", str(schema), "--out", str(model), "--epochs", "3",
-                 "--param", "hidden=8", "--seed", "0"]) == 0
-    return root, schema, model
+    return (root, *fit_small_model(root, "--seed", "0"))
 
 
 def test_score_killed_at_random_points_resumes_identically(fitted):

@@ -92,14 +92,9 @@ def test_help_and_version_do_not_load_torch():
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    from conftest import make_schema, make_tables
-    from test_cli_model import write_tables
+    from conftest import fit_small_model
     root = tmp_path_factory.mktemp("surface")
-    schema = write_tables(root / "data", make_tables(), make_schema())
-    model = root / "model"
-    assert main(["fit", "--schema", str(schema), "--out", str(model), "--epochs", "3",
-                 "--param", "hidden=8"]) == 0
-    return root, schema, model
+    return (root, *fit_small_model(root))
 
 
 @pytest.mark.parametrize("name, reader", [

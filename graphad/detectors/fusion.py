@@ -106,8 +106,14 @@ class EarlyFusionIForest(_ClassicPerType):
         return early_fused_features(bundle, self.hops)
 
 
+class _LateFeatures:
+    """Each type's own inputs (one detector per modality; the roll-up fuses late)."""
 
-class LateFusionIForest(_ClassicPerType):
+    def _features(self, bundle: GraphBundle) -> Dict[NodeType, Tensor]:
+        return node_inputs(bundle.data)
+
+
+class LateFusionIForest(_LateFeatures, _ClassicPerType):
     """Late fusion: an IsolationForest on each type's own features (each modality
     alone), then entity scores combine their observations' scores (the roll-up) by
     ``combination``.
@@ -125,9 +131,6 @@ class LateFusionIForest(_ClassicPerType):
                          combination=combination)
         self.n_estimators = n_estimators
         self.seed = seed
-
-    def _features(self, bundle: GraphBundle) -> Dict[NodeType, Tensor]:
-        return node_inputs(bundle.data)
 
 
 class _OCSVMModel:
@@ -150,7 +153,7 @@ class _AEModel:
         return autoencoder_scores(z, state)
 
 
-class LateFusionOCSVM(_OCSVMModel, _ClassicPerType):
+class LateFusionOCSVM(_LateFeatures, _OCSVMModel, _ClassicPerType):
     """Late fusion with a One-Class SVM per modality (:class:`EarlyFusionOCSVM`'s model
     on each type's own features), combined as :class:`LateFusionIForest`."""
 
@@ -163,11 +166,8 @@ class LateFusionOCSVM(_OCSVMModel, _ClassicPerType):
         self.nu = nu
         self.seed = seed
 
-    def _features(self, bundle: GraphBundle) -> Dict[NodeType, Tensor]:
-        return node_inputs(bundle.data)
 
-
-class LateFusionAE(_AEModel, _ClassicPerType):
+class LateFusionAE(_LateFeatures, _AEModel, _ClassicPerType):
     """Late fusion with an autoencoder per modality (:class:`EarlyFusionAE`'s model on
     each type's own features), combined as :class:`LateFusionIForest`."""
 
@@ -177,9 +177,6 @@ class LateFusionAE(_AEModel, _ClassicPerType):
                          combination=combination)
         self.epochs = epochs
         self.seed = seed
-
-    def _features(self, bundle: GraphBundle) -> Dict[NodeType, Tensor]:
-        return node_inputs(bundle.data)
 
 
 class EarlyFusionOCSVM(_OCSVMModel, _ClassicPerType):
