@@ -20,6 +20,7 @@ from graphad.data import from_hetero_data
 from graphad.data.convert import from_data
 from graphad.datasets import LabelledGraph
 from graphad.detectors.base import BaseDetector
+from graphad.errors import GraphadError
 
 HAS_PYGOD = peers.pygod_available()
 
@@ -171,7 +172,7 @@ def test_pygod_input_hetero_uses_same_type_relations_and_fused_features():
     assert data.x.shape[0] == 5 and data.x.shape[1] > 2      # own + neighbour means
     edges = {tuple(e) for e in data.edge_index.t().tolist()}
     assert edges == {(0, 1), (1, 0), (1, 2), (2, 1), (2, 3), (3, 2)}   # no self-loop
-    with pytest.raises(Exception, match="not in the graph"):
+    with pytest.raises(GraphadError, match="not in the graph"):
         peers.pygod_input(from_hetero_data(h), "nope")
 
 
@@ -191,9 +192,9 @@ def test_full_batch_loader_equals_neighbor_loader_full_batch():
     as_set = lambda ei: {tuple(e) for e in ei.t().tolist()}  # noqa: E731
     assert as_set(a.edge_index) == as_set(b.edge_index)
     assert "n_id" not in data                  # the caller's graph is untouched
-    with pytest.raises(Exception, match="full-batch"):
+    with pytest.raises(GraphadError, match="full-batch"):
         peers.FullBatchLoader(data, [10, 10], batch_size=n)
-    with pytest.raises(Exception, match="full-batch"):
+    with pytest.raises(GraphadError, match="full-batch"):
         peers.FullBatchLoader(data, [-1, -1], batch_size=n // 2)
 
 
@@ -306,6 +307,10 @@ def _independent_rule_auroc(detector, graph, rule):
     return roc_auc_score(y, combine_components(comps, None, rule).numpy())
 
 
+#: the default rule (hmp) is the record's auroc; every other rule gets a column
+RULE_COLUMNS = ("score (mean rule)", "score (max rule)", "score (rank rule)")
+
+
 def test_component_aurocs_recorded_and_reported(tmp_path):
     graph = tiny_graph()
     register_detector("dummy-components", f"{__name__}:ComponentDetector",
@@ -321,14 +326,15 @@ def test_component_aurocs_recorded_and_reported(tmp_path):
     for r in ours:
         det = ComponentDetector(seed=r.seed).fit(graph.bundle)
         # 'flat' is constant; the default rule's score is the record's auroc
-        assert set(r.component_auroc) == {"far", "partial", "noise", "score (mean rule)"}
+        assert set(r.component_auroc) == {"far", "partial", "noise"} | set(RULE_COLUMNS)
         for name in ("far", "partial", "noise"):
             auc = _independent_component_auroc(det, graph, name)
             assert r.component_auroc[name] == pytest.approx(auc), name
             expected.setdefault(name, []).append(auc)
-        mean_rule = _independent_rule_auroc(det, graph, "mean")
-        assert r.component_auroc["score (mean rule)"] == pytest.approx(mean_rule)
-        expected.setdefault("score (mean rule)", []).append(mean_rule)
+        for column in RULE_COLUMNS:
+            rule_auc = _independent_rule_auroc(det, graph, column.split()[1][1:])
+            assert r.component_auroc[column] == pytest.approx(rule_auc), column
+            expected.setdefault(column, []).append(rule_auc)
     assert ours[0].component_auroc["noise"] != ours[1].component_auroc["noise"]
     iforest = next(r for r in records if r.detector == "iforest")
     assert set(iforest.component_auroc) == {"attribute"}
@@ -349,12 +355,13 @@ def test_component_aurocs_recorded_and_reported(tmp_path):
     text = (tmp_path / "RESULTS.md").read_text()
     section = text.split("## AUROC per component (graphad detectors)")[1].split("\n## ")[0]
     assert "### dummy-components" in section and "### iforest" not in section
-    assert ("| dataset | score | score (mean rule) | far | noise | partial | "
-            "best component |") in section
+    assert ("| dataset | score | " + " | ".join(sorted(RULE_COLUMNS))
+            + " | far | noise | partial | best component |") in section
     means = {n: float(np.mean(v)) for n, v in expected.items()}
     score = float(np.mean([r.auroc for r in ours]))
     best = max(("far", "noise", "partial"), key=means.get)
-    row = (f"| tiny | {score:.3f} | {means['score (mean rule)']:.3f} | "
+    rules = " | ".join(f"{means[c]:.3f}" for c in sorted(RULE_COLUMNS))
+    row = (f"| tiny | {score:.3f} | {rules} | "
            f"{means['far']:.3f} | {means['noise']:.3f} | {means['partial']:.3f} | "
            f"{best} |")
     assert row in section

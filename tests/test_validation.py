@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from graphad.data import build_graph
 from graphad.data.validate import check_ids, numeric_column
@@ -174,6 +175,17 @@ def test_infinite_values_warn_naming_table_column_and_rows():
                                          r"at row\(s\) \[1, 3\]"):
         out = numeric_column(frame, "t", "v")
     assert np.isinf(out).sum() == 2            # kept for the encoder to clip
+
+
+def test_infinite_features_are_clipped_not_missing(tables, schema_dict):
+    users = tables["users"].copy()
+    users["balance"] = [np.inf, 250.5, np.nan, 80.0, -np.inf]
+    with pytest.warns(UserWarning, match="'balance': 2 infinite"):
+        graph = build_graph({**tables, "users": users}, schema_dict, use_cache=False)
+    names = graph.feature_names["user"]
+    col = graph.data["user"].x[:, names.index("balance")]
+    assert torch.isfinite(graph.data["user"].x).all()
+    assert col[0] == col.max() and col[4] == col.min() and col[0] > col[1] > col[4]
 
 
 def test_lone_surrogate_text_is_refused_naming_the_row(tables, schema_dict):
