@@ -7,6 +7,7 @@ the same schema.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -196,16 +197,22 @@ def feedback(model_path: str, schema_path: str, tables_dir: Optional[str],
 @model_option
 @schema_option
 @tables_option
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
-              help="Scores file: .parquet, .csv or .jsonl (or see --format).")
+@click.option("--out", "out_path", required=True, type=click.Path(),
+              help="Scores file: .parquet, .csv or .jsonl (or see --format); a folder "
+                   "with --shard-size.")
 @click.option("--edges", "edges_path", default=None, type=click.Path(dir_okay=False),
               help="Also write one row per edge (score, components, raw attributes) "
                    "here, same formats.")
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl"]),
               default=None, help="Output format  [default: from the extension]")
 @click.option("--top", default=5, show_default=True, help="Top nodes to print per type.")
+@click.option("--shard-size", type=click.IntRange(min=1), default=None,
+              help="Write --out as a folder of Parquet shards of at most this many nodes "
+                   "(node_type=<type>/part-00000.parquet) with a manifest; rerunning the "
+                   "same command after a kill resumes it.")
 def score(model_path: str, schema_path: str, tables_dir: Optional[str], out_path: str,
-          edges_path: Optional[str], fmt: Optional[str], top: int) -> None:
+          edges_path: Optional[str], fmt: Optional[str], top: int,
+          shard_size: Optional[int]) -> None:
     """Score every node (and edge) of a graph with a saved model; write a table.
 
     One row per node: node_type, id, score, rank, pred, confidence and the components
@@ -217,6 +224,7 @@ def score(model_path: str, schema_path: str, tables_dir: Optional[str], out_path
         graphad score --model out/model.pt --schema datasets/fraud_sample/schema.yaml \\
             --out out/scores.parquet
         graphad score --model out/model --schema s.yaml --out s.csv --edges edges.csv
+        graphad score --model out/model --schema s.yaml --out scores/ --shard-size 100000
     """
     import torch
 
@@ -224,18 +232,40 @@ def score(model_path: str, schema_path: str, tables_dir: Optional[str], out_path
     from ..scoring.drift import drift_report, drift_warnings
     from ..scoring.table import edge_scores_table, top_k
     from ..data.io import check_writable
+    from ..errors import GraphadError
+    if shard_size is not None and (edges_path is not None or fmt not in (None, "parquet")):
+        raise GraphadError("--shard-size writes Parquet shards of node scores only "
+                           "(no --edges, no --format)")
     for path in (out_path, edges_path):                # bad outputs fail before work
-        if path is not None:
+        if path is None:
+            continue
+        if shard_size is None:
             table_format(path, fmt)
+            check_writable(path)
+        elif Path(path).is_file():
+            raise GraphadError(f"--out {path}: with --shard-size it is a folder")
+        elif Path(path).is_dir():
+            if not os.access(path, os.W_OK):
+                raise GraphadError(f"--out {path}: folder not writable")
+        else:
             check_writable(path)
     det = _load(model_path)
     bundle = build_from_schema(schema_path, tables_dir, fitted=det)
     table = det.scores_frame(bundle)                # rows of a type in index order
     scores = {t: torch.as_tensor(g["score"].to_numpy(), dtype=torch.float32)
               for t, g in table.groupby("node_type", sort=False)}
-    table["id"] = table["id"].astype(str)
-    atomic_write_table(out_path, table, fmt)
-    note(f"wrote {len(table)} scores to {out_path}")
+    if shard_size is not None:
+        from ..scoring.shards import write_shards
+        done = write_shards(det, bundle, out_path, shard_size, scored=table, echo=note)
+        note(f"wrote {done['rows']} scores in {done['shards']} shard(s) to {out_path} "
+             f"({done['resumed']} finished earlier)")
+        # inside the folder, named so that Parquet readers skip it (like the manifest)
+        drift_path = Path(out_path) / "_drift.csv"
+    else:
+        table["id"] = table["id"].astype(str)
+        atomic_write_table(out_path, table, fmt)
+        note(f"wrote {len(table)} scores to {out_path}")
+        drift_path = Path(out_path).with_suffix(".drift.csv")
     if edges_path is not None:
         edges = edge_scores_table(bundle, det.score_edges(bundle),
                                   det.score_edge_components(bundle))
@@ -245,7 +275,6 @@ def score(model_path: str, schema_path: str, tables_dir: Optional[str], out_path
         note(f"wrote {len(edges)} edge scores to {edges_path}")
     report = drift_report(det, bundle, scores)
     if not report.empty:
-        drift_path = Path(out_path).with_suffix(".drift.csv")
         atomic_write_csv(drift_path, report)
         click.echo(f"drift against the training tables ({drift_path}):")
         quiet_rows = (((report["measure"] == "median shift") & (report["value"].abs() < 0.5))
