@@ -34,7 +34,8 @@ def _names(value: str | None) -> list | None:
                    "books, fraud_small).")
 @click.option("--detectors", default=None,
               help="Comma-separated detector names (default: all of gae, "
-                   "early-iforest, late-iforest, early-ocsvm, early-ae, iforest, lof, "
+                   "early-iforest, late-iforest, early-ocsvm, early-ae, late-ocsvm, "
+                   "late-ae, iforest, lof, "
                    "local-affinity, "
                    "dominant, anomalydae, cola, conad, ocgnn, pygod-gae; named "
                    "only: gae-robust-z, gae-bottleneck, gae-mean).")
