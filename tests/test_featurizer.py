@@ -322,3 +322,14 @@ def test_a_relation_empty_at_scoring_is_reported(fitted):
                for line in drift_warnings(report))
     same = drift_report(det, build_graph(t, SCHEMA, use_cache=False, fitted=det))
     assert not any("has no edges" in line for line in drift_warnings(same))
+
+
+def test_cli_warns_when_a_model_keeps_no_featurisation(tmp_path, capsys):
+    from test_cli_model import write_tables
+    det = MultimodalGAE(**FAST).fit(build_graph(tables(60), SCHEMA, use_cache=False).data)
+    det.save(tmp_path / "model")
+    schema = write_tables(tmp_path / "data", tables(60), SCHEMA)
+    with pytest.warns(UserWarning, match="keeps no featurisation.*fitted anew"):
+        code = main(["score", "--model", str(tmp_path / "model"), "--schema", str(schema),
+                     "--out", str(tmp_path / "s.parquet")])
+    assert code == 0 and (tmp_path / "s.parquet").is_file()

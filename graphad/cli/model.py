@@ -60,7 +60,12 @@ def build_from_schema(schema_path: str, tables_dir: Optional[str] = None,
                 raise DataValidationError(f"no {name}.parquet / .csv in {base_dir} and the "
                                           "schema names no file for it", table=name)
     if fitted is not None and getattr(fitted, "featurizer_", None) is None:
-        fitted = None           # a model of a converted graph: nothing stored to reuse
+        # a model of a converted graph (PyG / networkx): no stored transforms to reuse
+        import warnings
+        warnings.warn("the model keeps no featurisation (it was fitted on a converted "
+                      "graph, not on tables): the features of these tables are fitted "
+                      "anew, so their scales may differ from training", stacklevel=2)
+        fitted = None
     return build_graph(tables, schema, base_dir=base_dir, fitted=fitted)
 
 
