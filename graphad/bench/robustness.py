@@ -239,7 +239,12 @@ def plot_robustness(summary: pd.DataFrame, path: Path) -> Path:
 
     from ..data.io import atomic_write_bytes
     from ..viz._figure import new_figure
+    from ..viz._figure import TYPE_COLOURS
     clean = summary[summary["kind"] == "clean"]
+    others = [d for d in dict.fromkeys(summary["detector"]) if d != "gae"]
+    palette = [c for c in TYPE_COLOURS if c not in ("#C44E52",)]      # red is gae's
+    colour = {d: palette[i % len(palette)] for i, d in enumerate(others)}
+    colour["gae"] = "#C0392B"
     panels = summary[summary["kind"] != "clean"][["dataset", "kind", "target"]] \
         .drop_duplicates().values.tolist()
     cols = min(3, max(len(panels), 1))
@@ -255,8 +260,8 @@ def plot_robustness(summary: pd.DataFrame, path: Path) -> Path:
             y = base["auroc"].tolist()[:1] + rows_["auroc"].tolist()
             if len(y) < len(x):
                 x = x[1:]
-            ax.plot(x, y, marker="o", lw=2.2 if det == "gae" else 1.0,
-                    color="#C0392B" if det == "gae" else None, label=det)
+            ax.plot(x, y, marker="o", lw=2.2 if det == "gae" else 1.0, color=colour[det],
+                    label=det)
         ax.set_title(f"{ds}: {kind} {target}", fontsize=9)
         ax.set_xlabel("noise (std)" if kind == "noise" else "share", fontsize=8)
         ax.set_ylabel("AUROC", fontsize=8)
