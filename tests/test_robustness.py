@@ -6,8 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from graphad.bench.robustness import (Condition, conditions, modality_types, perturb,
-                                      run_robustness_benchmark)
+from graphad.bench.robustness import Condition, conditions, modality_types, perturb
 from graphad.cli import main
 from graphad.data import build_graph
 from graphad.errors import GraphadError
@@ -53,10 +52,11 @@ def test_each_cell_perturbs_what_it_names(graph):
         perturb(graph, Condition("blur", "all", 1.0), 0)
 
 
-def test_quick_benchmark_writes_its_table_and_resumes(tmp_path):
+def test_quick_benchmark_writes_its_table_and_resumes(tmp_path, capsys):
+    """`graphad bench robustness --quick` end to end, then `--resume`."""
     out = tmp_path / "rob"
-    lines: list = []
-    summary = run_robustness_benchmark(quick=True, out_dir=str(out), echo=lines.append)
+    assert main(["bench", "robustness", "--quick", "--out", str(out)]) == 0
+    first = capsys.readouterr().out
     runs = pd.read_csv(out / "robustness.csv")
     cells = {(r.kind, r.target, r.level) for r in runs.itertuples()}
     assert len(cells) == 6 and len(runs) == 6 * 3            # 6 cells x 3 detectors
@@ -67,16 +67,15 @@ def test_quick_benchmark_writes_its_table_and_resumes(tmp_path):
     assert runs[runs.kind != "misaligned"].receivers.eq(0).all()
     assert {"type:ring", "type:farm", "type:burst"} <= set(runs.columns)
     page = (out / "ROBUSTNESS.md").read_text()
-    assert "graphad bench robustness" in page and "| missing review 30% |" in page
+    assert "graphad bench robustness --seeds 1" in page and "| missing review 30% |" in page
     assert "Misaligned observations as anomalies of their own" in page
     assert (out / "robustness.png").read_bytes()[:4] == b"\x89PNG"
-    assert len(summary) == 18 and len(lines) == 6
-    # a second run with resume recomputes nothing and reports the same numbers
-    again: list = []
-    second = run_robustness_benchmark(quick=True, out_dir=str(out), resume=True,
-                                      echo=again.append)
-    assert again == []
-    pd.testing.assert_frame_equal(second, summary, check_dtype=False)
+    summary = pd.read_csv(out / "robustness_summary.csv")
+    assert len(summary) == 18 and first.count("fraud_small | ") == 6
+    # a second run with --resume recomputes nothing and reports the same numbers
+    assert main(["bench", "robustness", "--quick", "--resume", "--out", str(out)]) == 0
+    assert "fraud_small | " not in capsys.readouterr().out
+    pd.testing.assert_frame_equal(pd.read_csv(out / "robustness_summary.csv"), summary)
 
 
 def test_cli_refuses_unknown_detectors(tmp_path, capsys):
