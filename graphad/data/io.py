@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -30,6 +31,15 @@ def read_table(path: PathLike, name: str | None = None) -> pd.DataFrame:
         raise DataValidationError(f"cannot read {path}: {exc}", table=name) from exc
     raise DataValidationError(f"unsupported file type '{suffix}' ({path}); "
                               "use .csv, .tsv or .parquet", table=name)
+
+
+def file_sha256(path: PathLike) -> str:
+    """The SHA-256 of a file's bytes (hex), read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _temp_prefix(path: Path, pid: int) -> str:

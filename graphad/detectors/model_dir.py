@@ -15,13 +15,13 @@ beside the target and renamed into place.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 from pathlib import Path
 from typing import Any, Dict, Union
 
+from ..data.io import file_sha256
 from ..errors import GraphadError
 
 PathLike = Union[str, Path]
@@ -30,14 +30,6 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 DETECTOR = "detector.pt"
 SCHEMA = "schema.yaml"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def is_model_dir(path: PathLike) -> bool:
@@ -63,7 +55,7 @@ def save_model_dir(det: Any, folder: PathLike, schema: Any = None) -> Path:
         if schema is not None:
             (tmp / SCHEMA).write_text(yaml.safe_dump(_schema_dict(schema),
                                                      sort_keys=False))
-        files = {p.name: _sha256(p) for p in sorted(tmp.iterdir())}
+        files = {p.name: file_sha256(p) for p in sorted(tmp.iterdir())}
         manifest = {"format": FORMAT, "format_version": FORMAT_VERSION,
                     "class": type(det).__name__, "versions": _versions(), "files": files}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
@@ -95,7 +87,7 @@ def load_model_dir(folder: PathLike) -> Any:
         path = folder / name
         if not path.is_file():
             raise GraphadError(f"{folder}: {name} is listed in the manifest but missing")
-        if _sha256(path) != digest:
+        if file_sha256(path) != digest:
             raise GraphadError(f"{folder}: {name} does not match its manifest "
                                "(modified after saving?)")
     if DETECTOR not in listed:

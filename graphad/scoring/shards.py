@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.bundle import GraphBundle, as_bundle
+from ..data.io import file_sha256
 from ..errors import GraphadError
 from ..typing import NodeType
 
@@ -96,14 +97,6 @@ def _fingerprint(detector: Any, bundle: GraphBundle, shard_size: int) -> str:
     return h.hexdigest()
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def read_manifest(out_dir: Path) -> List[Dict[str, Any]]:
     """The manifest's records; a torn last line (a kill mid-append) is ignored."""
     path = Path(out_dir) / MANIFEST
@@ -169,7 +162,7 @@ def write_shards(detector: Any, graph: Any, out_dir: Any, shard_size: int = 100_
     for r in records:
         if r.get("kind") == "shard":
             path = out / r["name"]
-            if path.is_file() and _sha256(path) == r["sha256"]:
+            if path.is_file() and file_sha256(path) == r["sha256"]:
                 finished[r["name"]] = r["rows"]
     plan = [(t, k, np.arange(k * shard_size,
                               min((k + 1) * shard_size, bundle.data[t].num_nodes)))
@@ -187,7 +180,7 @@ def write_shards(detector: Any, graph: Any, out_dir: Any, shard_size: int = 100_
         path = out / name
         atomic_write_parquet(path, table.to_pandas())
         _append(manifest, {"kind": "shard", "name": name, "rows": table.num_rows,
-                           "sha256": _sha256(path)})
+                           "sha256": file_sha256(path)})
         rows += table.num_rows
         if n == len(todo) or n % 50 == 0:
             rate = rows / max(time.perf_counter() - start, 1e-9)
