@@ -165,3 +165,34 @@ def bench_robustness_cmd(datasets: str | None, detectors: str | None, seeds: int
                                        command=shlex.join(args), echo=click.echo)
     click.echo(summary[["dataset", "kind", "target", "level", "detector", "auroc"]]
                .to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
+@bench.command("scale")
+@click.option("--users", default=None,
+              help="Comma-separated graph sizes in users (default: 10000,20000,40000; "
+                   "--quick: 300,600).")
+@click.option("--epochs", type=int, default=None,
+              help="Training epochs of the default detector  [default: 50; --quick: 3]")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out/bench-scale",
+              show_default=True, help="Folder for SCALE.md and scale.csv.")
+@click.option("--quick", is_flag=True, help="Two small graphs, three epochs.")
+def bench_scale_cmd(users: str | None, epochs: int | None, seed: int, out_dir: str,
+                    quick: bool) -> None:
+    """Build, fit and score time, peak memory, scoring rows/s and AUROC of the default
+    detector on synthetic typed fraud graphs of growing size, and the log-log slope of
+    time against edges.
+
+    \b
+    Example:
+        graphad bench scale --users 10000,20000,40000 --out benchmarks/scale
+    """
+    from ..bench.scale import run_scale_benchmark, slope
+    from ..errors import GraphadError
+    try:
+        sizes = [int(v) for v in users.split(",") if v.strip()] if users else None
+    except ValueError as exc:
+        raise GraphadError(f"--users expects integers, got {users!r}") from exc
+    rows = run_scale_benchmark(sizes, epochs, seed=seed, out_dir=out_dir, quick=quick,
+                               echo=click.echo)
+    click.echo(f"log-log slope of time against edges: {slope(rows):.2f}")
