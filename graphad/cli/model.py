@@ -127,7 +127,9 @@ def fit(schema_path: str, tables_dir: Optional[str], out_path: str,
         graphad fit --schema datasets/fraud_sample/schema.yaml --out out/model.pt
         graphad fit --schema s.yaml --tables-dir tables/ --out m.pt --param hidden=32
         graphad fit --schema s.yaml --out m --labels confirmed.csv
+        torchrun --nproc_per_node 2 -m graphad fit --schema s.yaml --out m
     """
+    from ..detectors import distributed
     from ..detectors.persistence import save_detector
     from ..detectors.registry import DEFAULT_DETECTOR, make_detector
     from ..data.io import check_writable
@@ -148,8 +150,14 @@ def fit(schema_path: str, tables_dir: Optional[str], out_path: str,
         from ..scoring.labels import validate_labels
         labels = validate_labels(labels_path, bundle)     # refused before training
     start = time.perf_counter()
-    det.fit(bundle, labels)
-    note(f"fitted {type(det).__name__} in {time.perf_counter() - start:.1f}s")
+    # under torchrun (WORLD_SIZE > 1): data-parallel training, rank 0 writes the model
+    with distributed.process_group_from_env() as parallel:
+        det.fit(bundle, labels)
+        main = distributed.is_main_process()
+    if not main:
+        return
+    where = f" on {os.environ.get('WORLD_SIZE')} processes" if parallel else ""
+    note(f"fitted {type(det).__name__} in {time.perf_counter() - start:.1f}s{where}")
     if labels is not None:
         _echo_feedback(det)
     path = save_detector(det, out_path, schema=schema_path)
@@ -215,9 +223,16 @@ def feedback(model_path: str, schema_path: str, tables_dir: Optional[str],
               help="Write --out as a folder of Parquet shards of at most this many nodes "
                    "(node_type=<type>/part-00000.parquet) with a manifest; rerunning the "
                    "same command after a kill resumes it.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local",
+              show_default=True,
+              help="Who writes the shards of --shard-size: this process, or a pool of "
+                   "Ray actors (pip install 'graphad[ray]'; RAY_ADDRESS names a cluster, "
+                   "else a local Ray is started).")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Ray actors for --engine ray.")
 def score(model_path: str, schema_path: str, tables_dir: Optional[str], out_path: str,
           edges_path: Optional[str], fmt: Optional[str], top: int,
-          shard_size: Optional[int]) -> None:
+          shard_size: Optional[int], engine: str, workers: int) -> None:
     """Score every node (and edge) of a graph with a saved model; write a table.
 
     One row per node: node_type, id, score, rank, pred, confidence and the components
@@ -230,6 +245,8 @@ def score(model_path: str, schema_path: str, tables_dir: Optional[str], out_path
             --out out/scores.parquet
         graphad score --model out/model --schema s.yaml --out s.csv --edges edges.csv
         graphad score --model out/model --schema s.yaml --out scores/ --shard-size 100000
+        graphad score --model m --schema s.yaml --out scores/ --shard-size 100000 \
+            --engine ray --workers 8
     """
     import torch
 
@@ -241,6 +258,8 @@ def score(model_path: str, schema_path: str, tables_dir: Optional[str], out_path
     if shard_size is not None and (edges_path is not None or fmt not in (None, "parquet")):
         raise GraphadError("--shard-size writes Parquet shards of node scores only "
                            "(no --edges, no --format)")
+    if engine == "ray" and shard_size is None:
+        raise GraphadError("--engine ray writes shards: give --shard-size")
     for path in (out_path, edges_path):                # bad outputs fail before work
         if path is None:
             continue
@@ -256,12 +275,20 @@ def score(model_path: str, schema_path: str, tables_dir: Optional[str], out_path
             check_writable(path)
     det = _load(model_path)
     bundle = build_from_schema(schema_path, tables_dir, fitted=det)
-    table = det.scores_frame(bundle)                # rows of a type in index order
+    if engine == "ray":       # the actors score; this process reads their shards back
+        from ..scoring.ray_scoring import write_shards_ray
+        from ..scoring.shards import read_shards
+        done = write_shards_ray(model_path, schema_path, out_path, shard_size,
+                                tables_dir=tables_dir, workers=workers, echo=note)
+        table = read_shards(out_path, bundle.node_types)
+    else:
+        table = det.scores_frame(bundle)            # rows of a type in index order
     scores = {t: torch.as_tensor(g["score"].to_numpy(), dtype=torch.float32)
               for t, g in table.groupby("node_type", sort=False)}
     if shard_size is not None:
-        from ..scoring.shards import write_shards
-        done = write_shards(det, bundle, out_path, shard_size, scored=table, echo=note)
+        if engine == "local":
+            from ..scoring.shards import write_shards
+            done = write_shards(det, bundle, out_path, shard_size, scored=table, echo=note)
         note(f"wrote {done['rows']} scores in {done['shards']} shard(s) to {out_path} "
              f"({done['resumed']} finished earlier)")
         # inside the folder, named so that Parquet readers skip it (like the manifest)

@@ -16,6 +16,7 @@ forked RNG (the global RNG is left untouched) and never mutates the caller's gra
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from abc import abstractmethod
 from typing import Dict, Iterator, List, Optional, Tuple
@@ -30,6 +31,7 @@ from ..errors import GraphadError
 from ..nn.inputs import prepare_inputs
 from ..scoring.normalize import Components
 from ..typing import EdgeType, NodeType, edge_type_str
+from . import distributed
 from .base import BaseDetector
 
 log = logging.getLogger(__name__)
@@ -172,9 +174,18 @@ class DeepDetector(BaseDetector):
             yield data, None, 0
             return
         from ..loader import make_neighbor_loader
+        parallel = distributed.active()
         for i, t in enumerate(data.node_types):
+            seeds = None
+            if parallel:  # this process's share, drawn from one order all ranks share
+                order = (torch.randperm(data[t].num_nodes, generator=torch.Generator()
+                                        .manual_seed(generator_seed + i)) if shuffle
+                         else torch.arange(data[t].num_nodes))
+                seeds = distributed.seed_share(order)
+                if seeds.numel() == 0:
+                    continue
             loader = make_neighbor_loader(
-                data, input_nodes=(t, None), num_neighbors=list(self.num_neighbors),
+                data, input_nodes=(t, seeds), num_neighbors=list(self.num_neighbors),
                 batch_size=self.batch_size_, shuffle=shuffle, seed=generator_seed + i)
             for batch in loader:
                 yield batch, t, batch[t].batch_size
@@ -192,6 +203,9 @@ class DeepDetector(BaseDetector):
             gen = torch.Generator().manual_seed(self.seed)
             data = self._prepare(bundle, fit=True)
             self.batch_size_ = self._resolve_batch_size(data)
+            if distributed.active() and self.batch_size_ is None:
+                # data-parallel training shares out mini-batches of seed nodes
+                self.batch_size_ = distributed.DEFAULT_BATCH_SIZE
             self.module_config_ = self._module_config(data, bundle)
             module = self._module_from_config(self.module_config_)
             if hasattr(module, "fit_closed_form"):
@@ -203,17 +217,23 @@ class DeepDetector(BaseDetector):
             module.to(device)
             opt = torch.optim.Adam(module.parameters(), lr=self.lr,
                                    weight_decay=self.weight_decay)
+            step = (distributed.data_parallel(module, self._batch_loss, device)
+                    if distributed.active() else
+                    lambda batch, g: self._batch_loss(module, batch, g))
             self.loss_history_: List[float] = []
             module.train()
             for epoch in range(int(self.epochs)):
                 total, count = 0.0, 0
-                for batch, _, _ in self._batches(data, True, self.seed + 7919 * epoch):
-                    opt.zero_grad()
-                    loss = self._batch_loss(module, batch.to(device), gen)
-                    loss.backward()
-                    opt.step()
-                    total, count = total + loss.item(), count + 1
-                self.loss_history_.append(total / max(count, 1))
+                # DDP's join: a process whose share ran out shadows the others' steps
+                with step.join() if distributed.active() else contextlib.nullcontext():
+                    for batch, _, _ in self._batches(data, True, self.seed + 7919 * epoch):
+                        opt.zero_grad()
+                        loss = step(batch.to(device), gen)
+                        loss.backward()
+                        opt.step()
+                        total, count = total + loss.item(), count + 1
+                self.loss_history_.append(
+                    distributed.mean_over_processes(total / max(count, 1)))
                 if self.verbose and epoch % 10 == 0:
                     log.info("epoch %d loss %.4f", epoch, self.loss_history_[-1])
             module.eval()

@@ -20,7 +20,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -125,36 +125,23 @@ def _append(path: Path, record: Dict[str, Any]) -> None:
         os.fsync(f.fileno())
 
 
-def write_shards(detector: Any, graph: Any, out_dir: Any, shard_size: int = 100_000,
-                 node_types: Optional[Sequence[NodeType]] = None,
-                 scored: Optional[pd.DataFrame] = None,
-                 echo: Callable[[str], None] = lambda s: None) -> Dict[str, int]:
-    """Score every node of ``graph`` into shards of at most ``shard_size`` nodes per
-    type under ``out_dir`` (see the module docstring); resumes a killed run.
-    ``scored``: ``detector.scores_frame(graph)`` where already computed.
-
-    Returns:
-        ``{"shards": total, "written": now, "resumed": already finished, "rows": total}``.
-
-    Raises:
-        GraphadError: ``out_dir`` holds shards of another model, graph or shard size.
-    """
-    from ..data.io import atomic_write_parquet
+def open_run(detector: Any, bundle: GraphBundle, out_dir: Any,
+             shard_size: int) -> Dict[str, int]:
+    """Start (or resume) a sharded run in ``out_dir``: write the manifest's header on a
+    new folder, check it against this run on an old one. Returns ``{shard name: rows}``
+    of the shards already finished (listed and matching their hash)."""
     if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
         raise GraphadError(f"shard_size must be a positive integer, got {shard_size!r}")
-    bundle = as_bundle(graph)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    types = list(node_types) if node_types else bundle.node_types
     fingerprint = _fingerprint(detector, bundle, shard_size)
     records = read_manifest(out)
     header = next((r for r in records if r.get("kind") == "run"), None)
-    manifest = out / MANIFEST
     if header is None:
         if any(out.glob("node_type=*")):
             raise GraphadError(f"{out} holds shards but no manifest: write to a new folder")
-        _append(manifest, {"kind": "run", "format": FORMAT, "fingerprint": fingerprint,
-                           "shard_size": shard_size})
+        _append(out / MANIFEST, {"kind": "run", "format": FORMAT,
+                                 "fingerprint": fingerprint, "shard_size": shard_size})
     elif header.get("fingerprint") != fingerprint:
         raise GraphadError(f"{out} holds shards of another model, graph or shard size; "
                            "write to a new folder (or delete it) to start again")
@@ -164,27 +151,99 @@ def write_shards(detector: Any, graph: Any, out_dir: Any, shard_size: int = 100_
             path = out / r["name"]
             if path.is_file() and file_sha256(path) == r["sha256"]:
                 finished[r["name"]] = r["rows"]
-    plan = [(t, k, np.arange(k * shard_size,
-                              min((k + 1) * shard_size, bundle.data[t].num_nodes)))
-            for t in types for k in range(-(-bundle.data[t].num_nodes // shard_size))]
+    return finished
+
+
+def shard_plan(bundle: GraphBundle, node_types: Sequence[NodeType],
+               shard_size: int) -> List[Tuple[NodeType, int, np.ndarray]]:
+    """``(node type, shard number, node positions)`` of every shard, in order."""
+    return [(t, k, np.arange(k * shard_size,
+                             min((k + 1) * shard_size, bundle.data[t].num_nodes)))
+            for t in node_types for k in range(-(-bundle.data[t].num_nodes // shard_size))]
+
+
+def write_shard(out_dir: Any, name: str, table) -> Dict[str, Any]:
+    """Write one shard's ``pyarrow.Table`` atomically under ``out_dir``; its manifest
+    record (to :func:`finish_shard` once the caller owns the manifest)."""
+    from ..data.io import atomic_write_parquet
+    path = Path(out_dir) / name
+    atomic_write_parquet(path, table.to_pandas())
+    return {"kind": "shard", "name": name, "rows": table.num_rows,
+            "sha256": file_sha256(path)}
+
+
+def finish_shard(out_dir: Any, record: Dict[str, Any]) -> None:
+    """Mark a written shard finished in the manifest."""
+    _append(Path(out_dir) / MANIFEST, record)
+
+
+def write_shards(detector: Any, graph: Any, out_dir: Any, shard_size: int = 100_000,
+                 node_types: Optional[Sequence[NodeType]] = None,
+                 scored: Optional[pd.DataFrame] = None,
+                 echo: Callable[[str], None] = lambda s: None) -> Dict[str, int]:
+    """Score every node of ``graph`` into shards of at most ``shard_size`` nodes per
+    type under ``out_dir`` (see the module docstring); resumes a killed run.
+    ``scored``: ``detector.scores_frame(graph)`` where already computed. The same run
+    on a Ray cluster: :func:`graphad.scoring.ray_scoring.write_shards_ray`.
+
+    Returns:
+        ``{"shards": total, "written": now, "resumed": already finished, "rows": total}``.
+
+    Raises:
+        GraphadError: ``out_dir`` holds shards of another model, graph or shard size.
+    """
+    bundle = as_bundle(graph)
+    finished = open_run(detector, bundle, out_dir, shard_size)
+    plan = shard_plan(bundle, list(node_types) if node_types else bundle.node_types,
+                      shard_size)
     todo = [(t, k, pos) for t, k, pos in plan if shard_name(t, k) not in finished]
     echo(f"{len(plan)} shard(s) of at most {shard_size:,} nodes; {len(plan) - len(todo)} "
          f"already finished, {len(todo)} to write")
     if todo and scored is None:
         scored = detector.scores_frame(bundle)
     per_type = {t: _type_rows(scored, t) for t in {t for t, _, _ in todo}}
-    start, rows = time.perf_counter(), 0
-    for n, (t, k, pos) in enumerate(todo, start=1):
-        table = _cut(per_type[t], pos)
-        name = shard_name(t, k)
-        path = out / name
-        atomic_write_parquet(path, table.to_pandas())
-        _append(manifest, {"kind": "shard", "name": name, "rows": table.num_rows,
-                           "sha256": file_sha256(path)})
-        rows += table.num_rows
-        if n == len(todo) or n % 50 == 0:
-            rate = rows / max(time.perf_counter() - start, 1e-9)
-            echo(f"  {n}/{len(todo)} shards, {rows:,} rows ({rate:,.0f} rows/s)")
+    progress = Progress(len(todo), echo)
+    for t, k, pos in todo:
+        record = write_shard(out_dir, shard_name(t, k), _cut(per_type[t], pos))
+        finish_shard(out_dir, record)
+        progress.step(record["rows"])
     total = sum(len(pos) for _, _, pos in plan)
     return {"shards": len(plan), "written": len(todo), "resumed": len(plan) - len(todo),
             "rows": total}
+
+
+def read_shards(out_dir: Any, node_types: Optional[Sequence[NodeType]] = None
+                ) -> pd.DataFrame:
+    """The finished shards of a folder as one frame (``node_type`` first; the types in
+    the order given, else by name; each type's rows in node order), as listed in its
+    manifest."""
+    out = Path(out_dir)
+    names = [r["name"] for r in read_manifest(out) if r.get("kind") == "shard"]
+    order = {t: i for i, t in enumerate(node_types or [])}
+
+    def key(name: str):
+        t = name.split("/")[0].split("=", 1)[1]
+        return order.get(t, len(order)), t, name
+    parts = []
+    for name in sorted(set(names), key=key):
+        frame = pd.read_parquet(out / name)
+        parts.append(frame.assign(node_type=name.split("/")[0].split("=", 1)[1]))
+    if not parts:
+        return pd.DataFrame(columns=["node_type", "id", "score"])
+    frame = pd.concat(parts, ignore_index=True)
+    return frame[["node_type"] + [c for c in frame.columns if c != "node_type"]]
+
+
+class Progress:
+    """``k/n shards, rows (rows/s)`` every 50 shards and at the end."""
+
+    def __init__(self, total: int, echo: Callable[[str], None]):
+        self.total, self.echo = total, echo
+        self.done, self.rows, self.start = 0, 0, time.perf_counter()
+
+    def step(self, rows: int) -> None:
+        self.done, self.rows = self.done + 1, self.rows + rows
+        if self.done == self.total or self.done % 50 == 0:
+            rate = self.rows / max(time.perf_counter() - self.start, 1e-9)
+            self.echo(f"  {self.done}/{self.total} shards, {self.rows:,} rows "
+                      f"({rate:,.0f} rows/s)")
