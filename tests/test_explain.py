@@ -79,7 +79,7 @@ def test_contributions_follow_the_detector_weights(mismatch):
     original = det.weights
     try:
         det.weights = {name: 3.0}
-        table = contributions(det, comps, 0).set_index("component")
+        table = contributions(det, comps, 0, "user").set_index("component")
         score = det.combine({"user": comps})["user"][0]
         assert table["contribution"].sum() == pytest.approx(float(score), abs=1e-5)
         assert table.loc[name, "weight"] == 3.0

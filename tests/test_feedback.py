@@ -13,7 +13,7 @@ from graphad.detectors.gae import MultimodalGAE
 from graphad.detectors.persistence import load_detector
 from graphad.errors import DataValidationError, GraphadError
 from graphad.metrics import evaluate
-from graphad.scoring.combine import combine_components
+from graphad.scoring.combine import combine_components, omnibus_score, sparse_dense_tests
 from graphad.scoring.explain import contributions
 from graphad.scoring.proximity import proximity_components
 
@@ -96,8 +96,13 @@ def test_no_labels_scores_are_the_unsupervised_combination(fitted):
     assert det.feedback_weights_ == {}
     comps = det.score_components(h)["user"]
     assert "near" not in comps
-    expected = combine_components(comps, det.weights, det.combination)
+    assert det.combination == "omnibus"
+    tests = sparse_dense_tests(comps, det.weights)
+    expected = omnibus_score(tests, det.calibration_.transform({"user": tests})["user"])
     assert torch.equal(det.decision_function(h)["user"], expected)
+    hmp = MultimodalGAE(seed=0, combination="hmp", **FAST).fit(h)
+    assert torch.equal(hmp.decision_function(h)["user"],
+                       combine_components(hmp.score_components(h)["user"], None, "hmp"))
     again = MultimodalGAE(seed=0, **FAST).fit(h, labels=None)
     assert torch.equal(again.decision_function(h)["user"], expected)
 

@@ -139,14 +139,14 @@ def test_feature_outlier_with_ordinary_neighbours():
     _check_planted(h, "user", planted, "outlier")
 
 
-@pytest.mark.parametrize("rule", ["hmp", "mean"])
+@pytest.mark.parametrize("rule", ["hmp", "mean", "omnibus"])
 def test_contributions_add_up_under_each_rule(rule):
     from graphad.scoring.explain import contributions
     h, planted = reviews_graph()
     det = MultimodalGAE(epochs=5, seed=0, combination=rule).fit(h)
     comps = det.score_components(h)["review"]
     score = float(det.decision_function(h)["review"][planted])
-    table = contributions(det, comps, planted)
+    table = contributions(det, comps, planted, "review")
     assert table["contribution"].sum() == pytest.approx(score, rel=1e-5, abs=1e-6)
     assert table.iloc[0]["component"] == "peer:product"
 

@@ -97,14 +97,14 @@ def other_rule_aurocs(detector: Any, labelled: pd.DataFrame, y: np.ndarray,
     combination rule the detector does not use (same fit: the rule is applied after)."""
     import torch
 
-    from ..scoring.combine import RULES, combine_components
+    from ..scoring.combine import PLAIN_RULES, combine_components
     rule = getattr(detector, "combination", None)
     cols = {n: torch.tensor(labelled[f"c_{n}"].to_numpy(dtype=float, copy=True))
             for n in names if f"c_{n}" in labelled}
     if rule is None or len(cols) < 2:       # one component: every rule ranks alike
         return {}
     out = {}
-    for other in RULES:
+    for other in PLAIN_RULES:     # omnibus needs a fitted calibration: not re-combined
         if other != rule:
             s = combine_components(cols, getattr(detector, "weights", None), other)
             out[f"score ({other} rule)"] = component_auroc(y, s.numpy())

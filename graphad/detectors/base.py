@@ -31,7 +31,8 @@ from torch import Tensor
 from ..data.bundle import GraphBundle, as_bundle
 from ..components import is_rollup
 from ..errors import GraphadError
-from ..scoring.combine import RULES, combine_components, component_parts, family_weights
+from ..scoring.combine import (RULES, combine_components, component_parts, family_weights,
+                               omnibus_parts, omnibus_score, sparse_dense_tests)
 from ..scoring.normalize import Components, RobustNormalizer, SurprisalNormalizer
 from ..scoring.rollup import rollup_components
 from ..scoring.threshold import confidence, fit_thresholds, linear_proba, unify_proba
@@ -68,7 +69,8 @@ class BaseDetector(BaseEstimator):
     ``combination`` says how the normalised components become one score (see
     :mod:`graphad.scoring.combine`): ``"hmp"`` (default) = the harmonic mean p-value of
     the components (a strong lone component is not averaged away), ``"mean"`` = the
-    weighted mean of their positive parts.
+    weighted mean of their positive parts, ``"omnibus"`` = both, each calibrated on the
+    training graph (``calibration_``), joined by their harmonic mean p-value.
     """
 
     def __init__(self, contamination: float = 0.1,
@@ -110,12 +112,14 @@ class BaseDetector(BaseEstimator):
         self._fit(bundle)
         raw = self._components(bundle)
         self.normalizer_ = self._normalizer().fit(raw)
-        comps = self._finish(bundle, raw)
+        self.calibration_ = self.rollup_calibration_ = self.edge_calibration_ = None
+        comps = self._finish(bundle, raw, fit=True)
         self.rollup_normalizer_ = self._normalizer().fit(
             {t: {k: v for k, v in c.items() if is_rollup(k)}
              for t, c in comps.items()})
         self.edge_normalizer_ = self._fit_edge_normalizer(bundle)
         comps = self._normalise_rollup(comps)
+        self.calibration_ = self._fit_calibration(comps)
         self.decision_scores_ = self.combine(comps)
         self.threshold_ = fit_thresholds(self.decision_scores_, self.contamination)
         self.labels_ = {t: (s > self.threshold_[t]).long()
@@ -303,7 +307,10 @@ class BaseDetector(BaseEstimator):
             return None
         if not raw:
             return None
-        return self._normalizer().fit({edge_type_str(et): c for et, c in raw.items()})
+        normalizer = self._normalizer().fit({edge_type_str(et): c for et, c in raw.items()})
+        self.edge_calibration_ = self._fit_calibration(
+            normalizer.transform({edge_type_str(et): c for et, c in raw.items()}))
+        return normalizer
 
     # ------------------------------------------------------------------ internals
     def _check_params(self) -> None:
@@ -331,13 +338,53 @@ class BaseDetector(BaseEstimator):
     def _normalizer(self) -> RobustNormalizer:
         return NORMALIZERS[self.normalize]()
 
-    def _finish(self, bundle: GraphBundle, raw: Components) -> Components:
+    def _finish(self, bundle: GraphBundle, raw: Components, fit: bool = False
+                ) -> Components:
         comps = self.normalizer_.transform(raw)
         if self.rollup:      # linked nodes' unsupervised scores, feedback or not
+            if fit:
+                self.rollup_calibration_ = self._fit_calibration(comps)
             rule = getattr(self, "combination", "hmp")
-            scores = {t: combine_components(c, self.weights, rule) for t, c in comps.items()}
+            scores = {t: self._combine_one(t, c, self.weights, rule,
+                                           getattr(self, "rollup_calibration_", None))
+                      for t, c in comps.items()}
             comps = rollup_components(bundle, comps, scores)
         return comps
+
+    def _fit_calibration(self, comps: Mapping[Any, Mapping[str, Tensor]]
+                         ) -> Optional[SurprisalNormalizer]:
+        """For ``combination="omnibus"``: the training distributions of the sparse and
+        the dense test per type (or relation), the surprisal they are calibrated by."""
+        if getattr(self, "combination", "hmp") != "omnibus":
+            return None
+        return SurprisalNormalizer().fit({_key(t): sparse_dense_tests(c, self.weights)
+                                          for t, c in comps.items() if c})
+
+    def _omnibus_tests(self, key: Any, comps: Mapping[str, Tensor], weights,
+                       calibration: Optional[SurprisalNormalizer]):
+        if calibration is None:
+            raise GraphadError(f"{type(self).__name__}: combination='omnibus' needs the "
+                               "calibration fitted with it; fit again")
+        if _key(key) not in calibration.center_:
+            raise GraphadError(f"{type(self).__name__}: no omnibus calibration for "
+                               f"{key!r}; pass the node type (or relation) the "
+                               f"components belong to, one of {sorted(calibration.center_)}")
+        tests = sparse_dense_tests(comps, weights)
+        return tests, calibration.transform({_key(key): tests})[_key(key)]
+
+    def _combine_one(self, key: Any, comps: Mapping[str, Tensor], weights, rule: str,
+                     calibration: Optional[SurprisalNormalizer]) -> Tensor:
+        if rule != "omnibus":
+            return combine_components(comps, weights, rule)
+        if not comps:
+            return torch.zeros(0)
+        return omnibus_score(*self._omnibus_tests(key, comps, weights, calibration))
+
+    def _calibration_of(self, key: Any) -> Optional[SurprisalNormalizer]:
+        """Node types are calibrated by ``calibration_``, relations by
+        ``edge_calibration_``."""
+        return getattr(self, "edge_calibration_" if isinstance(key, tuple)
+                       else "calibration_", None)
 
     def _normalise_rollup(self, comps: Components) -> Components:
         rolled = {t: {k: v for k, v in c.items() if is_rollup(k)}
@@ -356,7 +403,7 @@ class BaseDetector(BaseEstimator):
         out = {}
         for t, c in comps.items():
             weights, rule = self._rule(t)
-            out[t] = combine_components(c, weights, rule)
+            out[t] = self._combine_one(t, c, weights, rule, self._calibration_of(t))
         return out
 
     def _rule(self, node_type: Any = None) -> "tuple[Optional[Mapping[str, float]], str]":
@@ -377,4 +424,13 @@ class BaseDetector(BaseEstimator):
         """``{component: [n]}`` contributions of one type's components; they add up to
         :meth:`combine` exactly."""
         weights, rule = self._rule(node_type)
-        return component_parts(comps, weights, rule)
+        if rule != "omnibus":
+            return component_parts(comps, weights, rule)
+        tests, calibrated = self._omnibus_tests(node_type, comps, weights,
+                                                self._calibration_of(node_type))
+        return omnibus_parts(comps, weights, tests, calibrated)
+
+
+def _key(t: Any) -> str:
+    """A node type, or a relation as ``src__rel__dst`` (calibration state keys)."""
+    return edge_type_str(t) if isinstance(t, tuple) else t

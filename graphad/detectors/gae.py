@@ -21,8 +21,10 @@ class MultimodalGAE(DeepDetector):
     Components (kept in :meth:`score_components`; see :mod:`graphad.nn.gae`):
     ``attribute``, ``structure``, ``consistency``, ``cross_modal:<a>~<b>``, ``edge``,
     ``peer:<type>``, ``outlier`` and, for entities, ``obs:<type>`` / ``nbr:<type>``
-    roll-ups. They are combined by the harmonic mean p-value of their surprisals
-    (``combination="hmp"``).
+    roll-ups. Their surprisals are combined by the omnibus rule
+    (``combination="omnibus"``): the harmonic mean p-value (sparse evidence) and the mean
+    (dense evidence), each calibrated on the training graph, joined by their harmonic
+    mean p-value.
 
     Args:
         hidden: latent size.
@@ -42,7 +44,8 @@ class MultimodalGAE(DeepDetector):
         weights: component name -> weight in the combined score (default all 1).
         rollup: add observation evidence to entity scores.
         normalize: ``"surprisal"`` or ``"robust_z"`` (see :class:`BaseDetector`).
-        combination: ``"hmp"`` or ``"mean"`` (see :mod:`graphad.scoring.combine`).
+        combination: ``"omnibus"``, ``"hmp"``, ``"mean"``, ``"max"`` or ``"rank"`` (see
+            :mod:`graphad.scoring.combine`).
 
     Example:
         >>> det = MultimodalGAE(seed=0).fit(graph)
@@ -57,7 +60,7 @@ class MultimodalGAE(DeepDetector):
                  contamination: float = 0.1, weights: Optional[Dict[str, float]] = None,
                  rollup: bool = True, max_input_dim: int = 64, trim: float = 0.0,
                  bottleneck: bool = False, normalize: str = "surprisal",
-                 combination: str = "hmp"):
+                 combination: str = "omnibus"):
         super().__init__(epochs=epochs, lr=lr, weight_decay=weight_decay,
                          batch_size=batch_size, num_neighbors=num_neighbors, seed=seed,
                          device=device, verbose=verbose, contamination=contamination,

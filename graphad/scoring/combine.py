@@ -21,6 +21,18 @@ attributes) is no test at all. Two rules:
   averaging ``p``: ``score = -log(sum_c w_c p_c / sum_c w_c)`` over the present
   components (late fusion's classic rank-average, in nats).
 
+* ``"omnibus"``: both kinds of evidence at once. The ``hmp`` score is the test for a
+  *sparse* signal (one component far out), the ``mean`` score the test for a *dense*
+  one (many components moderately high, each unremarkable alone); each is calibrated
+  against its own distribution on the training graph (the same surprisal as the
+  components: :class:`~graphad.scoring.normalize.SurprisalNormalizer`) and the two
+  calibrated tests are joined by their harmonic mean p-value, ``score = log((e^{c_s} +
+  e^{c_d}) / 2)`` (the omnibus construction of ACAT-O, Liu et al., AJHG 2019, with the
+  HMP in place of the Cauchy combination). A node that fires on one component keeps
+  its sparse evidence less ``log 2``; one that is a little odd everywhere gets its
+  dense evidence. Needs the fitted calibration (:func:`sparse_dense_tests`,
+  :func:`omnibus_score`).
+
 A family that emits several components (one per modality pair, two-hop path, linked
 type or forest) shares one family weight among them (:func:`family_weights`). Both
 rules split exactly into per-component contributions that add up to the score
@@ -34,7 +46,11 @@ from typing import Dict, Mapping, Optional
 import torch
 from torch import Tensor
 
-RULES = ("hmp", "mean", "max", "rank")
+RULES = ("hmp", "mean", "max", "rank", "omnibus")
+#: the rules that are a fixed function of the components (``omnibus`` is calibrated)
+PLAIN_RULES = ("hmp", "mean", "max", "rank")
+#: the two tests the omnibus rule joins: sparse (one far-out component), dense (many)
+SPARSE_DENSE = ("hmp", "mean")
 
 
 def component_weight(weights: Optional[Mapping[str, float]], name: str) -> float:
@@ -81,6 +97,9 @@ def combine_components(comps: Mapping[str, Tensor], weights=None,
         mean_p = (w * torch.where(present, torch.exp(-pos), torch.zeros_like(pos))).sum(0)
         score = -torch.log((mean_p / wp.clamp(min=1e-30)).clamp(min=1e-300))
         return torch.where(wp > 0, score, torch.zeros_like(score)).clamp(min=0)
+    if rule == "omnibus":
+        raise ValueError("the omnibus rule needs its calibration on the training graph: "
+                         "combine sparse_dense_tests() with omnibus_score()")
     if rule != "hmp":
         raise ValueError(f"combination must be one of {RULES}, got {rule!r}")
     logw = torch.log(w).expand_as(pos)
@@ -125,4 +144,44 @@ def component_parts(comps: Mapping[str, Tensor], weights=None,
     out = {n: parts[i] for i, n in enumerate(names)}
     for n in comps:
         out.setdefault(n, torch.zeros_like(comps[n], dtype=torch.float32))
+    return out
+
+
+def sparse_dense_tests(comps: Mapping[str, Tensor], weights=None) -> Dict[str, Tensor]:
+    """``{"hmp": [n], "mean": [n]}``: the sparse and the dense test of each node, the
+    raw inputs of the ``omnibus`` rule (to calibrate on the training graph)."""
+    return {rule: combine_components(comps, weights, rule) for rule in SPARSE_DENSE}
+
+
+def omnibus_score(tests: Mapping[str, Tensor], calibrated: Mapping[str, Tensor]
+                  ) -> Tensor:
+    """``[n]`` omnibus scores from the raw tests of :func:`sparse_dense_tests` and
+    their calibrated surprisals: ``log(mean_t exp(c+_t))``; 0 where neither raw test
+    has any excess evidence."""
+    c = torch.stack([torch.nan_to_num(calibrated[r].float(), nan=0.0).clamp(min=0)
+                     for r in SPARSE_DENSE])
+    score = torch.logsumexp(c, dim=0) - math.log(len(SPARSE_DENSE))
+    evidence = torch.stack([tests[r] for r in SPARSE_DENSE]).amax(0) > 0
+    return torch.where(evidence, score, torch.zeros_like(score))
+
+
+def omnibus_parts(comps: Mapping[str, Tensor], weights, tests: Mapping[str, Tensor],
+                  calibrated: Mapping[str, Tensor]) -> Dict[str, Tensor]:
+    """Contributions adding up to :func:`omnibus_score`: the score shared between the
+    two tests in proportion to their terms ``exp(c+_t)`` (a test without raw evidence
+    gets none), each test's share split as that rule splits its own score."""
+    score = omnibus_score(tests, calibrated)
+    c = torch.stack([torch.nan_to_num(calibrated[r].float(), nan=0.0).clamp(min=0)
+                     for r in SPARSE_DENSE])
+    has = torch.stack([tests[r] > 0 for r in SPARSE_DENSE])
+    terms = torch.where(has, c, torch.full_like(c, -math.inf))
+    share = torch.nan_to_num(torch.softmax(terms, dim=0), nan=0.0)
+    out: Dict[str, Tensor] = {}
+    for i, rule in enumerate(SPARSE_DENSE):
+        parts = component_parts(comps, weights, rule)
+        total = tests[rule].clamp(min=1e-30)
+        for name, part in parts.items():
+            add = share[i] * score * torch.where(has[i], part / total,
+                                                 torch.zeros_like(part))
+            out[name] = out.get(name, torch.zeros_like(add)) + add
     return out
