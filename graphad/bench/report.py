@@ -412,8 +412,9 @@ def _by_component(summary: pd.DataFrame, detectors: Sequence[str],
             "each normalised score component alone (a node without the component "
             "ranks lowest; constant components are left out), mean over the seeds "
             "that finished; blank: the component does not occur on that dataset. "
-            "`score (mean rule)`: the same fitted components combined by the other "
-            "rule (roll-ups as fitted). `best component`: the highest single "
+            "`score (<rule> rule)`: the same fitted components combined by another "
+            "rule instead of the detector's own (roll-ups as fitted; the calibrated "
+            "`omnibus` rule is not re-combined). `best component`: the highest single "
             "component."] + lines
 
 
