@@ -46,7 +46,7 @@ def _tables(root):
 
 def _fit_args(schema, out):
     return ["fit", "--schema", str(schema), "--out", str(out), "--epochs", "4",
-            "--param", "hidden=16", "--param", "batch_size=64"]
+            "--param", "hidden=16"]
 
 
 def _run(cmd):
@@ -72,14 +72,18 @@ def test_torchrun_two_processes_train_a_model_that_scores_like_one(tmp_path):
     bundle = build_from_schema(str(schema))
     s1, det1 = _user_scores(single, bundle)
     s2, det2 = _user_scores(parallel, bundle)
-    assert det2.batch_size_ == det1.batch_size_ == 64
+    # trained on mini-batches of each process's seeds, scored full-batch like det1
+    assert det2.batch_size_ is None and det1.batch_size_ is None
+    assert set(det2.score_edges(bundle)) == set(det1.score_edges(bundle))
     assert len(det2.loss_history_) == 4 and det2.loss_history_[-1] < det2.loss_history_[0]
     y = np.zeros(N_USERS, dtype=int)
     y[:N_PLANTED] = 1
     auc1, auc2 = roc_auc_score(y, s1), roc_auc_score(y, s2)
     assert auc2 > 0.95 and abs(auc1 - auc2) < 0.03
-    assert spearmanr(s1, s2).statistic > 0.8
-    # each process trained on half the seeds: not the single-process model itself
+    rho = spearmanr(s1, s2).statistic
+    print(f"AUROC single {auc1:.3f} torchrun {auc2:.3f}; Spearman {rho:.3f}")
+    assert rho > 0.8
+    # each process trained on mini-batches of half the seeds: not the single model
     assert not np.allclose(s1, s2)
 
 

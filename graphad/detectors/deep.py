@@ -167,14 +167,17 @@ class DeepDetector(BaseDetector):
                                "but CUDA is not available here (use device='cpu')")
         return device
 
-    def _batches(self, data: HeteroData, shuffle: bool, generator_seed: int
+    def _batches(self, data: HeteroData, shuffle: bool, generator_seed: int,
+                 batch_size: Optional[int] = None, parallel: bool = False
                  ) -> Iterator[Tuple[HeteroData, Optional[NodeType], int]]:
-        """``(batch, seed type or None for full-batch, number of seeds)``."""
-        if self.batch_size_ is None:
+        """``(batch, seed type or None for full-batch, number of seeds)``; mini-batches
+        of ``batch_size`` seeds (``None``: ``batch_size_``), of this process's share of
+        the seeds where ``parallel``."""
+        batch_size = self.batch_size_ if batch_size is None else batch_size
+        if batch_size is None:
             yield data, None, 0
             return
         from ..loader import make_neighbor_loader
-        parallel = distributed.active()
         for i, t in enumerate(data.node_types):
             seeds = None
             if parallel:  # this process's share, drawn from one order all ranks share
@@ -186,7 +189,7 @@ class DeepDetector(BaseDetector):
                     continue
             loader = make_neighbor_loader(
                 data, input_nodes=(t, seeds), num_neighbors=list(self.num_neighbors),
-                batch_size=self.batch_size_, shuffle=shuffle, seed=generator_seed + i)
+                batch_size=batch_size, shuffle=shuffle, seed=generator_seed + i)
             for batch in loader:
                 yield batch, t, batch[t].batch_size
 
@@ -203,30 +206,33 @@ class DeepDetector(BaseDetector):
             gen = torch.Generator().manual_seed(self.seed)
             data = self._prepare(bundle, fit=True)
             self.batch_size_ = self._resolve_batch_size(data)
-            if distributed.active() and self.batch_size_ is None:
-                # data-parallel training shares out mini-batches of seed nodes
-                self.batch_size_ = distributed.DEFAULT_BATCH_SIZE
+            parallel = distributed.active()
+            # data-parallel training shares out mini-batches of seed nodes; scoring
+            # still follows batch_size_ (full-batch where the graph fits)
+            train_batch = (self.batch_size_ or distributed.DEFAULT_BATCH_SIZE
+                           if parallel else self.batch_size_)
             self.module_config_ = self._module_config(data, bundle)
             module = self._module_from_config(self.module_config_)
             if hasattr(module, "fit_closed_form"):
                 module.fit_closed_form(data)
             with torch.no_grad():  # initialise lazy shapes before the optimiser sees them
                 module.eval()
-                self._batch_loss(module, next(self._batches(data, False, self.seed))[0],
-                                 gen)
+                first = next(self._batches(data, False, self.seed, train_batch, parallel))
+                self._batch_loss(module, first[0], gen)
             module.to(device)
             opt = torch.optim.Adam(module.parameters(), lr=self.lr,
                                    weight_decay=self.weight_decay)
             step = (distributed.data_parallel(module, self._batch_loss, device)
-                    if distributed.active() else
+                    if parallel else
                     lambda batch, g: self._batch_loss(module, batch, g))
             self.loss_history_: List[float] = []
             module.train()
             for epoch in range(int(self.epochs)):
                 total, count = 0.0, 0
                 # DDP's join: a process whose share ran out shadows the others' steps
-                with step.join() if distributed.active() else contextlib.nullcontext():
-                    for batch, _, _ in self._batches(data, True, self.seed + 7919 * epoch):
+                with step.join() if parallel else contextlib.nullcontext():
+                    for batch, _, _ in self._batches(data, True, self.seed + 7919 * epoch,
+                                                     train_batch, parallel):
                         opt.zero_grad()
                         loss = step(batch.to(device), gen)
                         loss.backward()

@@ -8,10 +8,11 @@ nodes, the module is wrapped in :class:`~torch.nn.parallel.DistributedDataParall
 weights) and uneven shares end under DDP's ``join``. The CLI starts the group from the
 environment ``torchrun`` sets::
 
-    torchrun --nproc_per_node 2 -m graphad fit --schema s.yaml --out model \\
-        --param batch_size=2048
+    torchrun --nproc_per_node 2 -m graphad fit --schema s.yaml --out model
 
-(``--nnodes N --rdzv-endpoint HOST:PORT`` on a cluster). Only rank 0 writes the model.
+(``--nnodes N --rdzv-endpoint HOST:PORT`` on a cluster). Training takes mini-batches of
+``batch_size`` seeds (default :data:`DEFAULT_BATCH_SIZE`); scoring is unchanged
+(full-batch where the graph fits). Only rank 0 writes the model.
 """
 from __future__ import annotations
 

@@ -26,11 +26,12 @@ attributes) is no test at all. Two rules:
   one (many components moderately high, each unremarkable alone); each is calibrated
   against its own distribution on the training graph (the same surprisal as the
   components: :class:`~graphad.scoring.normalize.SurprisalNormalizer`) and the two
-  calibrated tests are joined by their harmonic mean p-value, ``score = log((e^{c_s} +
-  e^{c_d}) / 2)`` (the omnibus construction of ACAT-O, Liu et al., AJHG 2019, with the
+  calibrated tests are joined by their harmonic mean p-value, ``score = log((1/p_s +
+  1/p_d) / 2)`` with ``p`` each test's upper-tail p-value (the omnibus construction of ACAT-O, Liu et al., AJHG 2019, with the
   HMP in place of the Cauchy combination). A node that fires on one component keeps
-  its sparse evidence less ``log 2``; one that is a little odd everywhere gets its
-  dense evidence. Needs the fitted calibration (:func:`sparse_dense_tests`,
+  at least its sparse test's surprisal ``-log(2 p_s)``; one that is a little odd
+  everywhere gets its dense evidence; ordinary nodes keep their order (about ``log 2``
+  at both medians). Needs the fitted calibration (:func:`sparse_dense_tests`,
   :func:`omnibus_score`).
 
 A family that emits several components (one per modality pair, two-hop path, linked
@@ -153,14 +154,25 @@ def sparse_dense_tests(comps: Mapping[str, Tensor], weights=None) -> Dict[str, T
     return {rule: combine_components(comps, weights, rule) for rule in SPARSE_DENSE}
 
 
+def _upper_tail(calibrated: Mapping[str, Tensor]) -> Tensor:
+    """``[2, n]`` ``-log P(T >= t)`` of each test from its signed two-sided surprisal
+    (:func:`~graphad.scoring.normalize.surprisal`: ``-log(2 P(T > t))`` above the
+    median, ``log(2 P(T < t))`` below): ``log 2`` at the median, continuous below it,
+    so that ordinary nodes keep their order too."""
+    s = torch.stack([torch.nan_to_num(calibrated[r].double(), nan=0.0)
+                     for r in SPARSE_DENSE])
+    p = torch.where(s >= 0, torch.exp(-s) / 2, 1 - torch.exp(s.clamp(max=0)) / 2)
+    return -torch.log(p.clamp(min=1e-300, max=1.0))
+
+
 def omnibus_score(tests: Mapping[str, Tensor], calibrated: Mapping[str, Tensor]
                   ) -> Tensor:
     """``[n]`` omnibus scores from the raw tests of :func:`sparse_dense_tests` and
-    their calibrated surprisals: ``log(mean_t exp(c+_t))``; 0 where neither raw test
-    has any excess evidence."""
-    c = torch.stack([torch.nan_to_num(calibrated[r].float(), nan=0.0).clamp(min=0)
-                     for r in SPARSE_DENSE])
-    score = torch.logsumexp(c, dim=0) - math.log(len(SPARSE_DENSE))
+    their calibrated surprisals: ``-log`` of the harmonic mean of the two upper-tail
+    p-values, ``log(mean_t 1 / p_t)`` (``log 2`` for a node at both medians); 0 where
+    neither raw test has any excess evidence."""
+    c = _upper_tail(calibrated)
+    score = (torch.logsumexp(c, dim=0) - math.log(len(SPARSE_DENSE))).float()
     evidence = torch.stack([tests[r] for r in SPARSE_DENSE]).amax(0) > 0
     return torch.where(evidence, score, torch.zeros_like(score))
 
@@ -171,8 +183,7 @@ def omnibus_parts(comps: Mapping[str, Tensor], weights, tests: Mapping[str, Tens
     two tests in proportion to their terms ``exp(c+_t)`` (a test without raw evidence
     gets none), each test's share split as that rule splits its own score."""
     score = omnibus_score(tests, calibrated)
-    c = torch.stack([torch.nan_to_num(calibrated[r].float(), nan=0.0).clamp(min=0)
-                     for r in SPARSE_DENSE])
+    c = _upper_tail(calibrated).float()
     has = torch.stack([tests[r] > 0 for r in SPARSE_DENSE])
     terms = torch.where(has, c, torch.full_like(c, -math.inf))
     share = torch.nan_to_num(torch.softmax(terms, dim=0), nan=0.0)
