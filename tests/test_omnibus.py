@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from graphad.errors import GraphadError
 from graphad.scoring.combine import (combine_components, omnibus_parts, omnibus_score,
                                      sparse_dense_tests)
 from graphad.scoring.normalize import SurprisalNormalizer
@@ -72,6 +73,8 @@ def test_detector_with_omnibus_calibrates_nodes_and_edges_and_reloads(bundle, tm
         torch.testing.assert_close(sum(det.component_parts(c, t).values()), scores[t],
                                    atol=1e-4, rtol=1e-4)
     assert torch.equal(scores["user"], det.decision_scores_["user"])
+    with pytest.raises(GraphadError, match="no omnibus calibration for None"):
+        det.component_parts(comps["user"])                # which type's calibration?
     det.save(tmp_path / "m")
     back = MultimodalGAE.load(tmp_path / "m")
     assert torch.equal(back.decision_function(bundle)["user"], scores["user"])
