@@ -457,3 +457,15 @@ def test_dates_show_back_as_dates_in_explanations():
     assert ex.features.set_index("feature").loc["signup", "value"] == "2024-01-04"
     assert ex.edges["paid_at"].str.fullmatch(r"2024-03-\d\dT10:00:00").all()
     assert "2024-01-04" in ex.to_markdown()
+
+
+def test_top_k_lists_tied_scores_in_rank_order():
+    import pandas as pd
+
+    from graphad.scoring.table import top_k
+    table = pd.DataFrame({"node_type": "user", "id": [f"u{i}" for i in range(40)],
+                          "score": [5.0] * 30 + [1.0] * 10})
+    table["rank"] = table["score"].rank(ascending=False, method="first").astype(int)
+    top = top_k(table, "user", 10)
+    assert top["rank"].tolist() == list(range(1, 11))
+    assert top["id"].tolist() == [f"u{i}" for i in range(10)]

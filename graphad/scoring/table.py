@@ -45,8 +45,11 @@ def scores_table(bundle: GraphBundle, scores: Dict[NodeType, Tensor],
 
 
 def top_k(table: pd.DataFrame, node_type: NodeType, k: int = 10) -> pd.DataFrame:
-    return (table[table["node_type"] == node_type]
-            .sort_values("score", ascending=False).head(k).reset_index(drop=True))
+    """The ``k`` highest-scored rows of a type, in rank order (ties as ranked)."""
+    rows = table[table["node_type"] == node_type]
+    order = ["rank"] if "rank" in rows else ["score"]
+    return (rows.sort_values(order, ascending=order == ["rank"], kind="stable")
+            .head(k).reset_index(drop=True))
 
 
 
