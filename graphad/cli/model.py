@@ -279,7 +279,8 @@ def score(model_path: str, schema_path: str, tables_dir: Optional[str], out_path
         from ..scoring.ray_scoring import write_shards_ray
         from ..scoring.shards import read_shards
         done = write_shards_ray(model_path, schema_path, out_path, shard_size,
-                                tables_dir=tables_dir, workers=workers, echo=note)
+                                tables_dir=tables_dir, workers=workers, echo=note,
+                                detector=det, graph=bundle)
         table = read_shards(out_path, bundle.node_types)
     else:
         table = det.scores_frame(bundle)            # rows of a type in index order

@@ -117,7 +117,7 @@ class BaseDetector(BaseEstimator):
         self.rollup_normalizer_ = self._normalizer().fit(
             {t: {k: v for k, v in c.items() if is_rollup(k)}
              for t, c in comps.items()})
-        self.edge_normalizer_ = self._fit_edge_normalizer(bundle)
+        self.edge_normalizer_, self.edge_calibration_ = self._fit_edge_scoring(bundle)
         comps = self._normalise_rollup(comps)
         self.calibration_ = self._fit_calibration(comps)
         self.decision_scores_ = self.combine(comps)
@@ -300,17 +300,18 @@ class BaseDetector(BaseEstimator):
                                                   for et, c in raw.items()})
         return {et: normed[edge_type_str(et)] for et in raw}
 
-    def _fit_edge_normalizer(self, bundle: GraphBundle):
+    def _fit_edge_scoring(self, bundle: GraphBundle):
+        """``(edge normaliser, edge calibration)``; ``(None, None)`` for a detector
+        without edge scores."""
         try:
             raw = self._edge_components(bundle)
         except GraphadError:
-            return None
+            return None, None
         if not raw:
-            return None
-        normalizer = self._normalizer().fit({edge_type_str(et): c for et, c in raw.items()})
-        self.edge_calibration_ = self._fit_calibration(
-            normalizer.transform({edge_type_str(et): c for et, c in raw.items()}))
-        return normalizer
+            return None, None
+        raw = {edge_type_str(et): c for et, c in raw.items()}
+        normalizer = self._normalizer().fit(raw)
+        return normalizer, self._fit_calibration(normalizer.transform(raw))
 
     # ------------------------------------------------------------------ internals
     def _check_params(self) -> None:

@@ -75,9 +75,12 @@ class ShardWriter:
 def write_shards_ray(model_path: Any, schema_path: Any, out_dir: Any,
                      shard_size: int = 100_000, tables_dir: Optional[Any] = None,
                      workers: int = 2, node_types: Optional[Sequence[NodeType]] = None,
-                     echo: Callable[[str], None] = lambda s: None) -> Dict[str, int]:
+                     echo: Callable[[str], None] = lambda s: None,
+                     detector: Any = None, graph: Any = None) -> Dict[str, int]:
     """:func:`~graphad.scoring.shards.write_shards` of a saved model on a schema's
     tables, the shards written by ``workers`` Ray actors (see the module docstring).
+    ``detector`` / ``graph``: the loaded model and built graph where the caller has
+    them already (the driver needs them for the plan; the actors load their own).
 
     Returns:
         ``{"shards": total, "written": now, "resumed": already finished, "rows": total}``.
@@ -86,9 +89,11 @@ def write_shards_ray(model_path: Any, schema_path: Any, out_dir: Any,
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise GraphadError(f"workers must be a positive integer, got {workers!r}")
     from ..cli.model import build_from_schema
+    from ..data.bundle import as_bundle
     from ..detectors.persistence import load_detector
-    detector = load_detector(model_path)
-    bundle = build_from_schema(str(schema_path), tables_dir, fitted=detector)
+    detector = load_detector(model_path) if detector is None else detector
+    bundle = (build_from_schema(str(schema_path), tables_dir, fitted=detector)
+              if graph is None else as_bundle(graph))
     out = Path(out_dir)
     finished = open_run(detector, bundle, out, shard_size)
     plan = shard_plan(bundle, list(node_types) if node_types else bundle.node_types,
