@@ -104,7 +104,8 @@ def test_clone_and_get_params_round_trip():
                   weight_decay=1e-4, batch_size=32, num_neighbors=(4, 3, 2), seed=5,
                   device="cpu", verbose=True, contamination=0.05,
                   weights={"structure": 2.0}, rollup=False, max_input_dim=12,
-                  trim=0.05, bottleneck=True, normalize="robust_z", combination="mean")
+                  trim=0.05, bottleneck=True, normalize="robust_z", combination="mean",
+                  max_steps=40)
     det = MultimodalGAE(**params)
     assert det.get_params() == params            # every hyper-parameter, by name
     assert MultimodalGAE().get_params().keys() == params.keys()

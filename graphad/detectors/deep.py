@@ -9,17 +9,22 @@ Subclasses implement three hooks:
 * ``_batch_errors(module, batch) -> (components, {family: {relation: edge errors}})``
   for every node and edge of a batch.
 
-The loop prepares inputs (standardised, neighbour means precomputed), runs full-batch
-on graphs that fit comfortably, and ``NeighborLoader``-style mini-batches otherwise
-(memory bounded by batch size and fan-out), seeds everything from ``seed`` inside a
-forked RNG (the global RNG is left untouched) and never mutates the caller's graph.
+The loop prepares inputs (standardised, neighbour means precomputed), trains
+full-batch on graphs that fit comfortably and on ``NeighborLoader``-style mini-batches
+otherwise, for at most ``max_steps`` optimiser steps (a fixed budget: training time
+does not grow with the graph), seeds everything from ``seed`` inside a forked RNG (the
+global RNG is left untouched) and never mutates the caller's graph. Scoring is decided
+per call from the graph being scored: exact whole-graph message passing in slices of
+destinations (:mod:`graphad.nn.chunked`, memory O(N * hidden + E)) where the module
+supports it, else full-batch when the graph fits and mini-batches when it does not.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from abc import abstractmethod
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -38,6 +43,8 @@ log = logging.getLogger(__name__)
 
 FULL_BATCH_MAX_NODES = 200_000
 FULL_BATCH_MAX_EDGES = 4_000_000
+#: default ``max_steps``: the optimiser steps mini-batch training takes at most
+MAX_STEPS = 300
 
 
 class DeepDetector(BaseDetector):
@@ -45,9 +52,13 @@ class DeepDetector(BaseDetector):
 
     Args:
         epochs: training epochs (passes over all nodes).
+        max_steps: at most this many optimiser steps in all (``None``: no limit).
+            Full-batch training takes one step per epoch, so this bounds mini-batch
+            training: a fixed budget of steps, whatever the size of the graph.
         lr, weight_decay: Adam settings.
-        batch_size: seed nodes per mini-batch; ``None`` = full-batch when the graph has
-            at most 200k nodes and 4M edges, else 2048.
+        batch_size: seed nodes per training mini-batch; ``None`` = full-batch when the
+            graph has at most 200k nodes and 4M edges, else 2048. Scoring does not
+            depend on it (see the module docstring).
         num_neighbors: fan-out per hop for mini-batches (``-1`` = all).
         seed: makes CPU runs identical.
         device: ``"cpu"``, ``"cuda"``... (``None``: cuda when available).
@@ -62,11 +73,12 @@ class DeepDetector(BaseDetector):
                  seed: int = 0, device: Optional[str] = None, verbose: bool = False,
                  contamination: float = 0.1, weights=None, rollup: bool = True,
                  max_input_dim: int = 64, normalize: str = "surprisal",
-                 combination: str = "hmp"):
+                 combination: str = "hmp", max_steps: Optional[int] = MAX_STEPS):
         super().__init__(contamination=contamination, weights=weights, rollup=rollup,
                          normalize=normalize, combination=combination)
         self.max_input_dim = max_input_dim
         self.epochs = epochs
+        self.max_steps = max_steps
         self.lr = lr
         self.weight_decay = weight_decay
         self.batch_size = batch_size
@@ -104,6 +116,10 @@ class DeepDetector(BaseDetector):
         if int(self.max_input_dim) < 1:
             raise ValueError(f"{type(self).__name__}: max_input_dim must be >= 1, got "
                              f"{self.max_input_dim!r}")
+        if self.max_steps is not None and (isinstance(self.max_steps, bool)
+                                           or int(self.max_steps) < 1):
+            raise ValueError(f"{type(self).__name__}: max_steps must be None or >= 1, "
+                             f"got {self.max_steps!r}")
         if self.batch_size is not None and int(self.batch_size) < 1:
             raise ValueError(f"{type(self).__name__}: batch_size must be None or >= 1, "
                              f"got {self.batch_size}")
@@ -167,17 +183,12 @@ class DeepDetector(BaseDetector):
                                "but CUDA is not available here (use device='cpu')")
         return device
 
-    def _batches(self, data: HeteroData, shuffle: bool, generator_seed: int,
-                 batch_size: Optional[int] = None, parallel: bool = False
-                 ) -> Iterator[Tuple[HeteroData, Optional[NodeType], int]]:
-        """``(batch, seed type or None for full-batch, number of seeds)``; mini-batches
-        of ``batch_size`` seeds (``None``: ``batch_size_``), of this process's share of
+    def _loaders(self, data: HeteroData, shuffle: bool, generator_seed: int,
+                 batch_size: int, parallel: bool) -> List[Tuple[NodeType, Any]]:
+        """``(seed type, neighbour loader)`` per node type, over this process's share of
         the seeds where ``parallel``."""
-        batch_size = self.batch_size_ if batch_size is None else batch_size
-        if batch_size is None:
-            yield data, None, 0
-            return
         from ..loader import make_neighbor_loader
+        out = []
         for i, t in enumerate(data.node_types):
             seeds = None
             if parallel:  # this process's share, drawn from one order all ranks share
@@ -187,11 +198,58 @@ class DeepDetector(BaseDetector):
                 seeds = distributed.seed_share(order)
                 if seeds.numel() == 0:
                     continue
-            loader = make_neighbor_loader(
+            out.append((t, make_neighbor_loader(
                 data, input_nodes=(t, seeds), num_neighbors=list(self.num_neighbors),
-                batch_size=batch_size, shuffle=shuffle, seed=generator_seed + i)
+                batch_size=batch_size, shuffle=shuffle, seed=generator_seed + i)))
+        return out
+
+    def _batches(self, data: HeteroData, generator_seed: int, batch_size: Optional[int]
+                 ) -> Iterator[Tuple[HeteroData, Optional[NodeType], int]]:
+        """Scoring batches in order: ``(batch, seed type or None for full-batch, number
+        of seeds)``."""
+        if batch_size is None:
+            yield data, None, 0
+            return
+        for t, loader in self._loaders(data, False, generator_seed, batch_size, False):
             for batch in loader:
                 yield batch, t, batch[t].batch_size
+
+    def _train_batches(self, data: HeteroData, generator_seed: int,
+                       batch_size: Optional[int], parallel: bool, steps: int
+                       ) -> Iterator[HeteroData]:
+        """The first ``steps`` training batches of one epoch (the whole graph where
+        ``batch_size`` is None): every node type's batches interleaved in a random
+        order, so that an epoch cut short by ``max_steps`` still sees every type."""
+        if batch_size is None:
+            yield data
+            return
+        loaders = self._loaders(data, True, generator_seed, batch_size, parallel)
+        counts = torch.tensor([len(loader) for _, loader in loaders], dtype=torch.long)
+        which = torch.repeat_interleave(torch.arange(len(loaders)), counts)
+        which = which[torch.randperm(which.numel(), generator=torch.Generator()
+                                     .manual_seed(generator_seed))]
+        iterators = [iter(loader) for _, loader in loaders]
+        for k in which[:steps].tolist():
+            yield next(iterators[k])
+
+    def _step_plan(self, data: HeteroData, batch_size: Optional[int]) -> List[int]:
+        """Optimiser steps of each epoch: ``epochs`` passes, cut at ``max_steps`` in
+        all. The same on every process of a data-parallel run (counted on the largest
+        share, so that ranks stay in step; a rank with fewer batches joins)."""
+        if batch_size is None:
+            per_epoch = 1
+        else:
+            world = distributed.rank_and_world()[1]
+            per_epoch = sum(math.ceil(math.ceil(data[t].num_nodes / world) / batch_size)
+                            for t in data.node_types if data[t].num_nodes)
+        total = int(self.epochs) * max(per_epoch, 1)
+        if self.max_steps is not None:
+            total = min(total, int(self.max_steps))
+        plan = []
+        while total > 0:
+            plan.append(min(per_epoch, total))
+            total -= plan[-1]
+        return plan
 
     def _fit(self, bundle: GraphBundle) -> None:
         device = self._device()
@@ -207,8 +265,8 @@ class DeepDetector(BaseDetector):
             data = self._prepare(bundle, fit=True)
             self.batch_size_ = self._resolve_batch_size(data)
             parallel = distributed.active()
-            # data-parallel training shares out mini-batches of seed nodes; scoring
-            # still follows batch_size_ (full-batch where the graph fits)
+            # data-parallel training shares out mini-batches of seed nodes (scoring
+            # is decided per call, by _scoring_batch_size)
             train_batch = (self.batch_size_ or distributed.DEFAULT_BATCH_SIZE
                            if parallel else self.batch_size_)
             self.module_config_ = self._module_config(data, bundle)
@@ -217,8 +275,8 @@ class DeepDetector(BaseDetector):
                 module.fit_closed_form(data)
             with torch.no_grad():  # initialise lazy shapes before the optimiser sees them
                 module.eval()
-                first = next(self._batches(data, False, self.seed, train_batch, parallel))
-                self._batch_loss(module, first[0], gen)
+                first = next(self._train_batches(data, self.seed, train_batch, parallel, 1))
+                self._batch_loss(module, first, gen)
             module.to(device)
             opt = torch.optim.Adam(module.parameters(), lr=self.lr,
                                    weight_decay=self.weight_decay)
@@ -226,18 +284,20 @@ class DeepDetector(BaseDetector):
                     if parallel else
                     lambda batch, g: self._batch_loss(module, batch, g))
             self.loss_history_: List[float] = []
+            self.train_steps_ = 0
             module.train()
-            for epoch in range(int(self.epochs)):
+            for epoch, steps in enumerate(self._step_plan(data, train_batch)):
                 total, count = 0.0, 0
                 # DDP's join: a process whose share ran out shadows the others' steps
                 with step.join() if parallel else contextlib.nullcontext():
-                    for batch, _, _ in self._batches(data, True, self.seed + 7919 * epoch,
-                                                     train_batch, parallel):
+                    for batch in self._train_batches(data, self.seed + 7919 * epoch,
+                                                     train_batch, parallel, steps):
                         opt.zero_grad()
                         loss = step(batch.to(device), gen)
                         loss.backward()
                         opt.step()
                         total, count = total + loss.item(), count + 1
+                self.train_steps_ += count
                 self.loss_history_.append(
                     distributed.mean_over_processes(total / max(count, 1)))
                 if self.verbose and epoch % 10 == 0:
@@ -245,15 +305,28 @@ class DeepDetector(BaseDetector):
             module.eval()
             self.module_ = module.cpu()
 
+    def _scoring_batch_size(self, data: HeteroData) -> Optional[int]:
+        """None (the whole graph at once) where the module passes messages in slices
+        or the graph fits full-batch; else mini-batches of the default size."""
+        if getattr(self.module_, "chunked_inference", False):
+            return None
+        n = sum(data[t].num_nodes for t in data.node_types)
+        m = sum(data[e].num_edges for e in data.edge_types)
+        return (None if n <= FULL_BATCH_MAX_NODES and m <= FULL_BATCH_MAX_EDGES
+                else distributed.DEFAULT_BATCH_SIZE)
+
     def _run_errors(self, bundle: GraphBundle
-                    ) -> Tuple[Components, Dict[str, Dict[EdgeType, Tensor]]]:
+                    ) -> Tuple[Components, Optional[Dict[str, Dict[EdgeType, Tensor]]]]:
+        """Raw node components and each family's edge errors (None where the graph was
+        scored in mini-batches, which do not cover every edge)."""
         data = self._prepare(bundle, fit=False)
         module = self.module_
-        if self.batch_size_ is None:
+        batch_size = self._scoring_batch_size(data)
+        if batch_size is None:
             with torch.no_grad():
                 return self._batch_errors(module, data)
         out: Components = {}
-        for batch, t, n_seed in self._batches(data, False, self.seed):
+        for batch, t, n_seed in self._batches(data, self.seed, batch_size):
             with torch.no_grad():
                 comps, _ = self._batch_errors(module, batch)
             seeds = batch[t].n_id[:n_seed]
@@ -262,17 +335,20 @@ class DeepDetector(BaseDetector):
                 if name not in target:
                     target[name] = torch.full((data[t].num_nodes,), float("nan"))
                 target[name][seeds] = v[:n_seed]
-        return out, {}
+        return out, None
 
     def _components(self, bundle: GraphBundle) -> Components:
         return self._run_errors(bundle)[0]
 
     def _edge_components(self, bundle: GraphBundle) -> Dict[EdgeType, Dict[str, Tensor]]:
-        if self.batch_size_ is not None:
-            raise GraphadError("edge scores are computed full-batch; this detector runs "
-                               f"in mini-batches of {self.batch_size_} seed nodes")
+        by_family = self._run_errors(bundle)[1]
+        if by_family is None:
+            raise GraphadError("edge scores are computed on the whole graph at once; this "
+                               f"graph is too large for {type(self).__name__}(conv="
+                               f"{getattr(self, 'conv', '?')!r}) to score that way "
+                               "(conv='sage' or 'gatv2' scores any size in slices)")
         out: Dict[EdgeType, Dict[str, Tensor]] = {}
-        for family, per_relation in self._run_errors(bundle)[1].items():
+        for family, per_relation in by_family.items():
             for et, err in per_relation.items():
                 out.setdefault(et, {})[family] = err
         return out

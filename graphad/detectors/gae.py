@@ -12,7 +12,7 @@ from ..nn.encoder import CONVS, HGT_HEADS
 from ..nn.gae import MultimodalGAEModule
 from ..scoring.normalize import Components
 from ..typing import EdgeType, NodeType, edge_type_str
-from .deep import DeepDetector
+from .deep import MAX_STEPS, DeepDetector
 
 
 class MultimodalGAE(DeepDetector):
@@ -37,8 +37,8 @@ class MultimodalGAE(DeepDetector):
             narrow inputs). Measured trade-off: mean AUROC 0.668 vs 0.659 over the 11
             benchmark sets, but on the multimodal fraud sample AUPRC 0.15 vs 0.30 and
             fewer rings / farms recovered; off by default (see README).
-        epochs, lr, weight_decay, batch_size, num_neighbors, seed, device, verbose,
-        max_input_dim:
+        epochs, max_steps, lr, weight_decay, batch_size, num_neighbors, seed, device,
+        verbose, max_input_dim:
             see :class:`DeepDetector`.
         contamination: expected share of anomalies (for ``predict``).
         weights: component name -> weight in the combined score (default all 1).
@@ -60,12 +60,13 @@ class MultimodalGAE(DeepDetector):
                  contamination: float = 0.1, weights: Optional[Dict[str, float]] = None,
                  rollup: bool = True, max_input_dim: int = 64, trim: float = 0.0,
                  bottleneck: bool = False, normalize: str = "surprisal",
-                 combination: str = "omnibus"):
+                 combination: str = "omnibus", max_steps: Optional[int] = MAX_STEPS):
         super().__init__(epochs=epochs, lr=lr, weight_decay=weight_decay,
                          batch_size=batch_size, num_neighbors=num_neighbors, seed=seed,
                          device=device, verbose=verbose, contamination=contamination,
                          weights=weights, rollup=rollup, max_input_dim=max_input_dim,
-                         normalize=normalize, combination=combination)
+                         normalize=normalize, combination=combination,
+                         max_steps=max_steps)
         self.hidden = hidden
         self.layers = layers
         self.conv = conv

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import GATv2Conv, HeteroConv, HGTConv
 
 from ..typing import EdgeType, NodeType, edge_type_str
+from .chunked import hetero_layer
 from .conv import EdgeSAGEConv
 
 CONVS = ("sage", "gatv2", "hgt")
@@ -31,6 +32,10 @@ class HeteroEncoder(nn.Module):
         - **input:** ``x_dict`` ``{t: [n_t, in_dims[t]]}``, ``edge_index_dict``,
           optional ``edge_attr_dict``
         - **output:** ``{t: [n_t, hidden]}``
+
+    ``chunk`` (forward): run each relation in slices of destinations with at most that
+    many in-edges (:mod:`graphad.nn.chunked`; same result, memory bounded by the
+    slice); ignored by ``"hgt"``, whose attention spans every relation at once.
     """
 
     def __init__(self, metadata: Tuple[List[NodeType], List[EdgeType]],
@@ -68,12 +73,14 @@ class HeteroEncoder(nn.Module):
 
     def forward(self, x_dict: Dict[NodeType, Tensor],
                 edge_index_dict: Dict[EdgeType, Tensor],
-                edge_attr_dict: Optional[Dict[EdgeType, Tensor]] = None
-                ) -> Dict[NodeType, Tensor]:
+                edge_attr_dict: Optional[Dict[EdgeType, Tensor]] = None,
+                chunk: Optional[int] = None) -> Dict[NodeType, Tensor]:
         h = self.project(x_dict)
         for conv, norms in zip(self.convs, self.norms):
             if self.conv_kind == "hgt":
                 out = conv(h, edge_index_dict)
+            elif chunk is not None:
+                out = hetero_layer(conv.convs, h, edge_index_dict, edge_attr_dict, chunk)
             elif edge_attr_dict:
                 out = conv(h, edge_index_dict, edge_attr_dict=edge_attr_dict)
             else:

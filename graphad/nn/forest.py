@@ -64,20 +64,24 @@ def forest_scores(x: Tensor, forest: Mapping[str, Tensor]) -> Tensor:
 
 def _scores(x: Tensor, forest: Mapping[str, Tensor]) -> Tensor:
     feat, thr, left, right, leaf, psi = (forest[k] for k in KEYS)
-    n, trees = x.size(0), feat.size(0)
-    x = x.double()
-    node = torch.zeros(trees, n, dtype=torch.long)
+    n, d = x.size(0), x.size(1)
+    trees, width = feat.shape
+    # flat 1-D gathers: tree t's node k sits at t * width + k, row i's column f at i * d + f
+    feat_f, thr_f = feat.reshape(-1), thr.reshape(-1)
+    left_f, right_f = left.reshape(-1), right.reshape(-1)
+    x_f = x.double().reshape(-1)
+    base = (torch.arange(trees) * width).view(-1, 1)
+    row = (torch.arange(n) * d).view(1, -1)
+    at = base.expand(trees, n).clone()           # [trees, n] flat position of the node
     depth = torch.zeros(trees, n, dtype=torch.float64)
-    rows = torch.arange(trees).view(-1, 1)
-    cols = torch.arange(n).view(1, -1)
-    for _ in range(feat.size(1)):
-        f = feat[rows, node]
+    for _ in range(width):
+        f = feat_f[at]
         inner = f >= 0
         if not inner.any():
             break
-        go_left = x[cols, f.clamp(min=0)] <= thr[rows, node]
-        node = torch.where(inner, torch.where(go_left, left[rows, node],
-                                              right[rows, node]), node)
-        depth = depth + inner.double()
-    depth = depth + leaf[rows, node]
+        go_left = x_f[row + f.clamp(min=0)] <= thr_f[at]
+        nxt = torch.where(go_left, left_f[at], right_f[at]) + base
+        at = torch.where(inner, nxt, at)
+        depth += inner
+    depth += leaf.reshape(-1)[at]
     return torch.pow(2.0, -depth.mean(dim=0) / path_length(psi.view(1))).float()

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from ..typing import EdgeType, NodeType
+from .chunked import CHUNK_EDGES
 from .encoder import HeteroEncoder
 from .families import (AttributeFamily, ConsistencyFamily, CrossModalFamily, DensityFamily,
                        EdgeEvidenceFamily, OutlierFamily, PeerFamily, StructureFamily)
@@ -73,10 +74,18 @@ class MultimodalGAEModule(nn.Module):
             family.register_fitted({k[len(prefix):]: v for k, v in state.items()
                                     if k.startswith(prefix)})
 
-    def encode(self, batch: HeteroData) -> Dict[NodeType, Tensor]:
+    @property
+    def chunked_inference(self) -> bool:
+        """Whether :meth:`errors` passes messages in slices of destinations, so that a
+        graph of any size is scored at once in bounded memory (not with ``"hgt"``)."""
+        return self.encoder.conv_kind != "hgt"
+
+    def encode(self, batch: HeteroData, chunk: Optional[int] = None
+               ) -> Dict[NodeType, Tensor]:
+        """``{type: z [n, hidden]}``; ``chunk``: see :class:`HeteroEncoder`."""
         has_attr = any("edge_attr" in batch[et] for et in batch.edge_types)
         return self.encoder(batch.x_dict, batch.edge_index_dict,
-                            batch.edge_attr_dict if has_attr else None)
+                            batch.edge_attr_dict if has_attr else None, chunk=chunk)
 
     @torch.no_grad()
     def fit_closed_form(self, data: HeteroData) -> None:
@@ -93,10 +102,12 @@ class MultimodalGAEModule(nn.Module):
         return torch.stack(terms).sum()
 
     @torch.no_grad()
-    def errors(self, batch: HeteroData) -> Tuple[Errors, EdgeErrors, Dict[str, EdgeErrors]]:
+    def errors(self, batch: HeteroData, chunk: Optional[int] = CHUNK_EDGES
+               ) -> Tuple[Errors, EdgeErrors, Dict[str, EdgeErrors]]:
         """Raw per-node components of every node of ``batch``, the structure errors of
-        its edges and every family's per-edge errors ``{family: {relation: [m]}}``."""
-        z = self.encode(batch)
+        its edges and every family's per-edge errors ``{family: {relation: [m]}}``.
+        Messages are passed in slices of ``chunk`` in-edges (exact; memory-bounded)."""
+        z = self.encode(batch, chunk=chunk)
         out: Errors = {t: {} for t in batch.node_types}
         edges: Dict[str, EdgeErrors] = {}
         for name, family in self.families.items():

@@ -48,11 +48,20 @@ def _sparse(rows: Tensor, cols: Tensor, shape: Tuple[int, int]) -> Tensor:
                                    check_invariants=False).coalesce()
 
 
+def _unique_pairs(edge_index: Tensor, num_shared: int) -> Tensor:
+    """The distinct columns of ``edge_index [2, m]``, sorted (one 1-D ``unique`` of
+    ``node * num_shared + shared``, much faster than ``unique(dim=1)``)."""
+    if edge_index.numel() == 0:
+        return edge_index
+    key = torch.unique(edge_index[0] * num_shared + edge_index[1])
+    return torch.stack([key // num_shared, key % num_shared])
+
+
 def peer_error(x: Tensor, edge_index: Tensor, num_shared: int) -> Tuple[Tensor, Tensor]:
     """``(error [n], has peers [n])`` for nodes ``x [n, d]`` linked to shared nodes by
     ``edge_index [2, m]`` (row 0: the nodes, row 1: the shared nodes)."""
     n = x.size(0)
-    pairs = torch.unique(edge_index, dim=1) if edge_index.numel() else edge_index
+    pairs = _unique_pairs(edge_index, num_shared)
     inc = _sparse(pairs[0], pairs[1], (n, num_shared))           # [n, s]
     inc_t = _sparse(pairs[1], pairs[0], (num_shared, n))         # [s, n]
     members = torch.sparse.mm(inc_t, x)                          # [s, d] sums

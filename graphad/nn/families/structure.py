@@ -11,6 +11,7 @@ from torch_geometric.utils import scatter
 
 from ...components import ComponentSpec, register_component
 from ...typing import EdgeType, edge_type_str, is_reverse, reverse_edge_type
+from ..chunked import CHUNK_EDGES
 from ..decoders import EdgeDecoder
 from .base import ComponentFamily, EdgeErrors, Errors, Latents, masked, trimmed_mean
 
@@ -69,8 +70,9 @@ class StructureFamily(ComponentFamily):
             if fwd not in self.forward_types:
                 continue
             ei = batch[et].edge_index
-            err = self.edge_dec[edge_type_str(fwd)].edge_errors(
-                z[fwd[0]], z[fwd[2]], ei if fwd == et else ei.flip(0),
+            err = _edge_errors_in_chunks(
+                self.edge_dec[edge_type_str(fwd)], z[fwd[0]], z[fwd[2]],
+                ei if fwd == et else ei.flip(0),
                 batch[et].edge_attr if "edge_attr" in batch[et] else None)
             if fwd == et:
                 edge_err[et] = err
@@ -86,6 +88,19 @@ class StructureFamily(ComponentFamily):
                 nodes[t] = {"structure": masked(s_tot[t] / s_cnt[t].clamp(min=1),
                                                 s_cnt[t] > 0)}
         return nodes, edge_err
+
+
+def _edge_errors_in_chunks(decoder: EdgeDecoder, z_src: Tensor, z_dst: Tensor,
+                           edge_index: Tensor, edge_attr: Optional[Tensor]) -> Tensor:
+    """``decoder.edge_errors`` ``[m]`` over slices of :data:`CHUNK_EDGES` edges (no
+    ``[m, hidden]`` gather of the whole graph at once)."""
+    m = edge_index.size(1)
+    if m <= CHUNK_EDGES:
+        return decoder.edge_errors(z_src, z_dst, edge_index, edge_attr)
+    return torch.cat([decoder.edge_errors(z_src, z_dst, edge_index[:, a:a + CHUNK_EDGES],
+                                          None if edge_attr is None
+                                          else edge_attr[a:a + CHUNK_EDGES])
+                      for a in range(0, m, CHUNK_EDGES)])
 
 
 def _phrase(ex, name: str, rarity: str) -> str:
