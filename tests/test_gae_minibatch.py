@@ -54,7 +54,7 @@ def mini(graph) -> MultimodalGAE:
 
 def test_fit_and_score_every_node(graph, mini):
     assert mini.batch_size_ == 8 and mini.get_params()["batch_size"] == 8
-    assert len(mini.loss_history_) == 20
+    assert mini.train_steps_ == 50 and len(mini.loss_history_) == 4   # 14 + 14 + 14 + 8
     assert mini.loss_history_[-1] < mini.loss_history_[0]
     scores = mini.decision_function(graph)
     assert {t: s.shape[0] for t, s in scores.items()} == SIZES
@@ -187,15 +187,13 @@ def test_agrees_with_full_batch_at_equal_optimiser_steps(graph):
 def test_agrees_with_full_batch_same_configuration(graph, mini):
     # the untrained families (outlier forests, edge evidence, peers) are the same
     # whatever the training, so the two runs agree although a mini-batch autoencoder
-    # (280 optimiser steps on 100 nodes, 14x more at equal `epochs`) memorises the
-    # planted user's attributes and over-fits one device (its users' roll-up lifts one
-    # of them just above the planted user)
+    # (50 optimiser steps, 2.5x more than full-batch at equal `epochs`) memorises more
+    # of the planted user's attributes
     full = MultimodalGAE(seed=0, hidden=16, epochs=20, device="cpu").fit(graph)
     s_mini, s_full = mini.decision_function(graph), full.decision_function(graph)
     rho = _spearman(s_mini, s_full)
     assert all(r > 0.5 for r in rho.values()), rho
-    assert PLANTED in s_mini["user"].topk(2).indices.tolist()
-    assert int(s_full["user"].argmax()) == PLANTED
+    assert int(s_mini["user"].argmax()) == int(s_full["user"].argmax()) == PLANTED
 
 
 def test_agrees_with_full_batch_with_bottleneck(graph):
@@ -227,3 +225,18 @@ def test_structure_is_mean_over_incident_edges(graph):
         torch.testing.assert_close(comps[t]["structure"], total / count)
     assert set(edge_err) == {USES, PAYS}
     assert reverse_edge_type(USES) in data.edge_types
+
+
+def test_fit_scores_the_training_graph_once(graph, monkeypatch):
+    """Node components, edge components and the calibrations at ``fit`` share one
+    scoring pass; nothing of it outlives ``fit`` (later calls score afresh)."""
+    from graphad.detectors.deep import DeepDetector
+    calls = []
+    real = DeepDetector._score_errors
+    monkeypatch.setattr(DeepDetector, "_score_errors",
+                        lambda self, bundle: calls.append(1) or real(self, bundle))
+    det = MultimodalGAE(seed=0, epochs=2, **MINI).fit(graph)
+    assert len(calls) == 1 and det.edge_normalizer_ is not None
+    assert not hasattr(det, "_fit_errors")
+    det.decision_function(graph)
+    assert len(calls) == 2

@@ -43,8 +43,11 @@ log = logging.getLogger(__name__)
 
 FULL_BATCH_MAX_NODES = 200_000
 FULL_BATCH_MAX_EDGES = 4_000_000
-#: default ``max_steps``: the optimiser steps mini-batch training takes at most
-MAX_STEPS = 300
+#: default ``max_steps``: as many optimiser steps as full-batch training takes at the
+#: default 50 epochs. Measured on the synthetic scale graphs (10k users, mini-batches of
+#: 512): AUROC 0.975 after 50 steps, 0.959 after 300, 0.916 after 1,000: a longer run
+#: learns to reconstruct the planted farms it should flag.
+MAX_STEPS = 50
 
 
 class DeepDetector(BaseDetector):
@@ -315,10 +318,30 @@ class DeepDetector(BaseDetector):
         return (None if n <= FULL_BATCH_MAX_NODES and m <= FULL_BATCH_MAX_EDGES
                 else distributed.DEFAULT_BATCH_SIZE)
 
+    def fit(self, graph: Any, labels: Any = None) -> "DeepDetector":
+        """See :meth:`BaseDetector.fit`. The training graph is scored once: node and
+        edge components come from the same pass."""
+        self._fit_errors: Dict[int, Tuple[GraphBundle, Any]] = {}
+        try:
+            return super().fit(graph, labels)
+        finally:
+            del self._fit_errors
+
     def _run_errors(self, bundle: GraphBundle
                     ) -> Tuple[Components, Optional[Dict[str, Dict[EdgeType, Tensor]]]]:
         """Raw node components and each family's edge errors (None where the graph was
-        scored in mini-batches, which do not cover every edge)."""
+        scored in mini-batches, which do not cover every edge); during ``fit``, once
+        per graph."""
+        memo = getattr(self, "_fit_errors", None)
+        if memo is not None and id(bundle) in memo and memo[id(bundle)][0] is bundle:
+            return memo[id(bundle)][1]
+        out = self._score_errors(bundle)
+        if memo is not None:
+            memo[id(bundle)] = (bundle, out)
+        return out
+
+    def _score_errors(self, bundle: GraphBundle
+                      ) -> Tuple[Components, Optional[Dict[str, Dict[EdgeType, Tensor]]]]:
         data = self._prepare(bundle, fit=False)
         module = self.module_
         batch_size = self._scoring_batch_size(data)
