@@ -50,7 +50,8 @@ def run_one(n_users: int, epochs: int, seed: int = 0) -> Dict[str, float]:
             "rows_per_s": nodes / max(t3 - t2, 1e-9), "peak_mb": _maxrss_mb(),
             "auroc": evaluate(y, users["score"].to_numpy())["auroc"],
             **{f"auroc:{k}": v for k, v in by_type.items()},
-            "mini_batch": getattr(det, "batch_size_", None) is not None}
+            "mini_batch": getattr(det, "batch_size_", None) is not None,
+            "train_steps": int(getattr(det, "train_steps_", 0))}
 
 
 def _run_isolated(n_users: int, epochs: int, seed: int) -> Dict[str, float]:
@@ -73,6 +74,12 @@ def slope(rows: pd.DataFrame, column: str = "total_s") -> float:
     return float(np.polyfit(np.log(rows["edges"]), np.log(rows[column]), 1)[0])
 
 
+def _training(row) -> str:
+    steps = row.get("train_steps")
+    steps = "" if steps is None or pd.isna(steps) else f", {int(steps)} steps"
+    return ("mini-batch" if row["mini_batch"] else "full-batch") + steps
+
+
 def _markdown(rows: pd.DataFrame, command: str) -> str:
     lines = ["# Scale: the default detector on synthetic typed fraud graphs", "",
              f"Measured with `{command}`; each size in a fresh process on this machine. "
@@ -81,12 +88,12 @@ def _markdown(rows: pd.DataFrame, command: str) -> str:
              "(attribute, farm, ring, burst). Peak memory is the process's maximum "
              "resident set.", "",
              "| users | nodes | edges | build s | fit s | score s | scoring rows/s | "
-             "peak MB | AUROC | mini-batch |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "peak MB | AUROC | training |", "|---|---|---|---|---|---|---|---|---|---|"]
     for _, r in rows.iterrows():
         lines.append(f"| {r['users']:,} | {r['nodes']:,} | {r['edges']:,} | "
                      f"{r['build_s']:.1f} | {r['fit_s']:.1f} | {r['score_s']:.1f} | "
                      f"{r['rows_per_s']:,.0f} | {r['peak_mb']:,.0f} | {r['auroc']:.3f} | "
-                     f"{'yes' if r['mini_batch'] else 'no'} |")
+                     f"{_training(r)} |")
     types = sorted(c for c in rows.columns if c.startswith("auroc:"))
     if types:
         lines += ["", "AUROC per anomaly type:", "",
