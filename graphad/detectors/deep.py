@@ -169,9 +169,7 @@ class DeepDetector(BaseDetector):
     def _resolve_batch_size(self, data: HeteroData) -> Optional[int]:
         if self.batch_size is not None:
             return int(self.batch_size)
-        n = sum(data[t].num_nodes for t in data.node_types)
-        m = sum(data[e].num_edges for e in data.edge_types)
-        return None if n <= FULL_BATCH_MAX_NODES and m <= FULL_BATCH_MAX_EDGES else 2048
+        return None if _fits_full_batch(data) else distributed.DEFAULT_BATCH_SIZE
 
     def _device(self) -> torch.device:
         if self.device is None:
@@ -311,17 +309,14 @@ class DeepDetector(BaseDetector):
     def _scoring_batch_size(self, data: HeteroData) -> Optional[int]:
         """None (the whole graph at once) where the module passes messages in slices
         or the graph fits full-batch; else mini-batches of the default size."""
-        if getattr(self.module_, "chunked_inference", False):
+        if getattr(self.module_, "chunked_inference", False) or _fits_full_batch(data):
             return None
-        n = sum(data[t].num_nodes for t in data.node_types)
-        m = sum(data[e].num_edges for e in data.edge_types)
-        return (None if n <= FULL_BATCH_MAX_NODES and m <= FULL_BATCH_MAX_EDGES
-                else distributed.DEFAULT_BATCH_SIZE)
+        return distributed.DEFAULT_BATCH_SIZE
 
     def fit(self, graph: Any, labels: Any = None) -> "DeepDetector":
         """See :meth:`BaseDetector.fit`. The training graph is scored once: node and
         edge components come from the same pass."""
-        self._fit_errors: Dict[int, Tuple[GraphBundle, Any]] = {}
+        self._fit_errors: Optional[Tuple[GraphBundle, Any]] = None
         try:
             return super().fit(graph, labels)
         finally:
@@ -332,13 +327,11 @@ class DeepDetector(BaseDetector):
         """Raw node components and each family's edge errors (None where the graph was
         scored in mini-batches, which do not cover every edge); during ``fit``, once
         per graph."""
-        memo = getattr(self, "_fit_errors", None)
-        if memo is not None and id(bundle) in memo and memo[id(bundle)][0] is bundle:
-            return memo[id(bundle)][1]
-        out = self._score_errors(bundle)
-        if memo is not None:
-            memo[id(bundle)] = (bundle, out)
-        return out
+        if not hasattr(self, "_fit_errors"):
+            return self._score_errors(bundle)
+        if self._fit_errors is None or self._fit_errors[0] is not bundle:
+            self._fit_errors = (bundle, self._score_errors(bundle))
+        return self._fit_errors[1]
 
     def _score_errors(self, bundle: GraphBundle
                       ) -> Tuple[Components, Optional[Dict[str, Dict[EdgeType, Tensor]]]]:
@@ -388,3 +381,8 @@ class DeepDetector(BaseDetector):
             return module.details(data, node_type)
 
 
+def _fits_full_batch(data: HeteroData) -> bool:
+    """At most :data:`FULL_BATCH_MAX_NODES` nodes and :data:`FULL_BATCH_MAX_EDGES` edges."""
+    n = sum(data[t].num_nodes for t in data.node_types)
+    m = sum(data[e].num_edges for e in data.edge_types)
+    return n <= FULL_BATCH_MAX_NODES and m <= FULL_BATCH_MAX_EDGES
