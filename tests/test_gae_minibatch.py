@@ -234,9 +234,34 @@ def test_fit_scores_the_training_graph_once(graph, monkeypatch):
     calls = []
     real = DeepDetector._score_errors
     monkeypatch.setattr(DeepDetector, "_score_errors",
-                        lambda self, bundle: calls.append(1) or real(self, bundle))
+                        lambda self, bundle, data=None: calls.append(1)
+                        or real(self, bundle, data))
+    prepared = []
+    real_prepare = DeepDetector._prepare
+    monkeypatch.setattr(DeepDetector, "_prepare",
+                        lambda self, bundle, fit: prepared.append(fit)
+                        or real_prepare(self, bundle, fit))
     det = MultimodalGAE(seed=0, epochs=2, **MINI).fit(graph)
     assert len(calls) == 1 and det.edge_normalizer_ is not None
-    assert not hasattr(det, "_fit_errors")
+    assert prepared == [True]              # the training inputs are scored as they are
+    assert not hasattr(det, "_fit_memo")
     det.decision_function(graph)
     assert len(calls) == 2
+
+
+def test_scoring_prepares_the_training_graph_like_fit(graph):
+    """Preparing a graph for scoring gives exactly the inputs fit prepared (the peer
+    comparison on the own features, not on the degrees and edge aggregates), so fit
+    may score its own prepared inputs."""
+    det = MultimodalGAE(seed=0, epochs=1, **MINI)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        at_fit = det._prepare(graph, fit=True)
+    again = det._prepare(graph, fit=False)
+    for store in list(at_fit.node_stores) + list(at_fit.edge_stores):
+        other = again[store._key]
+        assert set(store.keys()) == set(other.keys()), store._key
+        for key, value in store.items():
+            if torch.is_tensor(value):
+                assert torch.equal(value, other[key]), (store._key, key)
+    assert any(k.startswith("peer__") for k in at_fit["user"].keys())

@@ -142,8 +142,10 @@ class DeepDetector(BaseDetector):
         if data_mismatch := self._schema_mismatch(bundle, x):
             raise GraphadError(f"{type(self).__name__}: graph does not match the "
                                f"training graph: {data_mismatch}")
+        # the same own widths as at fit (checked above): the peer comparison reads the
+        # own features only, not the degrees and edge aggregates after them
         data, _, _ = prepare_inputs(bundle.data, x, self.node_stats_, self.edge_stats_,
-                                    max_dim=self.max_input_dim)
+                                    max_dim=self.max_input_dim, own=dict(self.raw_dims_))
         return data
 
     def _schema_mismatch(self, bundle: GraphBundle, x: Dict[NodeType, Tensor]) -> str:
@@ -264,6 +266,8 @@ class DeepDetector(BaseDetector):
                 torch.cuda.default_generators[index].manual_seed(self.seed)
             gen = torch.Generator().manual_seed(self.seed)
             data = self._prepare(bundle, fit=True)
+            if hasattr(self, "_fit_memo"):   # fit scores this very graph next
+                self._fit_memo.update(bundle=bundle, data=data)
             self.batch_size_ = self._resolve_batch_size(data)
             parallel = distributed.active()
             # data-parallel training shares out mini-batches of seed nodes (scoring
@@ -314,28 +318,31 @@ class DeepDetector(BaseDetector):
         return distributed.DEFAULT_BATCH_SIZE
 
     def fit(self, graph: Any, labels: Any = None) -> "DeepDetector":
-        """See :meth:`BaseDetector.fit`. The training graph is scored once: node and
-        edge components come from the same pass."""
-        self._fit_errors: Optional[Tuple[GraphBundle, Any]] = None
+        """See :meth:`BaseDetector.fit`. The training graph is prepared once and scored
+        once: node and edge components come from the same pass."""
+        self._fit_memo: Dict[str, Any] = {}     # bundle, prepared data, errors
         try:
             return super().fit(graph, labels)
         finally:
-            del self._fit_errors
+            del self._fit_memo
 
     def _run_errors(self, bundle: GraphBundle
                     ) -> Tuple[Components, Optional[Dict[str, Dict[EdgeType, Tensor]]]]:
         """Raw node components and each family's edge errors (None where the graph was
         scored in mini-batches, which do not cover every edge); during ``fit``, once
         per graph."""
-        if not hasattr(self, "_fit_errors"):
+        memo = getattr(self, "_fit_memo", None)
+        if memo is None or memo.get("bundle") is not bundle:
             return self._score_errors(bundle)
-        if self._fit_errors is None or self._fit_errors[0] is not bundle:
-            self._fit_errors = (bundle, self._score_errors(bundle))
-        return self._fit_errors[1]
+        if "errors" not in memo:
+            memo["errors"] = self._score_errors(bundle, memo.pop("data", None))
+        return memo["errors"]
 
-    def _score_errors(self, bundle: GraphBundle
+    def _score_errors(self, bundle: GraphBundle, data: Optional[HeteroData] = None
                       ) -> Tuple[Components, Optional[Dict[str, Dict[EdgeType, Tensor]]]]:
-        data = self._prepare(bundle, fit=False)
+        """``data``: ``bundle`` already prepared (the training graph during ``fit``)."""
+        if data is None:
+            data = self._prepare(bundle, fit=False)
         module = self.module_
         batch_size = self._scoring_batch_size(data)
         if batch_size is None:
