@@ -73,6 +73,10 @@ class RobustNormalizer:
 SURPRISAL_GRID = 2048
 #: share of the largest training errors whose tail is modelled as exponential
 TAIL_SHARE = 0.1
+#: the upper shares between which the fitted tail is checked against the data: from
+#: the 95th percentile (where the median-excess fit meets the data) to the 98th; the
+#: 2% most extreme values (where anomalies live) are left to the extrapolation
+TAIL_CHECK = (0.05, 0.02)
 
 
 class SurprisalNormalizer(RobustNormalizer):
@@ -156,7 +160,24 @@ def _tail(e: Tensor, scale: float) -> Tensor:
     beta = float(torch.quantile(excess, 0.5)) / math.log(2) if excess.numel() else 0.0
     if beta <= 1e-12:
         beta = scale if scale > 0 else 1.0
+    beta = max(beta, _dense_tail_scale(ordered, float(u), k))
     return torch.tensor([float(u), beta, k / n], dtype=torch.float64)
+
+
+def _dense_tail_scale(ordered: Tensor, u: float, k_tail: int) -> float:
+    """The smallest ``beta`` under which no value between the :data:`TAIL_CHECK`
+    upper shares is rarer than the data says: for the ``j``-th largest value ``v_j``,
+    ``(k_tail / n) exp(-(v_j - u) / beta) >= (j - 1/2) / n``, i.e. ``beta >= (v_j - u)
+    / log(k_tail / (j - 1/2))`` (0 where the band holds no values)."""
+    n = ordered.numel()
+    hi = min(int(TAIL_CHECK[0] * n), k_tail - 1)
+    lo = max(math.ceil(TAIL_CHECK[1] * n), 1)
+    if hi < lo:
+        return 0.0
+    j = torch.arange(lo, hi + 1, dtype=torch.float64)
+    values = ordered.flip(0)[lo - 1:hi]                 # the lo-th .. hi-th largest
+    need = (values - u).clamp(min=0) / torch.log(k_tail / (j - 0.5))
+    return float(need.max())
 
 
 def surprisal(e: Tensor, grid: Tensor, levels: Tensor, tail: Tensor,
