@@ -101,3 +101,15 @@ def test_clustered_tail_is_not_called_rarer_than_the_data():
     gauss = torch.randn(990, generator=torch.Generator().manual_seed(4))
     far = fit_transform(torch.cat([gauss, torch.full((10,), 8.0)]), torch.tensor([8.0]))
     assert far.item() > 8        # the 1% cluster is left to the extrapolation
+
+
+def test_point_mass_tail_is_not_scaled_by_the_anomalies_above_it():
+    """Most of the top 10% tied on one value (most nodes in no triangle): the 1.5% of
+    nodes far above it are not their own tail scale (they were: ~2 nats each), the
+    component's robust scale is."""
+    g = torch.Generator().manual_seed(5)
+    e = torch.cat([torch.zeros(975), 0.01 * torch.arange(1.0, 11.0),
+                   1.0 + 0.1 * torch.rand(15, generator=g)])
+    s = fit_transform(e, torch.tensor([0.05, 1.0]))
+    assert s[1].item() > 10
+    assert s[1].item() > s[0].item() + 5

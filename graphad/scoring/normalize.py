@@ -152,12 +152,14 @@ def _tail(e: Tensor, scale: float) -> Tensor:
                             dtype=torch.float64)
     ordered = torch.sort(e).values
     u = ordered[n - k - 1]
-    # median excess / log 2: the exponential's scale, not pulled up by the outliers;
-    # values tied with u are no excess (a discrete component, counts or a few distinct
-    # levels, would otherwise get a scale near 0 and one step above u endless surprisal)
+    # median excess / log 2: the exponential's scale, not pulled up by the outliers.
+    # Values tied with u count as zero excess: where most of the top 10% sit on u (a
+    # point mass, most nodes in no triangle), the few values above it are mostly the
+    # anomalies, and their own spread would be their scale; the robust scale of the
+    # whole component is used instead. A discrete component does not get a scale
+    # near 0 from this: the dense-tail check below bounds it by the data.
     excess = ordered[n - k:] - u
-    excess = excess[excess > 0]
-    beta = float(torch.quantile(excess, 0.5)) / math.log(2) if excess.numel() else 0.0
+    beta = float(torch.quantile(excess, 0.5)) / math.log(2)
     if beta <= 1e-12:
         beta = scale if scale > 0 else 1.0
     beta = max(beta, _dense_tail_scale(ordered, float(u), k))
