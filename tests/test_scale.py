@@ -45,9 +45,11 @@ def test_bench_scale_quick_writes_its_table(tmp_path, capsys):
     assert (rows.edges > 10 * rows.users).all() and (rows.fit_s > 0).all()
     assert rows.auroc.between(0, 1).all() and (rows.peak_mb > 0).all()
     assert rows.train_steps.tolist() == [3, 3]     # full-batch: one step per epoch
+    assert (rows.bare_pyg_s > 0).all()
+    assert np.allclose(rows.score_vs_bare, rows.score_s / rows.bare_pyg_s)
     page = (out / "SCALE.md").read_text()
     assert "graphad bench scale --users 300,600 --epochs 3" in page and "slope" in page
-    assert "| full-batch, 3 steps |" in page
+    assert "| full-batch, 3 steps |" in page and "| score / bare |" in page
     assert np.isfinite(float(capsys.readouterr().out.rsplit(":", 1)[1]))
     assert main(["bench", "scale", "--users", "10,x", "--out", str(out)]) == 1
     assert "--users expects integers" in capsys.readouterr().err

@@ -77,6 +77,9 @@ TAIL_SHARE = 0.1
 #: the 95th percentile (where the median-excess fit meets the data) to the 98th; the
 #: 2% most extreme values (where anomalies live) are left to the extrapolation
 TAIL_CHECK = (0.05, 0.02)
+#: ... and only from the ``TAIL_CHECK_MIN``-th largest value down (a share counted on
+#: fewer values is noise; on a small graph the top 2% are one or two nodes)
+TAIL_CHECK_MIN = 10
 
 
 class SurprisalNormalizer(RobustNormalizer):
@@ -168,12 +171,13 @@ def _tail(e: Tensor, scale: float) -> Tensor:
 
 def _dense_tail_scale(ordered: Tensor, u: float, k_tail: int) -> float:
     """The smallest ``beta`` under which no value between the :data:`TAIL_CHECK`
-    upper shares is rarer than the data says: for the ``j``-th largest value ``v_j``,
+    upper shares (and at most the :data:`TAIL_CHECK_MIN`-th largest) is rarer than the
+    data says: for the ``j``-th largest value ``v_j``,
     ``(k_tail / n) exp(-(v_j - u) / beta) >= (j - 1/2) / n``, i.e. ``beta >= (v_j - u)
     / log(k_tail / (j - 1/2))`` (0 where the band holds no values)."""
     n = ordered.numel()
     hi = min(int(TAIL_CHECK[0] * n), k_tail - 1)
-    lo = max(math.ceil(TAIL_CHECK[1] * n), 1)
+    lo = max(math.ceil(TAIL_CHECK[1] * n), TAIL_CHECK_MIN)
     if hi < lo:
         return 0.0
     j = torch.arange(lo, hi + 1, dtype=torch.float64)
