@@ -88,15 +88,14 @@ def test_normalize_option_checked_and_robust_z_kept():
 def test_clustered_tail_is_not_called_rarer_than_the_data():
     """A discrete component (most of its top 10% a hair above the 90th percentile,
     then 4% of the nodes on one level) does not give those 4% tens of nats: the
-    tail is never thinner than the data between the 95th and 98th percentiles.
+    tail is never much thinner than the data between the 95th and 98th percentiles.
     A lone far value still stands out, and so does a cluster of 1%."""
     body = torch.rand(870, generator=torch.Generator().manual_seed(3))
     e = torch.cat([body, 1.0 + 1e-5 * torch.arange(90.0), torch.full((30,), 2.0),
                    torch.full((9,), 2.1), torch.tensor([10.0])])
     s = fit_transform(e, torch.tensor([2.0, 10.0]))
-    # 40 of 1,000 values are >= 2.0: about a 4% tail, not 1e-1000
-    assert s[0].item() < -math.log(2 * 0.02)
-    assert s[0].item() > -math.log(2 * 0.06)
+    # 40 of 1,000 values are >= 2.0: a 4% tail (2.5 nats), within 1 nat; not 690 nats
+    assert -math.log(2 * 0.04) <= s[0].item() <= -math.log(2 * 0.04) + 1 + 0.02
     assert s[1].item() > s[0].item() + 5
     gauss = torch.randn(990, generator=torch.Generator().manual_seed(4))
     far = fit_transform(torch.cat([gauss, torch.full((10,), 8.0)]), torch.tensor([8.0]))

@@ -77,6 +77,10 @@ TAIL_SHARE = 0.1
 #: the 95th percentile (where the median-excess fit meets the data) to the 98th; the
 #: 2% most extreme values (where anomalies live) are left to the extrapolation
 TAIL_CHECK = (0.05, 0.02)
+#: nats by which the fitted tail may call a value rarer than its share of the data
+#: (sampling noise of a share counted on 10 or more values is well within it; the
+#: misfit the check is for is tens of nats)
+TAIL_SLACK = 1.0
 #: ... and only from the ``TAIL_CHECK_MIN``-th largest value down (a share counted on
 #: fewer values is noise; on a small graph the top 2% are one or two nodes)
 TAIL_CHECK_MIN = 10
@@ -156,13 +160,16 @@ def _tail(e: Tensor, scale: float) -> Tensor:
     ordered = torch.sort(e).values
     u = ordered[n - k - 1]
     # median excess / log 2: the exponential's scale, not pulled up by the outliers.
-    # Values tied with u count as zero excess: where most of the top 10% sit on u (a
-    # point mass, most nodes in no triangle), the few values above it are mostly the
-    # anomalies, and their own spread would be their scale; the robust scale of the
-    # whole component is used instead. A discrete component does not get a scale
-    # near 0 from this: the dense-tail check below bounds it by the data.
+    # Where half the top 10% or more are tied with u (a point mass: most nodes in no
+    # triangle; counts on a few levels), the median would be 0 or straddle the tie,
+    # and the few values above u (mostly the anomalies) would set their own scale, or
+    # one step above u would be endless surprisal: the robust scale of the whole
+    # component is used instead.
     excess = ordered[n - k:] - u
-    beta = float(torch.quantile(excess, 0.5)) / math.log(2)
+    if 2 * int((excess <= 0).sum()) >= excess.numel():
+        beta = 0.0
+    else:
+        beta = float(torch.quantile(excess, 0.5)) / math.log(2)
     if beta <= 1e-12:
         beta = scale if scale > 0 else 1.0
     beta = max(beta, _dense_tail_scale(ordered, float(u), k))
@@ -171,10 +178,11 @@ def _tail(e: Tensor, scale: float) -> Tensor:
 
 def _dense_tail_scale(ordered: Tensor, u: float, k_tail: int) -> float:
     """The smallest ``beta`` under which no value between the :data:`TAIL_CHECK`
-    upper shares (and at most the :data:`TAIL_CHECK_MIN`-th largest) is rarer than the
-    data says: for the ``j``-th largest value ``v_j``,
-    ``(k_tail / n) exp(-(v_j - u) / beta) >= (j - 1/2) / n``, i.e. ``beta >= (v_j - u)
-    / log(k_tail / (j - 1/2))`` (0 where the band holds no values)."""
+    upper shares (and at most the :data:`TAIL_CHECK_MIN`-th largest) is called rarer
+    than the data says by more than :data:`TAIL_SLACK` nats: for the ``j``-th largest
+    value ``v_j``, ``(k_tail / n) exp(-(v_j - u) / beta) >= exp(-slack) (j - 1/2) /
+    n``, i.e. ``beta >= (v_j - u) / (log(k_tail / (j - 1/2)) + slack)`` (0 where the
+    band holds no values)."""
     n = ordered.numel()
     hi = min(int(TAIL_CHECK[0] * n), k_tail - 1)
     lo = max(math.ceil(TAIL_CHECK[1] * n), TAIL_CHECK_MIN)
@@ -182,7 +190,7 @@ def _dense_tail_scale(ordered: Tensor, u: float, k_tail: int) -> float:
         return 0.0
     j = torch.arange(lo, hi + 1, dtype=torch.float64)
     values = ordered.flip(0)[lo - 1:hi]                 # the lo-th .. hi-th largest
-    need = (values - u).clamp(min=0) / torch.log(k_tail / (j - 0.5))
+    need = (values - u).clamp(min=0) / (torch.log(k_tail / (j - 0.5)) + TAIL_SLACK)
     return float(need.max())
 
 
