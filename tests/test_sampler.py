@@ -316,3 +316,33 @@ def test_bad_seeds():
         sampler.sample_from_nodes(NodeSamplerInput(None, torch.tensor([9]), input_type="user"))
     with pytest.raises(ValueError):
         sampler.sample_from_nodes(NodeSamplerInput(None, torch.tensor([0]), input_type="x"))
+
+
+def test_loaders_share_one_in_edge_index_and_sample_as_alone():
+    """``share=``: a second seed type's loader reuses the first's in-edge index (one
+    copy of the graph's edges, not one per loader) and draws the same batches as a
+    loader with its own index and the same seed."""
+    data = random_graph(seed=3)
+    first = make_neighbor_loader(data, ("user", None), [4, 3], 64, shuffle=True,
+                                 seed=1, backend="torch")
+    shared = make_neighbor_loader(data, ("device", None), [4, 3], 32, shuffle=True,
+                                  seed=2, backend="torch", share=first.node_sampler)
+    alone = make_neighbor_loader(data, ("device", None), [4, 3], 32, shuffle=True,
+                                 seed=2, backend="torch")
+    assert shared.node_sampler._csc is first.node_sampler._csc
+    assert alone.node_sampler._csc is not first.node_sampler._csc
+    got, want = list(shared), list(alone)
+    assert len(got) == len(want) == 4
+    for a, b in zip(got, want):
+        assert torch.equal(a["device"].n_id, b["device"].n_id)
+        for et in data.edge_types:
+            assert torch.equal(a[et].edge_index, b[et].edge_index)
+            assert torch.equal(a[et].e_id, b[et].e_id)
+    # the first loader's own draws are untouched by the second's
+    again = make_neighbor_loader(data, ("user", None), [4, 3], 64, shuffle=True,
+                                 seed=1, backend="torch")
+    assert all(torch.equal(a["user"].n_id, b["user"].n_id)
+               for a, b in zip(first, again))
+    with pytest.raises(ValueError, match="share="):
+        make_neighbor_loader(data, ("device", None), [5, 3], 32, backend="torch",
+                             share=first.node_sampler)

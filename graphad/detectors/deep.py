@@ -191,7 +191,9 @@ class DeepDetector(BaseDetector):
         """``(seed type, neighbour loader)`` per node type, over this process's share of
         the seeds where ``parallel``."""
         from ..loader import make_neighbor_loader
+        from ..loader.sampler import TorchNeighborSampler
         out = []
+        share = None    # one in-edge index for every seed type's loader
         for i, t in enumerate(data.node_types):
             seeds = None
             if parallel:  # this process's share, drawn from one order all ranks share
@@ -201,9 +203,13 @@ class DeepDetector(BaseDetector):
                 seeds = distributed.seed_share(order)
                 if seeds.numel() == 0:
                     continue
-            out.append((t, make_neighbor_loader(
+            loader = make_neighbor_loader(
                 data, input_nodes=(t, seeds), num_neighbors=list(self.num_neighbors),
-                batch_size=batch_size, shuffle=shuffle, seed=generator_seed + i)))
+                batch_size=batch_size, shuffle=shuffle, seed=generator_seed + i,
+                share=share)
+            sampler = getattr(loader, "node_sampler", None)
+            share = sampler if isinstance(sampler, TorchNeighborSampler) else None
+            out.append((t, loader))
         return out
 
     def _batches(self, data: HeteroData, generator_seed: int, batch_size: Optional[int]

@@ -38,6 +38,8 @@ they expand.
 """
 from __future__ import annotations
 
+import copy
+
 import os
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -259,6 +261,20 @@ class TorchNeighborSampler(BaseSampler):
                              f"every edge type (got {fanout!r})")
         return fanout
 
+    def with_seed(self, seed: Optional[int]) -> "TorchNeighborSampler":
+        """A sampler over the same graph and fan-outs with its own generator, sharing
+        this one's in-edge index (no second copy of the graph's edges: one loader per
+        seed type then costs one index, not one each)."""
+        other = copy.copy(self)
+        other.seed = seed
+        other._generator = torch.Generator()
+        if seed is None:
+            other._generator.seed()
+        else:
+            other._generator.manual_seed(seed)
+        other._worker_seed = None
+        return other
+
     @property
     def generator(self) -> torch.Generator:
         """The generator used for the next batch (re-seeded once per loader worker)."""
@@ -394,7 +410,8 @@ def has_compiled_sampler() -> bool:
 def make_neighbor_loader(data: Union[HeteroData, Data], input_nodes: Any,
                          num_neighbors: NumNeighborsArg, batch_size: int,
                          shuffle: bool = False, seed: Optional[int] = None,
-                         backend: str = "auto", **kwargs: Any):
+                         backend: str = "auto",
+                         share: Optional[TorchNeighborSampler] = None, **kwargs: Any):
     """A neighbour loader over ``data``: PyG's when it can sample, ours otherwise.
 
     Args:
@@ -410,6 +427,10 @@ def make_neighbor_loader(data: Union[HeteroData, Data], input_nodes: Any,
             order of the seeds is reproducible. (default: :obj:`None`)
         backend (str): ``"auto"`` (PyG when pyg-lib or torch-sparse is installed),
             ``"torch"`` (always :class:`TorchNeighborSampler`) or ``"pyg"``.
+        share (TorchNeighborSampler, optional): the sampler of another loader over
+            the same ``data`` (``loader.node_sampler``), whose in-edge index this
+            loader reuses (:meth:`TorchNeighborSampler.with_seed`); ignored where
+            PyG's ``NeighborLoader`` samples. (default: :obj:`None`)
         **kwargs: ``replace``, ``directed`` and any ``torch.utils.data.DataLoader`` or
             ``NodeLoader`` argument (``num_workers``, ``transform``, ``drop_last``...).
 
@@ -438,7 +459,14 @@ def make_neighbor_loader(data: Union[HeteroData, Data], input_nodes: Any,
                               replace=replace, directed=directed, batch_size=batch_size,
                               shuffle=shuffle, **kwargs)
     from torch_geometric.loader import NodeLoader
-    sampler = TorchNeighborSampler(data, num_neighbors, replace=replace,
-                                   directed=directed, seed=seed)
+    if share is not None:
+        if (share.fanout != share._resolve_fanout(num_neighbors)
+                or (share.replace, share.directed) != (replace, directed)):
+            raise ValueError("make_neighbor_loader: share= is a sampler of other "
+                             "fan-outs or options than the ones asked for")
+        sampler = share.with_seed(seed)
+    else:
+        sampler = TorchNeighborSampler(data, num_neighbors, replace=replace,
+                                       directed=directed, seed=seed)
     return NodeLoader(data, node_sampler=sampler, input_nodes=input_nodes,
                       batch_size=batch_size, shuffle=shuffle, **kwargs)
