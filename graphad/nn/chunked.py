@@ -61,13 +61,22 @@ def hetero_layer(convs: Dict[EdgeType, nn.Module], h: Dict[NodeType, Tensor],
                  edge_attr_dict: Optional[Dict[EdgeType, Tensor]], chunk: int
                  ) -> Dict[NodeType, Tensor]:
     """What ``HeteroConv(convs, aggr="mean")`` returns, each relation run
-    :func:`by_destination`."""
-    out: Dict[NodeType, List[Tensor]] = {}
+    :func:`by_destination`. The relations' outputs are summed as they come (in place
+    without autograd), so a type with ``k`` incoming relations holds two ``[n,
+    hidden]`` tensors at a time, not ``2 k`` (a stack and its mean)."""
+    total: Dict[NodeType, Tensor] = {}
+    count: Dict[NodeType, int] = {}
     for et, conv in convs.items():
         if et not in edge_index_dict:
             continue
         src, _, dst = et
         attr = (edge_attr_dict or {}).get(et)
-        out.setdefault(dst, []).append(
-            by_destination(conv, h[src], h[dst], edge_index_dict[et], attr, chunk))
-    return {t: torch.stack(v).mean(dim=0) for t, v in out.items()}
+        out = by_destination(conv, h[src], h[dst], edge_index_dict[et], attr, chunk)
+        if dst not in total:
+            total[dst] = out
+        elif torch.is_grad_enabled():
+            total[dst] = total[dst] + out
+        else:
+            total[dst].add_(out)
+        count[dst] = count.get(dst, 0) + 1
+    return {t: v / count[t] if count[t] > 1 else v for t, v in total.items()}
