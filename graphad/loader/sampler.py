@@ -39,7 +39,6 @@ they expand.
 from __future__ import annotations
 
 import copy
-
 import os
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -173,6 +172,16 @@ def _sample_in_edges(csc: _CSC, dst: Tensor, k: int, replace: bool,
     return has.repeat_interleave(k), (start[has].unsqueeze(1) + off).view(-1)
 
 
+def _generator(seed: Optional[int]) -> torch.Generator:
+    """A generator seeded with ``seed``, or from the OS where it is None."""
+    gen = torch.Generator()
+    if seed is None:
+        gen.seed()
+    else:
+        gen.manual_seed(seed)
+    return gen
+
+
 def _cat(chunks: List[Tensor]) -> Tensor:
     return torch.cat(chunks) if chunks else torch.empty(0, dtype=torch.long)
 
@@ -234,11 +243,7 @@ class TorchNeighborSampler(BaseSampler):
         self.fanout = self._resolve_fanout(num_neighbors)
         self.num_hops = len(next(iter(self.fanout.values()), []))
         self._csc = {et: _CSC(edge_index[et], num_nodes[et[2]]) for et in self.edge_types}
-        self._generator = torch.Generator()
-        if seed is None:
-            self._generator.seed()
-        else:
-            self._generator.manual_seed(seed)
+        self._generator = _generator(seed)
         self._worker_seed: Optional[int] = None
 
     def _resolve_fanout(self, num_neighbors: NumNeighborsArg) -> Dict[EdgeType, List[int]]:
@@ -266,13 +271,7 @@ class TorchNeighborSampler(BaseSampler):
         this one's in-edge index (no second copy of the graph's edges: one loader per
         seed type then costs one index, not one each)."""
         other = copy.copy(self)
-        other.seed = seed
-        other._generator = torch.Generator()
-        if seed is None:
-            other._generator.seed()
-        else:
-            other._generator.manual_seed(seed)
-        other._worker_seed = None
+        other.seed, other._generator, other._worker_seed = seed, _generator(seed), None
         return other
 
     @property
