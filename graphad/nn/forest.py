@@ -2,11 +2,13 @@
 
 :func:`fit_forest` fits scikit-learn's ``IsolationForest`` and keeps its trees as
 tensors (split feature, threshold, children, the average path length below each
-node); :func:`forest_scores` walks them vectorised and returns scikit-learn's
-``-score_samples``, ``2^(-E[h(x)] / c(psi))``, to float precision.
+node); :func:`forest_scores` walks them vectorised, all trees at once in the heap
+layout of :func:`heap_layout`, and returns scikit-learn's ``-score_samples``,
+``2^(-E[h(x)] / c(psi))``, to float precision.
 """
 from __future__ import annotations
 
+import math
 from typing import Dict, Mapping
 
 import numpy as np
@@ -15,7 +17,7 @@ from torch import Tensor
 
 N_TREES = 100
 MAX_SAMPLES = 256
-CHUNK = 20_000           # rows scored at once (memory: trees x CHUNK longs)
+CHUNK = 2048          # rows scored at once: trees x CHUNK indices stay in the cache
 KEYS = ("feat", "thr", "left", "right", "leaf", "psi")
 
 
@@ -56,32 +58,75 @@ def fit_forest(x: np.ndarray, seed: int, n_trees: int = N_TREES,
 
 @torch.no_grad()
 def forest_scores(x: Tensor, forest: Mapping[str, Tensor]) -> Tensor:
-    """``[n]`` anomaly scores in (0, 1] of rows ``x [n, d]``."""
+    """``[n]`` anomaly scores in (0, 1] of rows ``x [n, d]``; ``forest`` as
+    :func:`fit_forest` or :func:`heap_layout` returns it."""
     if x.size(0) == 0:
         return torch.zeros(0)
-    return torch.cat([_scores(chunk, forest) for chunk in x.split(CHUNK)])
+    heap = forest if "bottom" in forest else heap_layout(forest)
+    return torch.cat([_scores(chunk, heap) for chunk in x.split(CHUNK)])
 
 
-def _scores(x: Tensor, forest: Mapping[str, Tensor]) -> Tensor:
-    feat, thr, left, right, leaf, psi = (forest[k] for k in KEYS)
-    n, d = x.size(0), x.size(1)
-    trees, width = feat.shape
-    # flat 1-D gathers: tree t's node k sits at t * width + k, row i's column f at i * d + f
-    feat_f, thr_f = feat.reshape(-1), thr.reshape(-1)
-    left_f, right_f = left.reshape(-1), right.reshape(-1)
-    x_f = x.double().reshape(-1)
-    base = (torch.arange(trees) * width).view(-1, 1)
-    row = (torch.arange(n) * d).view(1, -1)
-    at = base.expand(trees, n).clone()           # [trees, n] flat position of the node
-    depth = torch.zeros(trees, n, dtype=torch.float64)
-    for _ in range(width):
-        f = feat_f[at]
-        inner = f >= 0
-        if not inner.any():
-            break
-        go_left = x_f[row + f.clamp(min=0)] <= thr_f[at]
-        nxt = torch.where(go_left, left_f[at], right_f[at]) + base
-        at = torch.where(inner, nxt, at)
-        depth += inner
-    depth += leaf.reshape(-1)[at]
-    return torch.pow(2.0, -depth.mean(dim=0) / path_length(psi.view(1))).float()
+def heap_layout(forest: Mapping[str, Tensor]) -> Dict[str, Tensor]:
+    """The trees as complete binary trees of one depth ``D`` (heap order: node ``p``'s
+    children are ``2p + 1`` and ``2p + 2``), so a walk is ``D`` steps of three gathers
+    and no child lookups.
+
+    A leaf above depth ``D`` becomes a chain of always-left nodes (threshold ``+inf``)
+    ending at its leftmost bottom slot, which holds its depth plus the average path
+    length below it. Thresholds become ``float32``: scikit-learn compares ``float32``
+    inputs, and ``x <= t`` equals ``x <= t32`` for every ``float32`` ``x`` when ``t32``
+    is the largest ``float32`` not above ``t``.
+
+    Returns: ``feat [trees, 2^D - 1]``, ``thr [trees, 2^D - 1]``, ``bottom [trees,
+    2^D]`` (the path length ending in each bottom slot) and ``psi``.
+    """
+    feat, thr, left, right, leaf = (forest[k] for k in KEYS[:5])
+    trees = feat.size(0)
+    pos = torch.full_like(feat, -1)            # heap position of each tree node
+    depth = torch.zeros_like(feat)
+    pos[:, 0] = 0
+    dev = feat.device
+    cur_t, cur_n = torch.arange(trees, device=dev), torch.zeros(trees, dtype=torch.long,
+                                                                device=dev)
+    while cur_t.numel():
+        inner = feat[cur_t, cur_n] >= 0
+        t, n = cur_t[inner], cur_n[inner]
+        p, d = pos[t, n], depth[t, n]
+        for child, step in ((left[t, n], 1), (right[t, n], 2)):
+            pos[t, child], depth[t, child] = 2 * p + step, d + 1
+        cur_t, cur_n = torch.cat([t, t]), torch.cat([left[t, n], right[t, n]])
+    used = pos >= 0
+    is_leaf = used & (feat < 0)
+    full = int(depth[is_leaf].max())
+    inner_slots = 2 ** full - 1
+    h_feat = torch.zeros(trees, max(inner_slots, 1), dtype=torch.long, device=dev)
+    h_thr = torch.full((trees, max(inner_slots, 1)), math.inf, dtype=torch.float32,
+                       device=dev)
+    t, n = (used & (feat >= 0)).nonzero(as_tuple=True)
+    h_feat[t, pos[t, n]] = feat[t, n]
+    h_thr[t, pos[t, n]] = _floor_float32(thr[t, n])
+    t, n = is_leaf.nonzero(as_tuple=True)
+    slot = (pos[t, n] + 1) * 2 ** (full - depth[t, n]) - 1 - inner_slots
+    bottom = torch.zeros(trees, 2 ** full, dtype=torch.float64, device=dev)
+    bottom[t, slot] = depth[t, n].double() + leaf[t, n]
+    return {"feat": h_feat, "thr": h_thr, "bottom": bottom, "psi": forest["psi"]}
+
+
+def _floor_float32(t: Tensor) -> Tensor:
+    """The largest ``float32`` not above each ``float64`` of ``t``."""
+    out = t.float()
+    above = out.double() > t
+    return torch.where(above, torch.nextafter(out, torch.full_like(out, -math.inf)), out)
+
+
+def _scores(x: Tensor, heap: Mapping[str, Tensor]) -> Tensor:
+    feat, thr, bottom = heap["feat"], heap["thr"], heap["bottom"]
+    trees = feat.size(0)
+    xt = x.float().t().contiguous().to(feat.device)   # [d, n]: a gather along dim 0
+    at = torch.zeros(trees, x.size(0), dtype=torch.long, device=feat.device)
+    for _ in range(bottom.size(1).bit_length() - 1):
+        f = feat.gather(1, at)
+        right = xt.gather(0, f) > thr.gather(1, at)
+        at = 2 * at + 1 + right
+    depth = bottom.gather(1, at - feat.size(1) if bottom.size(1) > 1 else at)
+    return torch.pow(2.0, -depth.mean(dim=0) / path_length(heap["psi"].view(1))).float()

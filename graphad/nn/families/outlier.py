@@ -24,7 +24,7 @@ from torch_geometric.data import HeteroData
 
 from ...components import ComponentSpec, register_component
 from ...typing import NodeType
-from ..forest import KEYS, fit_forest, forest_scores
+from ..forest import KEYS, fit_forest, forest_scores, heap_layout
 from .base import ComponentFamily, EdgeErrors, Errors, Latents
 
 
@@ -60,6 +60,8 @@ class OutlierFamily(ComponentFamily):
     def __init__(self, seed: int = 0):
         super().__init__()
         self.seed = seed
+        # each forest's heap layout, built once per fitted or loaded tree tensor
+        self._heaps: Dict[str, Tuple[Tensor, int, Dict[str, Tensor]]] = {}
 
     @torch.no_grad()
     def fit(self, data: HeteroData) -> None:
@@ -72,10 +74,16 @@ class OutlierFamily(ComponentFamily):
                     self.register_buffer(f"{name}_{_safe(f'{t}__{view}')}", value)
 
     def _forest(self, key: str) -> Optional[Dict[str, Tensor]]:
+        """The forest of ``key`` in :func:`~graphad.nn.forest.heap_layout` form."""
         key = _safe(key)
         if not hasattr(self, f"feat_{key}"):
             return None
-        return {name: getattr(self, f"{name}_{key}") for name in KEYS}
+        feat = getattr(self, f"feat_{key}")
+        cached = self._heaps.get(key)
+        if cached is None or cached[0] is not feat or cached[1] != feat._version:
+            heap = heap_layout({name: getattr(self, f"{name}_{key}") for name in KEYS})
+            self._heaps[key] = cached = (feat, feat._version, heap)
+        return cached[2]
 
     def errors(self, batch: HeteroData, z: Latents) -> Tuple[Errors, EdgeErrors]:
         out: Errors = {}
