@@ -271,3 +271,16 @@ def test_prepare_inputs_has_key_and_constant_columns():
     torch.testing.assert_close(out["v"][nbr_key(("u", "to", "v"))][0],
                                (out["u"].x[0] + out["u"].x[2]) / 2)
     assert h["u"].x[0, 0] == 1.0                    # input not modified
+
+
+def test_structure_reuses_forward_errors_only_for_the_same_edges():
+    from graphad.nn.families.structure import _same_edges
+    ei = torch.tensor([[0, 1, 2], [1, 2, 0]])
+    attr = torch.randn(3, 2)
+    err = torch.rand(3)
+    assert _same_edges((ei, attr, err), ei.clone(), attr.clone()) is err
+    assert _same_edges((ei, None, err), ei.clone(), None) is err
+    assert _same_edges((ei, attr, err), ei.flip(1), attr) is None        # other order
+    assert _same_edges((ei, attr, err), ei, None) is None                # no attributes
+    assert _same_edges((ei, attr, err), ei, attr + 1) is None
+    assert _same_edges(None, ei, attr) is None

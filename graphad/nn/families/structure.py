@@ -65,15 +65,23 @@ class StructureFamily(ComponentFamily):
         # A node's incident edges are its in-edges over every relation (a reverse one
         # scored by its forward decoder), since a mini-batch samples the seeds' in-edges;
         # both ends count only where a relation has no reverse.
+        terms: Dict[EdgeType, tuple] = {}
+        scored: Dict[EdgeType, tuple] = {}
         for et in self.edge_types:
             fwd = reverse_edge_type(et) if is_reverse(et) else et
             if fwd not in self.forward_types:
                 continue
             ei = batch[et].edge_index
-            err = _edge_errors_in_chunks(
-                self.edge_dec[edge_type_str(fwd)], z[fwd[0]], z[fwd[2]],
-                ei if fwd == et else ei.flip(0),
-                batch[et].edge_attr if "edge_attr" in batch[et] else None)
+            ei_fwd = ei if fwd == et else ei.flip(0)
+            attr = batch[et].edge_attr if "edge_attr" in batch[et] else None
+            err = _same_edges(scored.get(fwd), ei_fwd, attr)
+            if err is None:
+                dec = self.edge_dec[edge_type_str(fwd)]
+                if fwd not in terms:
+                    terms[fwd] = dec.node_terms(z[fwd[0]], z[fwd[2]])
+                err = _edge_errors_in_chunks(dec, z[fwd[0]], z[fwd[2]], ei_fwd, attr,
+                                             terms[fwd])
+                scored[fwd] = (ei_fwd, attr, err)
             if fwd == et:
                 edge_err[et] = err
             ends = (1,) if reverse_edge_type(et) in self.edge_types else (0, 1)
@@ -90,17 +98,34 @@ class StructureFamily(ComponentFamily):
         return nodes, edge_err
 
 
+def _same_edges(scored: Optional[tuple], edge_index: Tensor,
+                edge_attr: Optional[Tensor]) -> Optional[Tensor]:
+    """The errors of ``scored = (edge_index, edge_attr, errors)`` where it holds the same
+    edges (a reverse relation over the whole graph is its forward one flipped), else
+    None."""
+    if scored is None:
+        return None
+    ei, attr, err = scored
+    same_attr = (attr is None and edge_attr is None) or (
+        attr is not None and edge_attr is not None and attr.shape == edge_attr.shape
+        and torch.equal(attr, edge_attr))
+    if same_attr and ei.shape == edge_index.shape and torch.equal(ei, edge_index):
+        return err
+    return None
+
+
 def _edge_errors_in_chunks(decoder: EdgeDecoder, z_src: Tensor, z_dst: Tensor,
-                           edge_index: Tensor, edge_attr: Optional[Tensor]) -> Tensor:
+                           edge_index: Tensor, edge_attr: Optional[Tensor],
+                           terms: Optional[tuple] = None) -> Tensor:
     """``decoder.edge_errors`` ``[m]`` over slices of :data:`CHUNK_EDGES` edges (no
     ``[m, hidden]`` gather of the whole graph at once)."""
+    if terms is None:
+        terms = decoder.node_terms(z_src, z_dst)
     m = edge_index.size(1)
-    if m <= CHUNK_EDGES:
-        return decoder.edge_errors(z_src, z_dst, edge_index, edge_attr)
     return torch.cat([decoder.edge_errors(z_src, z_dst, edge_index[:, a:a + CHUNK_EDGES],
                                           None if edge_attr is None
-                                          else edge_attr[a:a + CHUNK_EDGES])
-                      for a in range(0, m, CHUNK_EDGES)])
+                                          else edge_attr[a:a + CHUNK_EDGES], terms)
+                      for a in range(0, max(m, 1), CHUNK_EDGES)])
 
 
 def _phrase(ex, name: str, rarity: str) -> str:
