@@ -79,10 +79,11 @@ class OutlierFamily(ComponentFamily):
         if not hasattr(self, f"feat_{key}"):
             return None
         feat = getattr(self, f"feat_{key}")
-        cached = self._heaps.get(key)
+        heaps = self.__dict__.setdefault("_heaps", {})   # absent in older pickles
+        cached = heaps.get(key)
         if cached is None or cached[0] is not feat or cached[1] != feat._version:
             heap = heap_layout({name: getattr(self, f"{name}_{key}") for name in KEYS})
-            self._heaps[key] = cached = (feat, feat._version, heap)
+            heaps[key] = cached = (feat, feat._version, heap)
         return cached[2]
 
     def errors(self, batch: HeteroData, z: Latents) -> Tuple[Errors, EdgeErrors]:
