@@ -54,3 +54,22 @@ def test_heap_layout_shapes_and_shallow_trees():
 def test_empty_input():
     fitted = fit_forest(_data(0, n=100), 0, n_trees=5)
     assert forest_scores(torch.zeros(0, 7), fitted).numel() == 0
+
+
+def test_outlier_family_caches_the_heap_and_rebuilds_it_after_a_load():
+    from torch_geometric.data import HeteroData
+    from graphad.nn.families.outlier import OutlierFamily
+    data = HeteroData()
+    data["user"].x = torch.as_tensor(_data(3, n=400), dtype=torch.float32)
+    fam = OutlierFamily(seed=0)
+    fam.fit(data)
+    first = fam.errors(data, {})[0]["user"]["outlier"]
+    heap = fam._forest("user__own")
+    assert fam._forest("user__own") is heap                      # cached
+    fam.load_state_dict({k: v.clone() for k, v in fam.state_dict().items()})
+    assert fam._forest("user__own") is not heap                  # buffers rewritten
+    del fam.__dict__["_heaps"]                                   # a pickle of an older version
+    torch.testing.assert_close(fam.errors(data, {})[0]["user"]["outlier"], first)
+    sk = IsolationForest(random_state=0).fit(data["user"].x.numpy())
+    np.testing.assert_allclose(first.numpy(), -sk.score_samples(data["user"].x.numpy()),
+                               atol=1e-6)
