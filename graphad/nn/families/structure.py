@@ -1,6 +1,7 @@
 """Structure reconstruction: links (and their attributes) badly explained by the latents."""
 from __future__ import annotations
 
+from collections import Counter
 from typing import Dict, List, Optional, Tuple
 
 import torch
@@ -67,6 +68,8 @@ class StructureFamily(ComponentFamily):
         # both ends count only where a relation has no reverse.
         terms: Dict[EdgeType, tuple] = {}
         scored: Dict[EdgeType, tuple] = {}
+        left = Counter(reverse_edge_type(et) if is_reverse(et) else et
+                       for et in self.edge_types)       # directions still to score
         for et in self.edge_types:
             fwd = reverse_edge_type(et) if is_reverse(et) else et
             if fwd not in self.forward_types:
@@ -82,6 +85,10 @@ class StructureFamily(ComponentFamily):
                 err = _edge_errors_in_chunks(dec, z[fwd[0]], z[fwd[2]], ei_fwd, attr,
                                              terms[fwd])
                 scored[fwd] = (ei_fwd, attr, err)
+            left[fwd] -= 1
+            if not left[fwd]:                 # free the per-node terms of a done relation
+                terms.pop(fwd, None)
+                scored.pop(fwd, None)
             if fwd == et:
                 edge_err[et] = err
             ends = (1,) if reverse_edge_type(et) in self.edge_types else (0, 1)
