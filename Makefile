@@ -23,7 +23,13 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/graphad demo --out out/demo
 
-test: $(STAMP)
+# the tests also run Ray Data scoring in local mode (the graphad[ray] extra)
+TEST_STAMP := $(VENV)/.test-installed
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e '.[ray]'
+	touch $(TEST_STAMP)
+
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q
 
 BENCH_STAMP := $(VENV)/.bench-installed
