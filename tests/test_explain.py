@@ -178,3 +178,34 @@ def test_explain_subgraph_with_a_detector(fitted_small):
 def test_rarity_wording(z, unit, text):
     from graphad.scoring.reasons import _rarity
     assert _rarity(z, unit) == text
+
+
+def test_explaining_and_discovering_prepare_and_score_the_graph_once(fitted_small,
+                                                                      monkeypatch):
+    from graphad.scoring import find_suspicious_subgraphs
+    from graphad.scoring.explain import explain_many
+    bundle, det = fitted_small
+    user = bundle.ids.ids("user")[0]
+    alone = explain(bundle, ("user", user), det)
+    calls = {"prepare": 0, "errors": 0}
+    prepare, errors = det._prepare, det._score_errors
+
+    def count_prepare(*args, **kwargs):
+        calls["prepare"] += 1
+        return prepare(*args, **kwargs)
+
+    def count_errors(*args, **kwargs):
+        calls["errors"] += 1
+        return errors(*args, **kwargs)
+
+    monkeypatch.setattr(det, "_prepare", count_prepare)
+    monkeypatch.setattr(det, "_score_errors", count_errors)
+    many = explain_many(bundle, [("user", user), ("user", bundle.ids.ids("user")[1])], det)
+    assert calls == {"prepare": 1, "errors": 1}
+    assert many[0].score == pytest.approx(alone.score)
+    assert many[0].contributions.equals(alone.contributions)
+    assert many[0].edges.equals(alone.edges) and not many[0].edges.empty
+    calls.update(prepare=0, errors=0)
+    find_suspicious_subgraphs(bundle, det, k=3)
+    assert calls == {"prepare": 1, "errors": 1}
+    assert not hasattr(det, "_fit_memo")          # nothing kept after the block

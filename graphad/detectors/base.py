@@ -18,10 +18,11 @@ learns from confirmed cases the same way, without retraining.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 from abc import abstractmethod
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Iterator, Mapping, Optional
 
 import torch
 from sklearn.base import BaseEstimator
@@ -178,6 +179,13 @@ class BaseDetector(BaseEstimator):
             self.threshold_[t] = fit_thresholds({t: scores[t]}, self.contamination)[t]
             self.labels_[t] = (scores[t] > self.threshold_[t]).long()
         return self
+
+    @contextlib.contextmanager
+    def scoring_once(self, graph: Any) -> Iterator[GraphBundle]:
+        """Within the block, what the detector computes for ``graph`` is computed once
+        where it can be (the deep detectors' prepared inputs and errors); yields the graph
+        as a bundle, to pass on."""
+        yield as_bundle(graph)
 
     def score_components(self, graph: Any) -> Dict[NodeType, Dict[str, Tensor]]:
         """Normalised components per node type (the parts that add up to the score)."""

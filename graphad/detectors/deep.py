@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
-from ..data.bundle import GraphBundle
+from ..data.bundle import GraphBundle, as_bundle
 from ..data.features import category_columns, edge_stat_widths, node_inputs, own_width
 from ..errors import GraphadError
 from ..nn.inputs import prepare_inputs
@@ -341,14 +341,40 @@ class DeepDetector(BaseDetector):
         if memo is None or memo.get("bundle") is not bundle:
             return self._score_errors(bundle)
         if "errors" not in memo:
-            memo["errors"] = self._score_errors(bundle, memo.pop("data", None))
+            data = memo.get("data") if memo.get("keep") else memo.pop("data", None)
+            memo["errors"] = self._score_errors(bundle, data)
         return memo["errors"]
+
+    @contextlib.contextmanager
+    def scoring_once(self, graph: Any) -> Iterator[GraphBundle]:
+        """Within the block, ``graph`` is prepared and scored once: components, scores,
+        edge scores and explanation details of that graph (as :func:`~graphad.explain`,
+        :func:`~graphad.find_suspicious_subgraphs` and the CLI ask for them) share one
+        pass. Yields the graph as a bundle; pass that bundle on."""
+        bundle = as_bundle(graph)
+        if getattr(self, "_fit_memo", None) is not None:      # nested, or inside fit
+            yield bundle
+            return
+        self._fit_memo = {"bundle": bundle, "keep": True}
+        try:
+            yield bundle
+        finally:
+            del self._fit_memo
+
+    def _prepared(self, bundle: GraphBundle) -> HeteroData:
+        """``bundle`` prepared for scoring; once per :meth:`scoring_once` block."""
+        memo = getattr(self, "_fit_memo", None)
+        if memo is None or memo.get("bundle") is not bundle:
+            return self._prepare(bundle, fit=False)
+        if "data" not in memo:
+            memo["data"] = self._prepare(bundle, fit=False)
+        return memo["data"]
 
     def _score_errors(self, bundle: GraphBundle, data: Optional[HeteroData] = None
                       ) -> Tuple[Components, Optional[Dict[str, Dict[EdgeType, Tensor]]]]:
         """``data``: ``bundle`` already prepared (the training graph during ``fit``)."""
         if data is None:
-            data = self._prepare(bundle, fit=False)
+            data = self._prepared(bundle)
         module = self.module_
         batch_size = self._scoring_batch_size(data)
         if batch_size is None:
@@ -389,7 +415,7 @@ class DeepDetector(BaseDetector):
         module = getattr(self, "module_", None)
         if module is None or not hasattr(module, "details"):
             return {}
-        data = self._prepare(as_bundle(graph), fit=False)
+        data = self._prepared(as_bundle(graph))
         with torch.no_grad():
             return module.details(data, node_type)
 

@@ -51,12 +51,14 @@ class EdgeDecoder(nn.Module):
     def logits(self, z_src: Tensor, z_dst: Tensor, edge_index: Tensor) -> Tensor:
         """``[m]`` link logits."""
         src, dst = edge_index
-        return (_rows_times(z_src, src, self.weight) * z_dst.index_select(0, dst)).sum(dim=-1)
+        zd = z_dst.index_select(0, dst)
+        return (_rows_times(z_src, src, self.weight) * zd).sum(dim=-1)
 
     def forward(self, z_src: Tensor, z_dst: Tensor, edge_index: Tensor
                 ) -> Tuple[Tensor, Optional[Tensor]]:
         src, dst = edge_index
-        logit = (_rows_times(z_src, src, self.weight) * z_dst.index_select(0, dst)).sum(dim=-1)
+        zd = z_dst.index_select(0, dst)
+        logit = (_rows_times(z_src, src, self.weight) * zd).sum(dim=-1)
         if self.attr is None:
             return logit, None
         first, h = self.attr[0], z_src.size(1)
@@ -79,8 +81,8 @@ class EdgeDecoder(nn.Module):
 
     def edge_errors(self, z_src: Tensor, z_dst: Tensor, edge_index: Tensor,
                     edge_attr: Optional[Tensor],
-                    terms: Optional[Tuple[Tensor, Optional[Tensor], Optional[Tensor]]] = None
-                    ) -> Tensor:
+                    terms: Optional[Tuple[Tensor, Optional[Tensor],
+                                          Optional[Tensor]]] = None) -> Tensor:
         """Per-edge error ``[m]``: -log p(edge) plus the attribute squared error (the
         same values as :meth:`forward` gives); ``terms``: :meth:`node_terms`, when
         already computed."""

@@ -56,10 +56,9 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from scipy.stats import binom, poisson
 
-from ..data.bundle import as_bundle
 from ..errors import GraphadError
 from ..typing import NodeType
-from .graphview import Group, GraphView, check_type, get_scores
+from .graphview import Group, GraphView, check_type, get_scores, scoring_once
 from .subgraph import Subgraph, _GroupScorer, to_subgraph
 
 DEFAULT_QUANTILE = 0.05
@@ -108,38 +107,39 @@ def find_suspicious_subgraphs(graph: Any, detector: Any = None,
         raise GraphadError(f"alpha must be in (0, 1), got {alpha}")
     if min_shared < 1 or min_size < 1:
         raise GraphadError("min_shared and min_size must be >= 1")
-    bundle = as_bundle(graph)
-    node_scores = get_scores(bundle, detector, scores)
-    if node_scores is None:
-        raise GraphadError("find_suspicious_subgraphs needs a fitted detector or scores")
-    view = GraphView(bundle)
-    flagged = flag_nodes(bundle, node_scores, detector, quantile, node_types)
-    finder = _Finder(view, flagged, list(flagged), alpha, min_shared, min_support,
-                     min_size, max_size)
-    labels = finder.prune(finder.components())
-    if resources:
-        labels = finder.add_flagged_resources(labels)
-    if hubs:
-        labels = finder.add_hubs(labels)
-    for _ in range(int(expand)):
-        grown = finder.grow(labels)
-        if grown is None:
-            break
-        labels = grown
-    groups = finder.groups(labels)
-    if not groups:
-        return []
-    scorer = _GroupScorer(bundle, view, node_scores, detector, top_k)
-    rows = [scorer.score(g) for g in groups]
-    order = sorted(range(len(groups)), key=lambda i: -_finite(rows[i]["score"]))
-    if k is not None:
-        order = order[:int(k)]
-    out = []
-    for rank, i in enumerate(order, 1):
-        seeds = {t: np.intersect1d(idx, flagged.get(t, np.zeros(0, np.int64)))
-                 for t, idx in groups[i].items()}
-        out.append(to_subgraph(bundle, groups[i], rows[i], rank=rank, seeds=seeds))
-    return out
+    with scoring_once(detector, graph) as bundle:
+        node_scores = get_scores(bundle, detector, scores)
+        if node_scores is None:
+            raise GraphadError("find_suspicious_subgraphs needs a fitted detector or "
+                               "scores")
+        view = GraphView(bundle)
+        flagged = flag_nodes(bundle, node_scores, detector, quantile, node_types)
+        finder = _Finder(view, flagged, list(flagged), alpha, min_shared, min_support,
+                         min_size, max_size)
+        labels = finder.prune(finder.components())
+        if resources:
+            labels = finder.add_flagged_resources(labels)
+        if hubs:
+            labels = finder.add_hubs(labels)
+        for _ in range(int(expand)):
+            grown = finder.grow(labels)
+            if grown is None:
+                break
+            labels = grown
+        groups = finder.groups(labels)
+        if not groups:
+            return []
+        scorer = _GroupScorer(bundle, view, node_scores, detector, top_k)
+        rows = [scorer.score(g) for g in groups]
+        order = sorted(range(len(groups)), key=lambda i: -_finite(rows[i]["score"]))
+        if k is not None:
+            order = order[:int(k)]
+        out = []
+        for rank, i in enumerate(order, 1):
+            seeds = {t: np.intersect1d(idx, flagged.get(t, np.zeros(0, np.int64)))
+                     for t, idx in groups[i].items()}
+            out.append(to_subgraph(bundle, groups[i], rows[i], rank=rank, seeds=seeds))
+        return out
 
 
 def _finite(x: float) -> float:

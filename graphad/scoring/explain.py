@@ -32,6 +32,7 @@
 """
 from __future__ import annotations
 
+
 import json
 import math
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ import torch
 from ..data.bundle import GraphBundle, as_bundle
 from ..errors import GraphadError
 from ..typing import NodeType
-from .graphview import GraphView, node_embeddings, resolve_node, robust_z
+from .graphview import GraphView, node_embeddings, resolve_node, robust_z, scoring_once
 from ..components import is_rollup
 from .reasons import node_reason
 
@@ -199,8 +200,16 @@ def explain(graph: Any, node: Tuple[NodeType, Any], detector: Any, top: int = 5,
     from .graphview import parse_node
     if isinstance(node, str):
         node = parse_node(node)
+    with scoring_once(detector, graph) as bundle:
+        return _explain(bundle, node, detector, top, view, components, scores,
+                        edge_scores, cache)
+
+
+def _explain(bundle: GraphBundle, node: Tuple[NodeType, Any], detector: Any, top: int,
+             view: Optional[GraphView], components: Optional[Mapping],
+             scores: Optional[Mapping], edge_scores: Optional[Mapping],
+             cache: Optional[Dict[Any, Any]]) -> Explanation:
     node_type, node_id = node
-    bundle = as_bundle(graph)
     idx = resolve_node(bundle, node_type, node_id)
     node_id = bundle.ids.external(node_type, [idx])[0]
     comps = components if components is not None else detector.score_components(bundle)
@@ -242,14 +251,14 @@ def explain_many(graph: Any, nodes: Sequence[Any], detector: Any, top: int = 5
                  ) -> List[Explanation]:
     """:func:`explain` for many nodes (``(type, id)`` or ``"type:id"``) from one scoring
     of ``graph``: components, scores and edge scores computed once."""
-    bundle = as_bundle(graph)
-    comps = detector.score_components(bundle)
-    scores = detector.combine(comps)
-    edges = all_edge_scores(bundle, detector)
-    view = GraphView(bundle)
-    cache: Dict[Any, Any] = {}
-    return [explain(bundle, node, detector, top, view, components=comps, scores=scores,
-                    edge_scores=edges, cache=cache) for node in nodes]
+    with scoring_once(detector, graph) as bundle:
+        comps = detector.score_components(bundle)
+        scores = detector.combine(comps)
+        edges = all_edge_scores(bundle, detector)
+        view = GraphView(bundle)
+        cache: Dict[Any, Any] = {}
+        return [explain(bundle, node, detector, top, view, components=comps,
+                        scores=scores, edge_scores=edges, cache=cache) for node in nodes]
 
 
 def _memo(cache: Dict[Any, Any], key: Any, compute: Any) -> Any:

@@ -15,6 +15,8 @@ edges touched): no dense ``N x N`` matrix is ever formed.
 """
 from __future__ import annotations
 
+import contextlib
+
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
@@ -23,7 +25,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
-from ..data.bundle import GraphBundle
+from ..data.bundle import GraphBundle, as_bundle
 from ..errors import GraphadError
 from ..typing import EdgeType, NodeType
 from .normalize import MAD_TO_STD
@@ -283,10 +285,10 @@ def _latents(bundle: GraphBundle, detector: Any) -> Optional[Dict[NodeType, Tens
     if callable(getattr(detector, "embed", None)):
         return detector.embed(bundle)
     module = getattr(detector, "module_", None)
-    prepare = getattr(detector, "_prepare", None)
-    if module is None or prepare is None or not hasattr(module, "encode"):
+    prepared = getattr(detector, "_prepared", None)     # once per scoring_once block
+    if module is None or prepared is None or not hasattr(module, "encode"):
         return None
-    data = prepare(bundle, fit=False)
+    data = prepared(bundle)
     with torch.no_grad():
         was_training = module.training
         module.eval()
@@ -302,3 +304,13 @@ def mean_pairwise_cosine(units: np.ndarray) -> float:
         return float("nan")
     total = units.sum(0)
     return float((total @ total - (units * units).sum()) / (n * (n - 1)))
+
+
+def scoring_once(detector: Any, graph: Any):
+    """``detector.scoring_once(graph)`` where the detector has it (one preparation and
+    one scoring pass for everything asked of ``graph`` inside the block), else a block
+    that yields the graph as a bundle."""
+    once = getattr(detector, "scoring_once", None)
+    if once is None:
+        return contextlib.nullcontext(as_bundle(graph))
+    return once(graph)
