@@ -455,26 +455,27 @@ def subgraphs(model_path: Optional[str], schema_path: str, tables_dir: Optional[
     else:
         det = _load(model_path)
         bundle = build_from_schema(schema_path, tables_dir, fitted=det)
-    comps = det.score_components(bundle)
-    scores = det.combine(comps)
-    view = GraphView(bundle)
-    found = find_suspicious_subgraphs(bundle, det, scores=scores, k=top,
-                                      quantile=quantile, alpha=alpha, hubs=hubs)
-    click.echo(f"\n{len(found)} suspicious subgraph(s):")
-    frames = []
-    for sg in found:
-        d = sg.details
-        seeds = sum(len(v) for v in sg.seeds.values())
-        click.echo(f"\n#{sg.rank}  score {sg.score:.2f}  ({sg.describe()}; {seeds} "
-                   f"flagged)  member {d['member_z']:.2f}, density "
-                   f"{d['log_density']:.2f}, shared {d['log_shared']:.2f}")
-        click.echo(f"    {_members_text(sg.members)}")
-        reason = ""
-        if with_reasons:
-            reason = explain_subgraph(bundle, sg, det, scores=scores, view=view,
-                                      components=comps).reason
-            click.echo(f"    why: {reason}")
-        frames.append(sg.members_frame(reason))
+    with det.scoring_once(bundle):          # one preparation and scoring pass
+        comps = det.score_components(bundle)
+        scores = det.combine(comps)
+        view = GraphView(bundle)
+        found = find_suspicious_subgraphs(bundle, det, scores=scores, k=top,
+                                          quantile=quantile, alpha=alpha, hubs=hubs)
+        click.echo(f"\n{len(found)} suspicious subgraph(s):")
+        frames = []
+        for sg in found:
+            d = sg.details
+            seeds = sum(len(v) for v in sg.seeds.values())
+            click.echo(f"\n#{sg.rank}  score {sg.score:.2f}  ({sg.describe()}; {seeds} "
+                       f"flagged)  member {d['member_z']:.2f}, density "
+                       f"{d['log_density']:.2f}, shared {d['log_shared']:.2f}")
+            click.echo(f"    {_members_text(sg.members)}")
+            reason = ""
+            if with_reasons:
+                reason = explain_subgraph(bundle, sg, det, scores=scores, view=view,
+                                          components=comps).reason
+                click.echo(f"    why: {reason}")
+            frames.append(sg.members_frame(reason))
     if out_path is not None:
         import pandas as pd
         table = (pd.concat(frames, ignore_index=True) if frames
