@@ -209,3 +209,9 @@ def test_explaining_and_discovering_prepare_and_score_the_graph_once(fitted_smal
     find_suspicious_subgraphs(bundle, det, k=3)
     assert calls == {"prepare": 1, "errors": 1}
     assert not hasattr(det, "_fit_memo")          # nothing kept after the block
+    calls.update(prepare=0, errors=0)
+    with det.scoring_once(bundle) as g:
+        first = det.decision_function(g)
+        det.score_edges(g)
+        torch.testing.assert_close(det.decision_function(g), first)
+    assert calls == {"prepare": 1, "errors": 1} and g is bundle
