@@ -99,6 +99,19 @@ def test_density_is_configuration_model_ratio(graph):
     assert row["score"] == pytest.approx(np.mean([row["log_density"], row["log_shared"]]))
 
 
+def test_density_evidence_adds_up_over_relations(graph):
+    """Each relation in which a group is unusually dense is evidence: the clique with
+    its shared device counts its follows and its uses; a relation less dense than
+    chance adds nothing."""
+    row = score_subgraphs(graph, [{"user": CLIQUE, "device": [FARM_DEVICE]}]).iloc[0]
+    logs = {rel: np.log((o + 1) / (e + 1)) for rel, (o, e) in
+            row["density_by_relation"].items()}
+    assert set(logs) == {"uses", "follows"} and min(logs.values()) > 0
+    assert row["log_density"] == pytest.approx(sum(logs.values()))
+    follows_only = score_subgraphs(graph, [{"user": CLIQUE}]).iloc[0]
+    assert row["log_density"] > follows_only["log_density"] + 0.5
+
+
 def test_group_formats_agree(graph, scores):
     as_dict = {"user": CLIQUE, "device": [FARM_DEVICE]}
     as_pairs = [("user", u) for u in CLIQUE] + [("device", FARM_DEVICE)]

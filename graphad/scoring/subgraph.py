@@ -16,8 +16,10 @@ of them into one score:
 ``log_density``
     how tightly the members are linked: per relation, observed internal edges ``O``
     against the number ``E`` a degree-preserving random graph (configuration model)
-    would place among them, as ``log((O + 1) / (E + 1))``; the term is the largest
-    over relations (the relation in which the group is most unusually dense). For a
+    would place among them, as ``log((O + 1) / (E + 1))``; the term is the sum of
+    the positive ones over relations: each relation in which the group is unusually
+    dense is independent evidence (a ring that follows each other *and* pays the same
+    merchants is more suspicious than a circle of friends dense in follows alone). For a
     relation with ``m`` edges, ``E = D_out(S_src) * D_in(S_dst) / m`` (minus the
     self-pairs ``sum_i d_out_i d_in_i / m`` for a same-type relation), where ``D(S)``
     sums the members' degrees; on an undirected graph this is the familiar
@@ -273,7 +275,7 @@ class _GroupScorer:
         logs = [math.log((o + 1.0) / (e + 1.0)) for o, e in per.values()]
         return {"internal_edges": observed, "expected_edges": expected,
                 "density_ratio": observed / expected if expected > 0 else math.nan,
-                "log_density": max(logs) if logs else 0.0,
+                "log_density": sum(max(v, 0.0) for v in logs),
                 "density_by_relation": per}
 
     # -------------------------------------------------------------- shared neighbours
