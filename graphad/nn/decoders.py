@@ -56,15 +56,13 @@ class EdgeDecoder(nn.Module):
 
     def forward(self, z_src: Tensor, z_dst: Tensor, edge_index: Tensor
                 ) -> Tuple[Tensor, Optional[Tensor]]:
-        src, dst = edge_index
-        zd = z_dst.index_select(0, dst)
-        logit = (_rows_times(z_src, src, self.weight) * zd).sum(dim=-1)
+        logit = self.logits(z_src, z_dst, edge_index)
         if self.attr is None:
             return logit, None
-        first, h = self.attr[0], z_src.size(1)
-        hidden = (_rows_times(z_src, src, first.weight[:, :h].t())
-                  + _rows_times(z_dst, dst, first.weight[:, h:].t()) + first.bias)
-        return logit, self.attr[2](self.attr[1](hidden))
+        src, dst = edge_index
+        w_src, w_dst, bias = self._first_layer(z_src.size(1))
+        hidden = _rows_times(z_src, src, w_src) + _rows_times(z_dst, dst, w_dst) + bias
+        return logit, self._attr_head(hidden)
 
     def node_terms(self, z_src: Tensor, z_dst: Tensor
                    ) -> Tuple[Tensor, Optional[Tensor], Optional[Tensor]]:
@@ -75,9 +73,18 @@ class EdgeDecoder(nn.Module):
         zw = z_src @ self.weight
         if self.attr is None:
             return zw, None, None
-        first, h = self.attr[0], z_src.size(1)
-        return (zw, z_src @ first.weight[:, :h].t(),
-                z_dst @ first.weight[:, h:].t() + first.bias)
+        w_src, w_dst, bias = self._first_layer(z_src.size(1))
+        return zw, z_src @ w_src, z_dst @ w_dst + bias
+
+    def _first_layer(self, hidden: int) -> Tuple[Tensor, Tensor, Tensor]:
+        """The attribute head's first layer on ``[z_u, z_v]`` split by endpoint:
+        ``(W_u^T [h, h], W_v^T [h, h], bias [h])``."""
+        first = self.attr[0]
+        return first.weight[:, :hidden].t(), first.weight[:, hidden:].t(), first.bias
+
+    def _attr_head(self, hidden: Tensor) -> Tensor:
+        """The attribute head after its first layer."""
+        return self.attr[2](self.attr[1](hidden))
 
     def edge_errors(self, z_src: Tensor, z_dst: Tensor, edge_index: Tensor,
                     edge_attr: Optional[Tensor],
@@ -90,7 +97,7 @@ class EdgeDecoder(nn.Module):
         src, dst = edge_index
         err = F.softplus(-(zw[src] * z_dst[dst]).sum(dim=-1))
         if a_src is not None and edge_attr is not None:
-            attr = self.attr[2](self.attr[1](a_src[src] + a_dst[dst]))
+            attr = self._attr_head(a_src[src] + a_dst[dst])
             err = err + (attr - edge_attr).pow(2).mean(dim=-1)
         return err
 

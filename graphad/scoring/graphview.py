@@ -16,7 +16,6 @@ edges touched): no dense ``N x N`` matrix is ever formed.
 from __future__ import annotations
 
 import contextlib
-
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 

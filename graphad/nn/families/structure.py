@@ -1,7 +1,6 @@
 """Structure reconstruction: links (and their attributes) badly explained by the latents."""
 from __future__ import annotations
 
-from collections import Counter
 from typing import Dict, List, Optional, Tuple
 
 import torch
@@ -66,10 +65,7 @@ class StructureFamily(ComponentFamily):
         # A node's incident edges are its in-edges over every relation (a reverse one
         # scored by its forward decoder), since a mini-batch samples the seeds' in-edges;
         # both ends count only where a relation has no reverse.
-        terms: Dict[EdgeType, tuple] = {}
-        scored: Dict[EdgeType, tuple] = {}
-        left = Counter(reverse_edge_type(et) if is_reverse(et) else et
-                       for et in self.edge_types)       # directions still to score
+        scored: Dict[EdgeType, tuple] = {}   # forward -> (edges, attr, errors, terms)
         for et in self.edge_types:
             fwd = reverse_edge_type(et) if is_reverse(et) else et
             if fwd not in self.forward_types:
@@ -80,15 +76,11 @@ class StructureFamily(ComponentFamily):
             err = _same_edges(scored.get(fwd), ei_fwd, attr)
             if err is None:
                 dec = self.edge_dec[edge_type_str(fwd)]
-                if fwd not in terms:
-                    terms[fwd] = dec.node_terms(z[fwd[0]], z[fwd[2]])
+                terms = (scored[fwd][3] if fwd in scored
+                         else dec.node_terms(z[fwd[0]], z[fwd[2]]))
                 err = _edge_errors_in_chunks(dec, z[fwd[0]], z[fwd[2]], ei_fwd, attr,
-                                             terms[fwd])
-                scored[fwd] = (ei_fwd, attr, err)
-            left[fwd] -= 1
-            if not left[fwd]:                 # free the per-node terms of a done relation
-                terms.pop(fwd, None)
-                scored.pop(fwd, None)
+                                             terms)
+                scored[fwd] = (ei_fwd, attr, err, terms)
             if fwd == et:
                 edge_err[et] = err
             ends = (1,) if reverse_edge_type(et) in self.edge_types else (0, 1)
@@ -107,12 +99,12 @@ class StructureFamily(ComponentFamily):
 
 def _same_edges(scored: Optional[tuple], edge_index: Tensor,
                 edge_attr: Optional[Tensor]) -> Optional[Tensor]:
-    """The errors of ``scored = (edge_index, edge_attr, errors)`` where it holds the same
-    edges (a reverse relation over the whole graph is its forward one flipped), else
-    None."""
+    """The errors of ``scored = (edge_index, edge_attr, errors, ...)`` where it holds the
+    same edges (a reverse relation over the whole graph is its forward one flipped),
+    else None."""
     if scored is None:
         return None
-    ei, attr, err = scored
+    ei, attr, err = scored[:3]
     same_attr = (attr is None and edge_attr is None) or (
         attr is not None and edge_attr is not None and attr.shape == edge_attr.shape
         and torch.equal(attr, edge_attr))
