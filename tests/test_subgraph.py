@@ -246,3 +246,53 @@ def test_flagged_resource_with_tied_users_is_a_group():
     assert found[0].members["merchant"] == [0]
     off = find_suspicious_subgraphs(bundle, scores=s, quantile=0.05, resources=False)
     assert not any(set(ring) <= set(g.members.get("user", [])) for g in off)
+
+
+def _ring_and_friends(seed: int = 4, n: int = 150):
+    """Users 0-7 are a ring (they follow each other and pay the shell merchant 0);
+    users 20-31 a circle of friends who follow each other densely too. Ring members
+    0-2 are also friends with 20-22, so that flagged links join the two."""
+    rng = np.random.default_rng(seed)
+    ring, friends = list(range(8)), list(range(20, 32))
+    follows = {(i, int(j)) for i in range(n) for j in rng.choice(n, 3) if i != j}
+    follows |= {(i, j) for i in ring for j in ring if i != j and rng.random() < 0.9}
+    follows |= {(i, j) for i in friends for j in friends if i != j and rng.random() < 0.6}
+    follows |= {(i, j) for i in range(3) for j in range(20, 23)}
+    pays = [(i, 0) for i in ring] + [(i, 1 + int(rng.integers(0, 10))) for i in range(n)]
+    data = HeteroData()
+    data["user"].num_nodes = n
+    data["merchant"].num_nodes = 11
+    data["user", "pays", "merchant"].edge_index = torch.tensor(pays).t()
+    data["user", "follows", "user"].edge_index = torch.tensor(sorted(follows)).t()
+    s = {"user": torch.tensor(rng.normal(0, 1, n), dtype=torch.float32),
+         "merchant": torch.zeros(11)}
+    return from_hetero_data(data), s, ring, friends
+
+
+def test_a_ring_joined_to_its_friends_is_split_off():
+    """Flagged ring members and flagged friends make one core through their links;
+    the modularity split gives the ring back on its own, first."""
+    bundle, s, ring, friends = _ring_and_friends()
+    s["user"][ring] = 5.0
+    s["user"][friends[:6]] = 4.0
+    joined = find_suspicious_subgraphs(bundle, scores=s, quantile=0.1, split=False)
+    holding = [g for g in joined if set(ring) & set(g.members.get("user", []))]
+    assert len(holding) == 1 and set(friends[:3]) <= set(holding[0].members["user"])
+    found = find_suspicious_subgraphs(bundle, scores=s, quantile=0.1)
+    assert set(found[0].members["user"]) == set(ring)
+    assert found[0].members["merchant"] == [0]
+    assert any(set(g.members.get("user", [])) >= set(friends[:6]) for g in found[1:])
+
+
+def test_a_flagged_resource_takes_back_members_held_by_another_group():
+    """Ring members 0-2 are first grouped with their flagged friends; the flagged shell
+    merchant's group takes them back, since they have more links into the ring."""
+    bundle, s, ring, friends = _ring_and_friends()
+    s["user"][:3] = 5.0
+    s["user"][friends[:5]] = 5.0
+    s["merchant"][0] = 5.0
+    found = find_suspicious_subgraphs(bundle, scores=s, quantile=0.05, split=False)
+    holding = [g for g in found if set(ring) & set(g.members.get("user", []))]
+    assert len(holding) == 1
+    assert set(holding[0].members["user"]) == set(ring)
+    assert holding[0].members["merchant"] == [0]

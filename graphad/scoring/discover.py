@@ -35,11 +35,19 @@
    themselves score low. Optionally (``hubs=True``) also seed from **hubs**: shared
    resources with an outlying number of neighbours (see :meth:`_Finder.add_hubs`),
    which finds device farms that a detector does not flag, at the price of a few
-   groups around merely busy nodes.
+   groups around merely busy nodes. Such a neighbourhood is a core like those of step
+   2 and is merged by the same rules: a group lying at least half inside it joins it,
+   and a member of another group moves to it when it has more links into it than into
+   its own group (the ring members that step 2 had put with a few flagged friends).
 6. **Drop** trivial groups, which have fewer than ``min_size`` members of any one type
    linked to two or more other members (a star around one node is about that node:
-   see :func:`~graphad.scoring.explain.explain`), and **rank** the rest by
-   :func:`~graphad.scoring.subgraph.score_subgraphs`' combined score.
+   see :func:`~graphad.scoring.explain.explain`).
+7. **Split** (``split=True``): growth can join a ring to the community around it, since
+   a community is dense too. Each group's own links (all relations) are partitioned by
+   modularity (Louvain, seeded); the group gives way to its parts when two or more of
+   them are non-trivial groups themselves and the best of them scores higher than the whole (:func:`score_subgraphs`' score, the one
+   the groups are ranked by), so a split happens only where it sharpens the evidence.
+   Then **rank** the groups by that score.
 
 Nothing depends on a particular data set: the flagged share comes from the detector's
 contamination, ``alpha`` is an ordinary family-wise significance level, and the "half"
@@ -48,8 +56,9 @@ rules say that a shared neighbour or a group must mostly consist of what it link
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, List, Mapping, Optional
+from typing import Any, Callable, Iterable, List, Mapping, Optional
 
+import networkx as nx
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -62,6 +71,8 @@ from .graphview import Group, GraphView, check_type, get_scores, scoring_once
 from .subgraph import Subgraph, _GroupScorer, to_subgraph
 
 DEFAULT_QUANTILE = 0.05
+#: seed of the modularity split (step 7), so that discovery is repeatable
+SPLIT_SEED = 0
 
 
 def find_suspicious_subgraphs(graph: Any, detector: Any = None,
@@ -71,7 +82,7 @@ def find_suspicious_subgraphs(graph: Any, detector: Any = None,
                               alpha: float = 0.01, min_shared: int = 2,
                               min_support: int = 1, min_size: int = 3,
                               max_size: int = 100, resources: bool = True,
-                              hubs: bool = False, expand: int = 2,
+                              hubs: bool = False, expand: int = 2, split: bool = True,
                               top_k: int = 3) -> List[Subgraph]:
     """Groups of high-scoring nodes tied together, most suspicious first.
 
@@ -93,6 +104,7 @@ def find_suspicious_subgraphs(graph: Any, detector: Any = None,
             each other (step 5).
         hubs: also seed groups from hubs (shared resources with outlying degree).
         expand: rounds of growth (0: cores only).
+        split: split groups whose modularity parts score higher than the whole (step 7).
         top_k: members averaged in the subgraph score's member term.
 
     Returns:
@@ -130,6 +142,8 @@ def find_suspicious_subgraphs(graph: Any, detector: Any = None,
         if not groups:
             return []
         scorer = _GroupScorer(bundle, view, node_scores, detector, top_k)
+        if split:
+            groups = [part for g in groups for part in finder.split(g, scorer.rank_score)]
         rows = [scorer.score(g) for g in groups]
         order = sorted(range(len(groups)), key=lambda i: -_finite(rows[i]["score"]))
         if k is not None:
@@ -319,20 +333,35 @@ class _Finder:
                                     sorted(found, key=lambda f: f[0]) if logp < cut])
 
     def _claim(self, labels: np.ndarray, centres: list) -> np.ndarray:
-        """Give each ``(view, centre)`` (most significant first) a new group: the centre
-        and its free neighbours, unless the centre already belongs to a group or half
-        of its neighbours do."""
+        """Make each ``(view, centre)`` (most significant first) not yet in a group a
+        core: the centre and its neighbours. Merged as cores are (:meth:`_merge`): a
+        group at least half inside it joins it, its free neighbours join it, and a
+        member of another group moves to it when it has more links into it than into
+        its own group."""
         labels = labels.copy()
         next_label = int(labels.max()) + 1 if labels.size else 0
         for v, c in centres:
             nbrs = self._global(v.a, v.adj_t[c].indices)
             centre = self._global(v.b, np.array([c]))[0]
-            free = nbrs[labels[nbrs] < 0]
-            if labels[centre] >= 0 or 2 * free.size < nbrs.size:
+            if labels[centre] >= 0:
                 continue
-            labels[free] = next_label
-            labels[centre] = next_label
+            new = next_label
             next_label += 1
+            owned = labels[nbrs]
+            for g in np.unique(owned[owned >= 0]):
+                members = np.flatnonzero(labels == g)
+                if 2 * np.isin(members, nbrs).sum() >= members.size:
+                    labels[members] = new
+            labels[nbrs[labels[nbrs] < 0]] = new
+            labels[centre] = new
+            contested = nbrs[(labels[nbrs] >= 0) & (labels[nbrs] != new)]
+            if contested.size:
+                ties = self.adjacency()[contested]
+                into_new = np.asarray(ties[:, labels == new].sum(1)).ravel()
+                for row, node in enumerate(contested):
+                    into_own = ties[row][:, labels == labels[node]].sum()
+                    if into_new[row] > into_own:
+                        labels[node] = new
         return labels
 
     def _internal(self, t: NodeType, nodes: np.ndarray, relations) -> tuple:
@@ -451,6 +480,33 @@ class _Finder:
             if tied >= self.min_size:
                 out.append(group)
         return out
+
+
+    # -------------------------------------------------------------- split
+    def split(self, group: Group, score: Callable[..., float]) -> List[Group]:
+        """``group``'s non-trivial modularity parts (Louvain on its own links, all
+        relations; seeded) when there are two or more (it is several groups joined,
+        not one with a few loose members) and the best scores higher than the whole by
+        ``score(part, group)`` (the part scored as if the rest of the group were still
+        in it for its shared neighbours), else ``[group]`` (step 7 of
+        :func:`find_suspicious_subgraphs`)."""
+        nodes = np.concatenate([idx + self.off[t] for t, idx in group.items()])
+        if nodes.size < 2 * self.min_size:
+            return [group]
+        sub = sp.triu(self.adjacency()[nodes][:, nodes], k=1).tocoo()
+        graph = nx.Graph()
+        graph.add_nodes_from(range(nodes.size))
+        graph.add_edges_from(zip(sub.row.tolist(), sub.col.tolist()))
+        parts = nx.community.louvain_communities(graph, seed=SPLIT_SEED)
+        if len(parts) < 2:
+            return [group]
+        labels = np.full(self.n, -1)
+        for i, part in enumerate(parts):
+            labels[nodes[sorted(part)]] = i
+        pieces = self.groups(labels)
+        if len(pieces) >= 2 and max(score(p, group) for p in pieces) > score(group):
+            return pieces
+        return [group]
 
 
 def _indicator(idx: Optional[np.ndarray], n: int) -> np.ndarray:

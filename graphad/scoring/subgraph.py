@@ -204,10 +204,22 @@ class _GroupScorer:
         row: Dict[str, Any] = {"size": int(sum(len(v) for v in group.values()))}
         for t in self.bundle.node_types:
             row[f"n_{t}"] = int(len(group.get(t, ())))
+        row.update(self._scored_terms(group))
+        row.update(self._consistency(group))
+        return row
+
+    def rank_score(self, group: Group, within: Optional[Group] = None) -> float:
+        """The group's combined score alone (no descriptive measurements); with
+        ``within`` (a larger group holding it), its nodes do not count as shared
+        outside neighbours, so that leaving members out adds no evidence."""
+        return self._scored_terms(group, within)["score"]
+
+    def _scored_terms(self, group: Group, within: Optional[Group] = None
+                      ) -> Dict[str, Any]:
+        row: Dict[str, Any] = {}
         row.update(self._member_terms(group))
         row.update(self._density(group))
-        row.update(self._shared(group))
-        row.update(self._consistency(group))
+        row.update(self._shared(group, within))
         terms = [row[t] for t in SCORE_TERMS if np.isfinite(row[t])]
         row["score"] = float(np.mean(terms)) if terms else float("nan")
         return row
@@ -279,7 +291,7 @@ class _GroupScorer:
                 "density_by_relation": per}
 
     # -------------------------------------------------------------- shared neighbours
-    def _shared(self, group: Group) -> Dict[str, Any]:
+    def _shared(self, group: Group, within: Optional[Group] = None) -> Dict[str, Any]:
         observed = expected = 0.0
         per: Dict[str, Tuple[float, float]] = {}
         best: Dict[Tuple[NodeType, int], Tuple[int, int]] = {}
@@ -288,7 +300,7 @@ class _GroupScorer:
             if members is None or not len(members):
                 continue
             nbrs, k = np.unique(v.adj[members].indices, return_counts=True)
-            inside = group.get(v.b)
+            inside = (within if within is not None else group).get(v.b)
             if inside is not None and len(inside) and nbrs.size:
                 keep = ~np.isin(nbrs, inside)
                 nbrs, k = nbrs[keep], k[keep]
