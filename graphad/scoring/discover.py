@@ -354,14 +354,12 @@ class _Finder:
                     labels[members] = new
             labels[nbrs[labels[nbrs] < 0]] = new
             labels[centre] = new
-            contested = nbrs[(labels[nbrs] >= 0) & (labels[nbrs] != new)]
-            if contested.size:
-                ties = self.adjacency()[contested]
-                into_new = np.asarray(ties[:, labels == new].sum(1)).ravel()
-                for row, node in enumerate(contested):
-                    into_own = ties[row][:, labels == labels[node]].sum()
-                    if into_new[row] > into_own:
-                        labels[node] = new
+            adjacency = self.adjacency()
+            for node in nbrs[(labels[nbrs] >= 0) & (labels[nbrs] != new)]:
+                ties = labels[adjacency.indices[adjacency.indptr[node]:
+                                                adjacency.indptr[node + 1]]]
+                if (ties == new).sum() > (ties == labels[node]).sum():
+                    labels[node] = new
         return labels
 
     def _internal(self, t: NodeType, nodes: np.ndarray, relations) -> tuple:
