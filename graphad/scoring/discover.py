@@ -45,9 +45,10 @@
 7. **Split** (``split=True``): growth can join a ring to the community around it, since
    a community is dense too. Each group's own links (all relations) are partitioned by
    modularity (Louvain, seeded); the group gives way to its parts when two or more of
-   them are non-trivial groups themselves and the best of them scores higher than the whole (:func:`score_subgraphs`' score, the one
-   the groups are ranked by), so a split happens only where it sharpens the evidence.
-   Then **rank** the groups by that score.
+   them are non-trivial groups themselves and the best of them scores higher than the
+   whole (:func:`~graphad.scoring.subgraph.score_subgraphs`' score, the one groups are
+   ranked by), so a split happens only where it sharpens the evidence. Then **rank**
+   the groups by that score.
 
 Nothing depends on a particular data set: the flagged share comes from the detector's
 contamination, ``alpha`` is an ordinary family-wise significance level, and the "half"
@@ -340,6 +341,7 @@ class _Finder:
         its own group."""
         labels = labels.copy()
         next_label = int(labels.max()) + 1 if labels.size else 0
+        adjacency = self.adjacency() if centres else None
         for v, c in centres:
             nbrs = self._global(v.a, v.adj_t[c].indices)
             centre = self._global(v.b, np.array([c]))[0]
@@ -354,7 +356,6 @@ class _Finder:
                     labels[members] = new
             labels[nbrs[labels[nbrs] < 0]] = new
             labels[centre] = new
-            adjacency = self.adjacency()
             for node in nbrs[(labels[nbrs] >= 0) & (labels[nbrs] != new)]:
                 ties = labels[adjacency.indices[adjacency.indptr[node]:
                                                 adjacency.indptr[node + 1]]]
@@ -478,7 +479,6 @@ class _Finder:
             if tied >= self.min_size:
                 out.append(group)
         return out
-
 
     # -------------------------------------------------------------- split
     def split(self, group: Group, score: Callable[..., float]) -> List[Group]:
