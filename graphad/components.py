@@ -47,6 +47,15 @@ _SPECS: Dict[str, ComponentSpec] = {}
 _LOADED = False
 
 
+def link_text(relation: str, other: str) -> str:
+    """An explanation's edge row in words: ``"pays merchant m01"`` for an outgoing
+    edge, ``"user u07 rates it"`` for an incoming one (relation ``rev_<rel>``)."""
+    other = str(other).replace(":", " ", 1)
+    if relation.startswith("rev_"):
+        return f"{other} {relation[len('rev_'):]} it"
+    return f"{relation} {other}"
+
+
 def register_component(spec: ComponentSpec) -> ComponentSpec:
     """Add (or replace) a family's spec; returns it."""
     _SPECS[spec.family] = spec

@@ -117,6 +117,21 @@ def test_subgraphs_lists_and_evaluates(workdir, capsys):
     assert "recovery of planted groups" in out and "ring_1" in out
 
 
+def test_subgraphs_evaluate_the_type_that_holds_the_groups(workdir, tmp_path, capsys):
+    """Planted groups of another type than ``user`` are evaluated, not an empty table."""
+    root, schema, model = workdir
+    labels = pd.DataFrame({"node_type": ["device", "device", "user"],
+                           "id": ["d1", "d2", "u1"], "label": [1, 1, 1],
+                           "group_id": ["farm_1", "farm_1", None]})
+    labels.to_csv(tmp_path / "device_labels.csv", index=False)
+    assert main(["subgraphs", "--model", str(model), "--schema", str(schema),
+                 "--top", "3", "--quantile", "0.4", "--evaluate",
+                 "--labels", str(tmp_path / "device_labels.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "recovery of planted groups (device nodes" in out
+    assert "farm_1" in out and "Empty DataFrame" not in out
+
+
 def test_subgraphs_evaluate_needs_labels(workdir, tmp_path, capsys):
     from conftest import make_schema, make_tables
     schema = write_tables(tmp_path / "nolabels", make_tables(), make_schema())

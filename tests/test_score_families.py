@@ -11,6 +11,7 @@ import torch
 from torch_geometric.data import HeteroData
 
 from graphad.detectors.gae import MultimodalGAE
+from graphad.scoring.explain import explain
 
 
 def _rank(values: torch.Tensor, idx: int) -> int:
@@ -88,7 +89,26 @@ def ratings_graph(seed: int = 0):
 
 def test_user_rated_badly_by_everyone():
     h, planted = ratings_graph()
-    _check_planted(h, "user", planted, "outlier")    # its received-rating aggregates
+    det = _check_planted(h, "user", planted, "outlier")   # its received-rating aggregates
+    # the explanation shows the received ratings: incoming edges and their aggregate
+    ex = explain(h, ("user", planted), det)
+    incoming = int((h["user", "rates", "user"].edge_index[1] == planted).sum())
+    dst = ex.relations[ex.relations["as"] == "dst"]
+    assert dst["edges"].tolist() == [incoming]
+    assert ex.edges["relation"].iloc[0] == "rev_rates"
+    top = ex.features.iloc[0]
+    assert top["feature"].endswith("edge_attr (incoming rates)") and top["value"] == -10
+    assert "edge_attr (incoming rates)=-10" in ex.reason and "rates it" in ex.reason
+
+
+def test_merchant_explanation_names_the_payment_it_received():
+    h, planted, edge = payments_graph()
+    det = MultimodalGAE(epochs=30, seed=0).fit(h)
+    ex = explain(h, ("merchant", 0), det)
+    assert ex.edges.iloc[0][["relation", "other"]].tolist() == ["rev_pays", f"user:{planted}"]
+    assert ex.features.iloc[0][["feature", "value"]].tolist() == [
+        "max edge_attr (incoming pays)", 1000.0]
+    assert f"user {planted} pays it" in ex.reason
 
 
 def reviews_graph(seed: int = 0):

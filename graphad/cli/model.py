@@ -284,7 +284,7 @@ def score(model_path: str, schema_path: str, tables_dir: Optional[str], out_path
         table = read_shards(out_path, bundle.node_types)
     else:
         table = det.scores_frame(bundle)            # rows of a type in index order
-    scores = {t: torch.as_tensor(g["score"].to_numpy(), dtype=torch.float32)
+    scores = {t: torch.tensor(g["score"].to_numpy(), dtype=torch.float32)   # a copy
               for t, g in table.groupby("node_type", sort=False)}
     if shard_size is not None:
         if engine == "local":
@@ -416,7 +416,8 @@ def _wanted_nodes(nodes: Optional[str], nodes_file: Optional[str]) -> List[Tuple
 @click.option("--explain/--no-explain", "with_reasons", default=True, show_default=True,
               help="Print a one-line reason per subgraph.")
 @click.option("--evaluate", is_flag=True,
-              help="Compare with planted groups (labels with a group_id column).")
+              help="Compare with planted groups: labels with columns node_type, id, "
+                   "group_id (the node type with the most grouped nodes is evaluated).")
 @click.option("--labels", "labels_path", type=click.Path(exists=True, dir_okay=False),
               default=None, help="Labels for --evaluate (default: labels.parquet next "
                                  "to the schema).")
@@ -483,13 +484,23 @@ def subgraphs(model_path: Optional[str], schema_path: str, tables_dir: Optional[
         atomic_write_table(out_path, table)
         note(f"\nwrote {len(table)} members of {len(found)} subgraph(s) to {out_path}")
     if labels is not None:
-        table = evaluate_subgraph_recovery(found, labels)
-        click.echo("\nrecovery of planted groups (users; recovered = precision and recall "
-                   ">= 0.5):")
+        node_type = _grouped_type(labels)
+        table = evaluate_subgraph_recovery(found, labels, node_type=node_type)
+        click.echo(f"\nrecovery of planted groups ({node_type} nodes; recovered = "
+                   "precision and recall >= 0.5):")
         click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
         click.echo("")
         click.echo(recovery_summary(table).to_string(index=False,
                                                      float_format=lambda v: f"{v:.2f}"))
+
+
+def _grouped_type(labels) -> str:
+    """The node type holding the most group-labelled nodes (the one to evaluate)."""
+    from ..errors import GraphadError
+    grouped = labels.loc[labels["group_id"].notna(), "node_type"]
+    if grouped.empty:
+        raise GraphadError("--evaluate: no labelled node has a group_id")
+    return str(grouped.astype(str).value_counts().index[0])
 
 
 def _labels(schema_path: str, labels_path: Optional[str]):

@@ -299,10 +299,21 @@ def _nan_low(col: pd.Series) -> pd.Series:
 
 
 def _features(bundle: GraphBundle, t: NodeType, idx: int, top: int) -> pd.DataFrame:
+    """The node's most unusual inputs: its own columns and the aggregates of its
+    incident edge attributes (both are in the attribute error's input), by robust z."""
+    rows = _own_feature_rows(bundle, t, idx) + _edge_attribute_rows(bundle, t, idx)
+    if not rows:
+        return pd.DataFrame()
+    table = pd.DataFrame(rows)
+    order = np.argsort(-np.nan_to_num(table["z"].abs().to_numpy()), kind="stable")
+    return table.iloc[order[:top]].reset_index(drop=True)
+
+
+def _own_feature_rows(bundle: GraphBundle, t: NodeType, idx: int) -> List[Dict[str, Any]]:
     store = bundle.data[t]
     names = bundle.feature_names.get(t) or []
     if "x" not in store or store.x is None or not names or bundle.modality.get(t):
-        return pd.DataFrame()
+        return []
     x = store.x.double().numpy()
     names = names[:x.shape[1]]
     med = np.nanmedian(x, axis=0)
@@ -312,7 +323,7 @@ def _features(bundle: GraphBundle, t: NodeType, idx: int, top: int) -> pd.DataFr
     z = (x[idx] - med) / scale
     raw = bundle.raw.get(t)
     rows = []
-    for j in np.argsort(-np.nan_to_num(np.abs(z)))[:top]:
+    for j in range(len(names)):
         name = names[j]
         value: Any = x[idx, j]
         if raw is not None and name in raw.columns:
@@ -320,7 +331,73 @@ def _features(bundle: GraphBundle, t: NodeType, idx: int, top: int) -> pd.DataFr
         elif "=" in name:
             value = bool(x[idx, j] > 0.5)
         rows.append({"feature": name, "value": value, "z": float(z[j])})
-    return pd.DataFrame(rows)
+    return rows
+
+
+def _edge_attribute_rows(bundle: GraphBundle, t: NodeType, idx: int
+                         ) -> List[Dict[str, Any]]:
+    """Per relation end and edge attribute where the node has such edges: the mean,
+    min or max of the attribute over its edges (whichever is most unusual), robustly
+    z-scored against the same aggregate of the type's other nodes with such edges:
+    ``"mean rating (incoming rates)" = -10``."""
+    rows = []
+    for et in bundle.edge_types:
+        values = _edge_attribute_values(bundle, et)
+        if not values:
+            continue
+        ei = bundle.data[et].edge_index.numpy()
+        n = bundle.data[t].num_nodes
+        for end, direction in ((0, "outgoing"), (1, "incoming")):
+            if (et[0], et[2])[end] != t:
+                continue
+            for column, v in values.items():
+                ok = np.isfinite(v)
+                nodes = ei[end][ok]
+                count = np.bincount(nodes, minlength=n)
+                if count[idx] == 0 or count.astype(bool).sum() < 3:
+                    continue
+                has = count > 0
+                per = {"mean": np.bincount(nodes, v[ok], minlength=n) / np.maximum(count, 1),
+                       "min": _reduce_at(np.minimum, nodes, v[ok], n),
+                       "max": _reduce_at(np.maximum, nodes, v[ok], n)}
+                best = None
+                for stat, agg in per.items():
+                    pool = agg[has]
+                    med = np.median(pool)
+                    mad = 1.4826 * np.median(np.abs(pool - med))
+                    scale = mad if mad > 1e-12 else (pool.std() if pool.std() > 1e-12 else 1.0)
+                    z = float((agg[idx] - med) / scale)
+                    if best is None or abs(z) > abs(best["z"]):
+                        best = {"feature": f"{stat} {column} ({direction} {et[1]})",
+                                "value": float(agg[idx]), "z": z}
+                rows.append(best)
+    return rows
+
+
+def _edge_attribute_values(bundle: GraphBundle, et) -> Dict[str, np.ndarray]:
+    """``{attribute: float64[m]}`` of a relation's edges in edge order: the relation
+    table's attribute columns, else the columns of ``edge_attr``."""
+    table = bundle.edges_raw.get(et)
+    if table is not None and table.shape[1] > 2:
+        return {str(c): pd.to_numeric(table[c], errors="coerce").to_numpy(float)
+                for c in table.columns[2:]
+                if pd.api.types.is_numeric_dtype(table[c])}
+    store = bundle.data[et]
+    if "edge_attr" not in store or store.edge_attr is None:
+        return {}
+    attr = store.edge_attr.double().numpy().reshape(store.edge_attr.size(0), -1)
+    if attr.shape[1] == 1:
+        return {"edge_attr": attr[:, 0]}
+    return {f"edge_attr{j}": attr[:, j] for j in range(attr.shape[1])}
+
+
+def _reduce_at(op: Any, index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """``op`` (``np.minimum`` / ``np.maximum``) of finite ``values`` per ``index`` in
+    ``[n]`` (NaN where a node has none)."""
+    out = np.full(n, np.inf if op is np.minimum else -np.inf)
+    op.at(out, index, values)
+    out[~np.isfinite(out)] = np.nan
+    return out
 
 
 def _pair_errors(bundle: GraphBundle, detector: Any, t: NodeType
@@ -398,7 +475,7 @@ def _edges(bundle: GraphBundle, detector: Any, t: NodeType, idx: int, top: int,
     for et in bundle.edge_types:
         ei = bundle.data[et].edge_index
         for end, other_end in ((0, 1), (1, 0)):
-            if et[end] != t:
+            if (et[0], et[2])[end] != t:
                 continue
             hit = torch.nonzero(ei[end] == idx).view(-1)
             if hit.numel() == 0:

@@ -14,7 +14,7 @@ from typing import Any, List
 import numpy as np
 import pandas as pd
 
-from ..components import spec_for
+from ..components import link_text, spec_for
 
 SIGNIFICANT = {"nats": 3.0, "σ": 2.0}   # a component this rare is named in the reason
 EDGE_Z = 3.0             # edge score (nats / σ) from which an edge is named
@@ -36,8 +36,8 @@ def node_reason(ex: Any) -> str:
         if e["z"] >= EDGE_Z:
             attrs = ", ".join(f"{k}={_fmt(e[k])}" for k in ex.edges.columns[4:]
                               if pd.notna(e[k]))
-            parts.append(f"unusual link: {e['relation']} {e['other'].replace(':', ' ', 1)}"
-                         f"{f' ({attrs})' if attrs else ''} (edge"
+            parts.append(f"unusual link: {link_text(e['relation'], e['other'])}"
+                         f"{f' ({attrs})' if attrs else ''} (this edge"
                          f"{_rarity(float(e['z']), getattr(ex, 'unit', 'σ'))})")
     if not ex.shared.empty:
         top = ex.shared.iloc[0]
@@ -67,6 +67,15 @@ def _rarity(z: float, unit: str) -> str:
 def _component_phrase(ex: Any, name: str, z: float) -> str:
     """The registered family's words for a component (:mod:`graphad.components`)."""
     return spec_for(name).words(ex, name, _rarity(z, getattr(ex, "unit", "σ")))
+
+
+def unusual_features_text(ex: Any, most: int = 2, least_z: float = 2.0) -> str:
+    """The explanation's top ``most`` inputs that lie ``least_z`` robust deviations or
+    more from their type's median (at least the top one), as ``"a=1, b=x"``."""
+    rows = ex.features.head(most)
+    keep = rows[rows["z"].abs() >= least_z]
+    rows = keep if not keep.empty else rows.head(1)
+    return ", ".join(feature_text(r["feature"], r["value"]) for _, r in rows.iterrows())
 
 
 def feature_text(name: str, value: Any) -> str:

@@ -41,10 +41,8 @@ class AttributeFamily(ComponentFamily):
 
 def _phrase(ex, name: str, rarity: str) -> str:
     if not ex.features.empty:
-        from ...scoring.reasons import feature_text
-        feats = ", ".join(feature_text(r["feature"], r["value"])
-                          for _, r in ex.features.head(2).iterrows())
-        return f"unusual attributes {feats} (attribute{rarity})"
+        from ...scoring.reasons import unusual_features_text
+        return f"unusual attributes {unusual_features_text(ex)} (attribute{rarity})"
     return f"unusual attributes (attribute{rarity})"
 
 

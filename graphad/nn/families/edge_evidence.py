@@ -32,7 +32,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.utils import scatter
 
-from ...components import ComponentSpec, register_component
+from ...components import ComponentSpec, link_text, register_component
 from ...data.features import robust_center_scale
 from ...typing import EdgeType, NodeType, is_reverse
 from .base import (ComponentFamily, EdgeErrors, Errors, Latents, masked,
@@ -156,7 +156,7 @@ def _phrase(ex, name: str, rarity: str) -> str:
         attrs = ", ".join(f"{k}={v}" for k, v in e.items()
                           if k not in ("relation", "other", "z", "error") and
                           not (isinstance(v, float) and math.isnan(v)))
-        return (f"unusual link: {e['relation']} {e['other'].replace(':', ' ', 1)}"
+        return (f"unusual link: {link_text(e['relation'], e['other'])}"
                 f"{f' ({attrs})' if attrs else ''}, unlike the other edges of its "
                 f"endpoints (edge{rarity})")
     return f"an edge unlike the others of its endpoints (edge{rarity})"

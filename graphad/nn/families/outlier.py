@@ -106,9 +106,8 @@ def _safe(t: NodeType) -> str:
 
 def _phrase(ex, name: str, rarity: str) -> str:
     if not ex.features.empty:
-        feats = ", ".join(f"{r['feature']}={r['value']}" for _, r in
-                          ex.features.head(2).iterrows())
-        return f"isolated among its type: {feats} (outlier{rarity})"
+        from ...scoring.reasons import unusual_features_text
+        return f"isolated among its type: {unusual_features_text(ex)} (outlier{rarity})"
     return f"isolated among its type (outlier{rarity})"
 
 

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 from torch_geometric.utils import scatter
 
-from ...components import ComponentSpec, register_component
+from ...components import ComponentSpec, link_text, register_component
 from ...typing import EdgeType, edge_type_str, is_reverse, reverse_edge_type
 from ..chunked import CHUNK_EDGES
 from ..decoders import EdgeDecoder
@@ -130,8 +130,7 @@ def _edge_errors_in_chunks(decoder: EdgeDecoder, z_src: Tensor, z_dst: Tensor,
 def _phrase(ex, name: str, rarity: str) -> str:
     if not ex.edges.empty:
         e = ex.edges.iloc[0]
-        return (f"unusual link: {e['relation']} {e['other'].replace(':', ' ', 1)} "
-                f"(structure{rarity})")
+        return f"unusual link: {link_text(e['relation'], e['other'])} (structure{rarity})"
     return f"unusual links (structure{rarity})"
 
 
