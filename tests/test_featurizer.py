@@ -316,7 +316,7 @@ def test_a_relation_empty_at_scoring_is_reported(fitted):
     g = build_graph(empty, SCHEMA, use_cache=False, fitted=det)
     report = drift_report(det, g)
     counts = report[report.measure == "edge count"].set_index("where")
-    name = "__".join((rel["src"], rel["rel"], rel["dst"]))
+    name = "-".join((rel["src"], rel["rel"], rel["dst"]))     # as the attribute rows
     assert counts.loc[name, "value"] == 0 and counts.loc[name, "train"] > 0
     assert any("has no edges where the training graph had" in line
                for line in drift_warnings(report))

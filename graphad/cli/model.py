@@ -218,7 +218,9 @@ def feedback(model_path: str, schema_path: str, tables_dir: Optional[str],
                    "here, same formats.")
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl"]),
               default=None, help="Output format  [default: from the extension]")
-@click.option("--top", default=5, show_default=True, help="Top nodes to print per type.")
+@click.option("--top", default=5, show_default=True,
+              help="Top nodes to print per entity type (modality types such as reviews "
+                   "are in the output file only).")
 @click.option("--shard-size", type=click.IntRange(min=1), default=None,
               help="Write --out as a folder of Parquet shards of at most this many nodes "
                    "(node_type=<type>/part-00000.parquet) with a manifest; rerunning the "

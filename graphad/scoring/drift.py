@@ -69,7 +69,8 @@ def drift_report(detector: Any, bundle: Any,
         from ..typing import edge_type_str
         now = {edge_type_str(et): int(bundle.data[et].num_edges) for et in bundle.edge_types}
         for rel, before in trained.items():
-            rows.append({"where": rel, "feature": "(edges)", "measure": "edge count",
+            rows.append({"where": "-".join(rel.split("__")), "feature": "(edges)",
+                         "measure": "edge count",
                          "value": float(now.get(rel, 0)), "train": float(before)})
     thresholds = getattr(detector, "threshold_", None) or {}
     for t, s in (scores or {}).items():
