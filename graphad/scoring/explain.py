@@ -227,7 +227,7 @@ def _explain(bundle: GraphBundle, node: Tuple[NodeType, Any], detector: Any, top
                      unit=component_unit(detector))
     cache = {} if cache is None else cache
     z_scores = _memo(cache, "robust_z", lambda: robust_z(scores))
-    ex.features = _features(bundle, node_type, idx, top)
+    ex.features = _features(bundle, node_type, idx, top, cache)
     ex.modalities = _modalities(bundle, detector, node_type, idx, cache)
     ex.observations = _observations(bundle, comps, scores, detector, node_type, idx)
     ex.relations, ex.edges = _edges(bundle, detector, node_type, idx, top, edge_scores)
@@ -298,10 +298,11 @@ def _nan_low(col: pd.Series) -> pd.Series:
     return col.fillna(-np.inf)
 
 
-def _features(bundle: GraphBundle, t: NodeType, idx: int, top: int) -> pd.DataFrame:
+def _features(bundle: GraphBundle, t: NodeType, idx: int, top: int,
+              cache: Dict[Any, Any]) -> pd.DataFrame:
     """The node's most unusual inputs: its own columns and the aggregates of its
     incident edge attributes (both are in the attribute error's input), by robust z."""
-    rows = _own_feature_rows(bundle, t, idx) + _edge_attribute_rows(bundle, t, idx)
+    rows = _own_feature_rows(bundle, t, idx) + _edge_attribute_rows(bundle, t, idx, cache)
     if not rows:
         return pd.DataFrame()
     table = pd.DataFrame(rows)
@@ -334,44 +335,58 @@ def _own_feature_rows(bundle: GraphBundle, t: NodeType, idx: int) -> List[Dict[s
     return rows
 
 
-def _edge_attribute_rows(bundle: GraphBundle, t: NodeType, idx: int
-                         ) -> List[Dict[str, Any]]:
+def _edge_attribute_rows(bundle: GraphBundle, t: NodeType, idx: int,
+                         cache: Dict[Any, Any]) -> List[Dict[str, Any]]:
     """Per relation end and edge attribute where the node has such edges: the mean,
     min or max of the attribute over its edges (whichever is most unusual), robustly
     z-scored against the same aggregate of the type's other nodes with such edges:
     ``"mean rating (incoming rates)" = -10``."""
     rows = []
     for et in bundle.edge_types:
-        values = _edge_attribute_values(bundle, et)
-        if not values:
-            continue
-        ei = bundle.data[et].edge_index.numpy()
-        n = bundle.data[t].num_nodes
         for end, direction in ((0, "outgoing"), (1, "incoming")):
             if (et[0], et[2])[end] != t:
                 continue
-            for column, v in values.items():
-                ok = np.isfinite(v)
-                nodes = ei[end][ok]
-                count = np.bincount(nodes, minlength=n)
-                if count[idx] == 0 or count.astype(bool).sum() < 3:
+            aggregates = _memo(cache, ("edge_aggregates", et, end),
+                               lambda: _edge_aggregates(bundle, et, end))
+            for column, (has, per) in aggregates.items():
+                if not has[idx]:
                     continue
-                has = count > 0
-                per = {"mean": np.bincount(nodes, v[ok], minlength=n) / np.maximum(count, 1),
-                       "min": _reduce_at(np.minimum, nodes, v[ok], n),
-                       "max": _reduce_at(np.maximum, nodes, v[ok], n)}
                 best = None
-                for stat, agg in per.items():
-                    pool = agg[has]
-                    med = np.median(pool)
-                    mad = 1.4826 * np.median(np.abs(pool - med))
-                    scale = mad if mad > 1e-12 else (pool.std() if pool.std() > 1e-12 else 1.0)
+                for stat, (agg, med, scale) in per.items():
                     z = float((agg[idx] - med) / scale)
                     if best is None or abs(z) > abs(best["z"]):
                         best = {"feature": f"{stat} {column} ({direction} {et[1]})",
                                 "value": float(agg[idx]), "z": z}
                 rows.append(best)
     return rows
+
+
+def _edge_aggregates(bundle: GraphBundle, et, end: int) -> Dict[str, Any]:
+    """``{attribute: (has [n], {stat: (aggregate [n], median, scale)})}`` over the
+    edges of ``et`` at ``end`` (0: source, 1: destination), for each attribute that
+    three or more nodes have."""
+    n = bundle.data[(et[0], et[2])[end]].num_nodes
+    index = bundle.data[et].edge_index[end]
+    out = {}
+    for column, v in _edge_attribute_values(bundle, et).items():
+        values = torch.as_tensor(v)
+        ok = torch.isfinite(values)
+        nodes, values = index[ok], values[ok]
+        count = torch.bincount(nodes, minlength=n)
+        has = (count > 0).numpy()
+        if has.sum() < 3:
+            continue
+        per = {}
+        for stat, reduce in (("mean", "mean"), ("min", "amin"), ("max", "amax")):
+            agg = torch.zeros(n, dtype=torch.float64).scatter_reduce(
+                0, nodes, values, reduce=reduce, include_self=False).numpy()
+            pool = agg[has]
+            med = float(np.median(pool))
+            mad = 1.4826 * float(np.median(np.abs(pool - med)))
+            std = float(pool.std())
+            per[stat] = (agg, med, mad if mad > 1e-12 else (std if std > 1e-12 else 1.0))
+        out[column] = (has, per)
+    return out
 
 
 def _edge_attribute_values(bundle: GraphBundle, et) -> Dict[str, np.ndarray]:
@@ -389,15 +404,6 @@ def _edge_attribute_values(bundle: GraphBundle, et) -> Dict[str, np.ndarray]:
     if attr.shape[1] == 1:
         return {"edge_attr": attr[:, 0]}
     return {f"edge_attr{j}": attr[:, j] for j in range(attr.shape[1])}
-
-
-def _reduce_at(op: Any, index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    """``op`` (``np.minimum`` / ``np.maximum``) of finite ``values`` per ``index`` in
-    ``[n]`` (NaN where a node has none)."""
-    out = np.full(n, np.inf if op is np.minimum else -np.inf)
-    op.at(out, index, values)
-    out[~np.isfinite(out)] = np.nan
-    return out
 
 
 def _pair_errors(bundle: GraphBundle, detector: Any, t: NodeType
