@@ -36,9 +36,9 @@ def node_reason(ex: Any) -> str:
         if e["z"] >= EDGE_Z:
             attrs = ", ".join(f"{k}={_fmt(e[k])}" for k in ex.edges.columns[4:]
                               if pd.notna(e[k]))
-            parts.append(f"unusual link: {link_text(e['relation'], e['other'])}"
-                         f"{f' ({attrs})' if attrs else ''} (this edge"
-                         f"{_rarity(float(e['z']), getattr(ex, 'unit', 'σ'))})")
+            rarity = _rarity(float(e["z"]), getattr(ex, "unit", "σ"))
+            parts.append(f"unusual link: {link_text(e['relation'], e['other'])} "
+                         f"({f'{attrs}; ' if attrs else ''}this edge{rarity})")
     if not ex.shared.empty:
         top = ex.shared.iloc[0]
         count = int(top[f"{ex.node_type}s"]) - 1
