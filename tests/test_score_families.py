@@ -97,8 +97,8 @@ def test_user_rated_badly_by_everyone():
     assert dst["edges"].tolist() == [incoming]
     assert ex.edges["relation"].iloc[0] == "rev_rates"
     top = ex.features.iloc[0]
-    assert top["feature"].endswith("edge_attr (incoming rates)") and top["value"] == -10
-    assert "edge_attr (incoming rates)=-10" in ex.reason and "rates it" in ex.reason
+    assert top["feature"].endswith("attr0 (incoming rates)") and top["value"] == -10
+    assert "attr0 (incoming rates)=-10" in ex.reason and "rates it" in ex.reason
 
 
 def test_merchant_explanation_names_the_payment_it_received():
@@ -107,7 +107,7 @@ def test_merchant_explanation_names_the_payment_it_received():
     ex = explain(h, ("merchant", 0), det)
     assert ex.edges.iloc[0][["relation", "other"]].tolist() == ["rev_pays", f"user:{planted}"]
     assert ex.features.iloc[0][["feature", "value"]].tolist() == [
-        "max edge_attr (incoming pays)", 1000.0]
+        "max attr0 (incoming pays)", 1000.0]
     assert f"user {planted} pays it" in ex.reason
 
 

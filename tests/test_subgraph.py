@@ -296,3 +296,32 @@ def test_a_flagged_resource_takes_back_members_held_by_another_group():
     assert len(holding) == 1
     assert set(holding[0].members["user"]) == set(ring)
     assert holding[0].members["merchant"] == [0]
+
+
+def test_a_review_ring_holds_the_products_its_members_reviewed():
+    """Users 0-5 follow each other and review products 57-59, which nobody else
+    reviews; reviews are observation nodes (text), so the users reach the products
+    only through them. The group holds the products too."""
+    rng = np.random.default_rng(5)
+    n_users, n_products, ring, obscure = 120, 60, list(range(6)), [57, 58, 59]
+    writer = list(np.repeat(np.arange(n_users), 4)) + [u for u in ring for _ in obscure]
+    product = list(rng.integers(0, 50, n_users * 4)) + [p for _ in ring for p in obscure]
+    follows = {(i, int(j)) for i in range(n_users) for j in rng.choice(n_users, 3) if i != j}
+    follows |= {(i, j) for i in ring for j in ring if i != j}
+    data = HeteroData()
+    data["user"].num_nodes = n_users
+    data["product"].num_nodes = n_products
+    data["review"].x = torch.randn(len(writer), 4)
+    data["user", "wrote", "review"].edge_index = torch.tensor(
+        [writer, list(range(len(writer)))])
+    data["review", "about", "product"].edge_index = torch.tensor(
+        [list(range(len(writer))), product])
+    data["user", "follows", "user"].edge_index = torch.tensor(sorted(follows)).t()
+    bundle = from_hetero_data(data)
+    bundle.modality["review"] = "text"
+    s = {"user": torch.tensor(rng.normal(0, 1, n_users), dtype=torch.float32),
+         "product": torch.zeros(n_products)}
+    s["user"][ring] = 5.0
+    found = find_suspicious_subgraphs(bundle, scores=s, quantile=0.05)
+    assert found and set(found[0].members["user"]) == set(ring)
+    assert set(obscure) <= set(found[0].members.get("product", []))

@@ -391,7 +391,7 @@ def _edge_aggregates(bundle: GraphBundle, et, end: int) -> Dict[str, Any]:
 
 def _edge_attribute_values(bundle: GraphBundle, et) -> Dict[str, np.ndarray]:
     """``{attribute: float64[m]}`` of a relation's edges in edge order: the relation
-    table's attribute columns, else the columns of ``edge_attr``."""
+    table's attribute columns, else the columns of ``edge_attr`` (by their names)."""
     table = bundle.edges_raw.get(et)
     if table is not None and table.shape[1] > 2:
         return {str(c): pd.to_numeric(table[c], errors="coerce").to_numpy(float)
@@ -401,9 +401,9 @@ def _edge_attribute_values(bundle: GraphBundle, et) -> Dict[str, np.ndarray]:
     if "edge_attr" not in store or store.edge_attr is None:
         return {}
     attr = store.edge_attr.double().numpy().reshape(store.edge_attr.size(0), -1)
-    if attr.shape[1] == 1:
-        return {"edge_attr": attr[:, 0]}
-    return {f"edge_attr{j}": attr[:, j] for j in range(attr.shape[1])}
+    names = list(bundle.edge_attr_names.get(et) or [])
+    names += [f"attr{j}" for j in range(len(names), attr.shape[1])]
+    return {str(names[j]): attr[:, j] for j in range(attr.shape[1])}
 
 
 def _pair_errors(bundle: GraphBundle, detector: Any, t: NodeType

@@ -5,7 +5,8 @@ edges touched): no dense ``N x N`` matrix is ever formed.
 
 * :class:`GraphView`: per forward relation the edge-count matrix ``[n_src, n_dst]``;
   :meth:`GraphView.views` the relation seen from either end (a same-type relation is
-  seen once, symmetrised).
+  seen once, symmetrised), and the links between two entities through an observation
+  node (``user -wrote-> review -about-> product``).
 * :func:`resolve_node` / :func:`resolve_group`: external ids -> indices, with errors
   that name the type and the id.
 * :func:`robust_z`: per-type robust z-scores of node scores, so that users, devices and
@@ -78,7 +79,8 @@ class GraphView:
         self._views: Optional[List[View]] = None
 
     def views(self) -> List[View]:
-        """Each relation from both ends; a same-type relation once, symmetrised."""
+        """Each relation from both ends; a same-type relation once, symmetrised; then
+        the links through observation nodes (:meth:`_through_observations`)."""
         if self._views is None:
             out = []
             for et, mat in self.counts.items():
@@ -92,8 +94,33 @@ class GraphView:
                 out.append(View(et[0], et[2], et[1], et, binary, deg_a, deg_b))
                 out.append(View(et[2], et[0], "rev_" + et[1], et, binary.T.tocsr(),
                                 deg_b, deg_a))
+            out += self._through_observations(out)
             self._views = out
         return self._views
+
+    def _through_observations(self, views: List[View]) -> List[View]:
+        """Links between two entities through an observation node (``user -wrote->
+        review -about-> product``: the user reviewed the product), as views of their
+        own, so that groups can hold what their members share one hop further."""
+        modality = self.bundle.modality
+        out = []
+        for first in views:
+            if modality.get(first.a) is not None or modality.get(first.b) is None:
+                continue
+            for second in views:
+                if (second.a != first.b or second.edge_type == first.edge_type
+                        or modality.get(second.b) is not None):
+                    continue
+                binary = ((first.adj @ second.adj) > 0).astype(np.float64).tocsr()
+                if first.a == second.b:
+                    binary.setdiag(0)
+                    binary.eliminate_zeros()
+                if binary.nnz == 0:
+                    continue
+                out.append(View(first.a, second.b, f"{first.name}.{second.name}",
+                                first.edge_type, binary, _row_nnz(binary),
+                                _row_nnz(binary.T.tocsr())))
+        return out
 
     def offsets(self) -> Dict[NodeType, int]:
         """Start of each type in one global index (node types in bundle order)."""
