@@ -45,6 +45,7 @@ from ..data.bundle import GraphBundle, as_bundle
 from ..errors import GraphadError
 from ..typing import NodeType
 from .graphview import GraphView, node_embeddings, resolve_node, robust_z, scoring_once
+from .normalize import MAD_TO_STD
 from ..components import is_rollup
 from .reasons import node_reason
 
@@ -318,7 +319,7 @@ def _own_feature_rows(bundle: GraphBundle, t: NodeType, idx: int) -> List[Dict[s
     x = store.x.double().numpy()
     names = names[:x.shape[1]]
     med = np.nanmedian(x, axis=0)
-    mad = 1.4826 * np.nanmedian(np.abs(x - med), axis=0)
+    mad = MAD_TO_STD * np.nanmedian(np.abs(x - med), axis=0)
     std = np.nanstd(x, axis=0)
     scale = np.where(mad > 1e-12, mad, np.where(std > 1e-12, std, 1.0))
     z = (x[idx] - med) / scale
@@ -382,7 +383,7 @@ def _edge_aggregates(bundle: GraphBundle, et, end: int) -> Dict[str, Any]:
                 0, nodes, values, reduce=reduce, include_self=False).numpy()
             pool = agg[has]
             med = float(np.median(pool))
-            mad = 1.4826 * float(np.median(np.abs(pool - med)))
+            mad = MAD_TO_STD * float(np.median(np.abs(pool - med)))
             std = float(pool.std())
             per[stat] = (agg, med, mad if mad > 1e-12 else (std if std > 1e-12 else 1.0))
         out[column] = (has, per)
