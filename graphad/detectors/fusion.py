@@ -52,7 +52,7 @@ class _ClassicPerType(BaseDetector):
         raise NotImplementedError
 
     def _fit_model(self, z: np.ndarray) -> Dict[str, Tensor]:
-        return fit_forest(z, self.seed, n_trees=self.n_estimators)
+        return fit_forest(z, self.seed, n_trees=self.n_estimators, grower="sklearn")
 
     def _model_scores(self, z: Tensor, state: Dict[str, Tensor]) -> Tensor:
         return forest_scores(z, state)

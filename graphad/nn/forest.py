@@ -1,6 +1,7 @@
 """Isolation forests kept as plain tensors (no pickle in a saved model).
 
-:func:`fit_forest` fits scikit-learn's ``IsolationForest`` and keeps its trees as
+:func:`fit_forest` grows an isolation forest (:mod:`graphad.nn.forest_grow`, or
+scikit-learn's ``IsolationForest`` with ``grower="sklearn"``) and keeps its trees as
 tensors (split feature, threshold, children, the average path length below each
 node); :func:`forest_scores` walks them vectorised, all trees at once in the heap
 layout of :func:`heap_layout`, and returns scikit-learn's ``-score_samples``,
@@ -14,6 +15,8 @@ from typing import Dict, Mapping
 import numpy as np
 import torch
 from torch import Tensor
+
+from .forest_grow import grow_forest
 
 N_TREES = 100
 MAX_SAMPLES = 256
@@ -30,8 +33,19 @@ def path_length(n: Tensor) -> Tensor:
 
 
 def fit_forest(x: np.ndarray, seed: int, n_trees: int = N_TREES,
-               max_samples: int = MAX_SAMPLES) -> Dict[str, Tensor]:
-    """Fit an isolation forest on ``x [n, d]``; its trees as tensors ``[trees, nodes]``."""
+                max_samples: int = MAX_SAMPLES, grower: str = "torch") -> Dict[str, Tensor]:
+    """Fit an isolation forest on ``x [n, d]``; its trees as tensors ``[trees, nodes]``.
+
+    ``grower``: ``"torch"`` grows all trees at once (:func:`~graphad.nn.forest_grow.
+    grow_forest`, the same model as scikit-learn's with other random draws, 10-30x faster
+    to fit on small inputs); ``"sklearn"`` fits scikit-learn's ``IsolationForest`` (the
+    classic baselines use it, so that they are the reference implementation).
+    """
+    if grower == "torch":
+        return grow_forest(torch.as_tensor(np.asarray(x, dtype=np.float32)), seed,
+                           n_trees, max_samples, path_length)
+    if grower != "sklearn":
+        raise ValueError(f"grower must be 'torch' or 'sklearn', got {grower!r}")
     from sklearn.ensemble import IsolationForest
     forest = IsolationForest(n_estimators=n_trees, max_samples=min(max_samples, len(x)),
                              random_state=seed).fit(x)

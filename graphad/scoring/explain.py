@@ -102,7 +102,8 @@ class Explanation:
         unit = ("z in nats of surprisal: rarer than 1 in 2 exp(z)" if self.unit == "nats"
                 else "z in robust σ")
         sections = [(f"score = sum of contributions ({unit})", self.contributions),
-                    ("unusual attributes", self.features),
+                    ("unusual attributes (z in robust σ against its type)",
+                     self.features),
                     ("modality pairs (cross-modal)", self.modalities),
                     ("observations behind the roll-ups", self.observations),
                     ("structure by relation", self.relations),
@@ -370,7 +371,7 @@ def _edge_aggregates(bundle: GraphBundle, et, end: int) -> Dict[str, Any]:
     index = bundle.data[et].edge_index[end]
     out = {}
     for column, v in _edge_attribute_values(bundle, et).items():
-        values = torch.as_tensor(v)
+        values = torch.as_tensor(np.array(v, dtype=np.float64))   # a copy: v may be read-only
         ok = torch.isfinite(values)
         nodes, values = index[ok], values[ok]
         count = torch.bincount(nodes, minlength=n)

@@ -71,11 +71,19 @@ def _component_phrase(ex: Any, name: str, z: float) -> str:
 
 def unusual_features_text(ex: Any, most: int = 2, least_z: float = 2.0) -> str:
     """The explanation's top ``most`` inputs that lie ``least_z`` robust deviations or
-    more from their type's median (at least the top one), as ``"a=1, b=x"``."""
+    more from their type's median (at least the top one), each with its own robust z:
+    ``"a=1 (+4.2σ), b=x (-2.3σ)"``. A component's rarity belongs to the component, so
+    callers put it before this list, never after a single feature."""
     rows = ex.features.head(most)
     keep = rows[rows["z"].abs() >= least_z]
     rows = keep if not keep.empty else rows.head(1)
-    return ", ".join(feature_text(r["feature"], r["value"]) for _, r in rows.iterrows())
+    return ", ".join(f"{feature_text(r['feature'], r['value'])}{_z_text(r['z'])}"
+                     for _, r in rows.iterrows())
+
+
+def _z_text(z: Any) -> str:
+    """``" (+4.2σ)"``: a feature's robust z against its type ("" where unknown)."""
+    return f" ({float(z):+.1f}σ)" if pd.notna(z) and np.isfinite(float(z)) else ""
 
 
 def feature_text(name: str, value: Any) -> str:

@@ -42,7 +42,7 @@ class AttributeFamily(ComponentFamily):
 def _phrase(ex, name: str, rarity: str) -> str:
     if not ex.features.empty:
         from ...scoring.reasons import unusual_features_text
-        return f"unusual attributes {unusual_features_text(ex)} (attribute{rarity})"
+        return f"unusual attributes (attribute{rarity}): {unusual_features_text(ex)}"
     return f"unusual attributes (attribute{rarity})"
 
 

@@ -1,6 +1,6 @@
 """Outlyingness: how isolated a node's input is among its type.
 
-Two isolation forests (scikit-learn's, fitted on the training graph) per node type:
+Two isolation forests (fitted on the training graph) per node type:
 
 * ``outlier``: on the prepared own input (features, degrees, incident edge-attribute
   aggregates): a plain feature outlier with ordinary neighbours is never missed,
@@ -10,9 +10,11 @@ Two isolation forests (scikit-learn's, fitted on the training graph) per node ty
 
 A forest on the fused input alone dilutes a single odd own column among the
 neighbourhood columns; one on the own input alone misses a node whose neighbourhood is
-odd: measured on the benchmark sets, each wins on about half of them. The fitted trees
-are kept as plain tensors (:mod:`graphad.nn.forest`), so a saved model holds no pickle;
-the score is scikit-learn's ``-score_samples``.
+odd: measured on the benchmark sets, each wins on about half of them. The trees grow all
+at once in torch (:mod:`graphad.nn.forest_grow`: scikit-learn's model, without its
+per-tree estimator overhead) and are kept as plain tensors (:mod:`graphad.nn.forest`),
+so a saved model holds no pickle; the score is ``-score_samples`` in scikit-learn's
+terms.
 """
 from __future__ import annotations
 
@@ -52,7 +54,7 @@ class OutlierFamily(ComponentFamily):
     ``outlier`` and ``outlier:fused``).
 
     Args:
-        seed: the forest's ``random_state``.
+        seed: seeds the forests' row samples, features and thresholds.
     """
 
     fitted_prefixes = tuple(f"{k}_" for k in KEYS)   # the forests' tensors
@@ -107,7 +109,7 @@ def _safe(t: NodeType) -> str:
 def _phrase(ex, name: str, rarity: str) -> str:
     if not ex.features.empty:
         from ...scoring.reasons import unusual_features_text
-        return f"isolated among its type: {unusual_features_text(ex)} (outlier{rarity})"
+        return f"isolated among its type (outlier{rarity}): {unusual_features_text(ex)}"
     return f"isolated among its type (outlier{rarity})"
 
 
