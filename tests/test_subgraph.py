@@ -9,7 +9,7 @@ from torch_geometric.data import HeteroData
 
 from graphad.data import IdMap, from_hetero_data
 from graphad.errors import GraphadError
-from graphad.scoring import (Subgraph, evaluate_subgraph_recovery,
+from graphad.scoring import (Subgraph, evaluate_subgraph_recovery, explain_subgraph,
                             find_suspicious_subgraphs, recovery_summary, score_subgraphs)
 from graphad.scoring.graphview import GraphView, resolve_group
 
@@ -325,3 +325,14 @@ def test_a_review_ring_holds_the_products_its_members_reviewed():
     found = find_suspicious_subgraphs(bundle, scores=s, quantile=0.05)
     assert found and set(found[0].members["user"]) == set(ring)
     assert set(obscure) <= set(found[0].members.get("product", []))
+    # the reviewed products are density evidence like a direct relation: 6 x 3 distinct
+    # (user, product) pairs against the configuration-model expectation, counted once
+    pairs = {(w, p) for w, p in zip(writer, product)}
+    deg_u = np.bincount([w for w, _ in pairs], minlength=n_users)
+    deg_p = np.bincount([p for _, p in pairs], minlength=n_products)
+    row = score_subgraphs(bundle, [{"user": ring, "product": obscure}]).iloc[0]
+    observed, expected = row["density_by_relation"]["wrote.about"]
+    assert observed == 18
+    assert expected == pytest.approx(deg_u[ring].sum() * deg_p[obscure].sum() / len(pairs))
+    assert set(row["density_by_relation"]) == {"follows", "wrote.about"}
+    assert "18 wrote.about" in explain_subgraph(bundle, found[0], scores=s).reason

@@ -24,6 +24,9 @@ of them into one score:
     self-pairs ``sum_i d_out_i d_in_i / m`` for a same-type relation), where ``D(S)``
     sums the members' degrees; on an undirected graph this is the familiar
     ``sum_{i<j} d_i d_j / (2m)``. Computed from degree sums: no ``N x N`` matrix.
+    Links through an observation node count as a relation of their own (``wrote.about``
+    where reviews are nodes: the user reviewed the product; distinct pairs, ``m`` =
+    their number), so a ring of reviewers is dense in the products it reviewed.
     ``density_ratio`` reports ``sum O / sum E`` over all relations.
 ``log_shared`` (shared-neighbour concentration)
     whether the members share outside neighbours that mostly serve them (one device
@@ -55,7 +58,7 @@ import pandas as pd
 from ..data.bundle import GraphBundle, as_bundle
 from ..typing import NodeType
 from .normalize import MAD_TO_STD
-from .graphview import (Group, GraphView, external_members, get_scores,
+from .graphview import (Group, GraphView, View, external_members, get_scores,
                         mean_pairwise_cosine, node_embeddings, resolve_group, robust_z)
 
 SCORE_TERMS = ("member_z", "log_density", "log_shared")
@@ -190,6 +193,7 @@ class _GroupScorer:
         self.out_deg = {et: np.asarray(m.sum(1)).ravel() for et, m in view.counts.items()}
         self.in_deg = {et: np.asarray(m.sum(0)).ravel() for et, m in view.counts.items()}
         self.m = {et: float(m.sum()) for et, m in view.counts.items()}
+        self.derived = _derived_views(view)
         # per view: distinct degrees of the b nodes and how many have each
         self.degree_hist = [np.unique(v.deg_b[v.deg_b >= 2], return_counts=True)
                             for v in view.views()]
@@ -284,6 +288,19 @@ class _GroupScorer:
             observed += obs
             expected += exp
             per[et[1]] = (round(obs, 6), round(exp, 6))
+        for v in self.derived:   # entity to entity through an observation node
+            a, b = group.get(v.a), group.get(v.b)
+            if a is None or b is None or not len(a) or not len(b) or v.adj.nnz == 0:
+                continue
+            sub = v.adj[a][:, b]
+            obs = float(sub.sum()) - (float(sub.diagonal().sum()) if v.a == v.b else 0.0)
+            exp = float(v.deg_a[a].sum() * v.deg_b[b].sum()) / v.adj.nnz
+            if v.a == v.b:
+                exp -= float((v.deg_a[a] * v.deg_b[a]).sum()) / v.adj.nnz
+            exp = max(exp, 0.0)
+            observed += obs
+            expected += exp
+            per[v.name] = (round(obs, 6), round(exp, 6))
         logs = [math.log((o + 1.0) / (e + 1.0)) for o, e in per.values()]
         return {"internal_edges": observed, "expected_edges": expected,
                 "density_ratio": observed / expected if expected > 0 else math.nan,
@@ -354,6 +371,23 @@ class _GroupScorer:
         external = float(np.concatenate(sims).mean()) if sims else math.nan
         return {"internal_sim": internal, "external_sim": external,
                 "consistency": internal - external}
+
+
+def _derived_views(view: GraphView) -> List[View]:
+    """The links through observation nodes (``wrote.about``: a user reviewed a
+    product), one direction of each: a group of reviewers dense in the products they
+    reviewed is dense in them as in any direct relation."""
+    out, seen = [], set()
+    for v in view.views():
+        if "." not in v.name:
+            continue
+        parts = frozenset(p[len("rev_"):] if p.startswith("rev_") else p
+                          for p in v.name.split("."))
+        key = (frozenset((v.a, v.b)), parts)
+        if key not in seen:
+            seen.add(key)
+            out.append(v)
+    return out
 
 
 def to_subgraph(bundle: GraphBundle, group: Group, row: Optional[Dict[str, Any]] = None,
