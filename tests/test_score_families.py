@@ -99,11 +99,11 @@ def test_user_rated_badly_by_everyone():
     assert dst["edges"].tolist() == [incoming]
     assert ex.edges["relation"].iloc[0] == "rev_rates"
     top = ex.features.iloc[0]
-    assert top["feature"].endswith("attr0 (incoming rates)") and top["value"] == -10
-    assert "attr0 (incoming rates)=-10" in ex.reason and "rates it" in ex.reason
+    assert top["feature"].endswith("attr0 over rates edges to it") and top["value"] == -10
+    assert "attr0 over rates edges to it=-10" in ex.reason and "rates it" in ex.reason
     # the component's rarity heads the list; each named input carries its own robust z
     assert re.search(r"isolated among its type \(outlier: [^)]*\): [^;]*attr0 "
-                     r"\(incoming rates\)=-10 \(-\d+\.\dσ\)", ex.reason), ex.reason
+                     r"over rates edges to it=-10 \(-\d+\.\dσ\)", ex.reason), ex.reason
 
 
 def test_merchant_explanation_names_the_payment_it_received():
@@ -112,7 +112,7 @@ def test_merchant_explanation_names_the_payment_it_received():
     ex = explain(h, ("merchant", 0), det)
     assert ex.edges.iloc[0][["relation", "other"]].tolist() == ["rev_pays", f"user:{planted}"]
     assert ex.features.iloc[0][["feature", "value"]].tolist() == [
-        "max attr0 (incoming pays)", 1000.0]
+        "max attr0 over pays edges to it", 1000.0]
     assert f"user {planted} pays it" in ex.reason
 
 

@@ -342,10 +342,11 @@ def _edge_attribute_rows(bundle: GraphBundle, t: NodeType, idx: int,
     """Per relation end and edge attribute where the node has such edges: the mean,
     min or max of the attribute over its edges (whichever is most unusual), robustly
     z-scored against the same aggregate of the type's other nodes with such edges:
-    ``"mean rating (incoming rates)" = -10``."""
+    ``"mean rating over rates edges to it" = -10`` (edges it receives) or ``"max
+    amount over its pays edges"`` (edges it sends)."""
     rows = []
     for et in bundle.edge_types:
-        for end, direction in ((0, "outgoing"), (1, "incoming")):
+        for end, edges in ((0, "its {} edges"), (1, "{} edges to it")):
             if (et[0], et[2])[end] != t:
                 continue
             aggregates = _memo(cache, ("edge_aggregates", et, end),
@@ -357,7 +358,8 @@ def _edge_attribute_rows(bundle: GraphBundle, t: NodeType, idx: int,
                 for stat, (agg, med, scale) in per.items():
                     z = float((agg[idx] - med) / scale)
                     if best is None or abs(z) > abs(best["z"]):
-                        best = {"feature": f"{stat} {column} ({direction} {et[1]})",
+                        best = {"feature": f"{stat} {column} over "
+                                           f"{edges.format(et[1])}",
                                 "value": float(agg[idx]), "z": z}
                 rows.append(best)
     return rows
