@@ -336,3 +336,31 @@ def test_a_review_ring_holds_the_products_its_members_reviewed():
     assert expected == pytest.approx(deg_u[ring].sum() * deg_p[obscure].sum() / len(pairs))
     assert set(row["density_by_relation"]) == {"follows", "wrote.about"}
     assert "18 wrote.about" in explain_subgraph(bundle, found[0], scores=s).reason
+
+
+def test_the_split_weighs_density_not_a_neighbour_shared_by_the_whole():
+    """A ring joined to a circle of friends, and three outside users who follow all of
+    them: they are concentrated shared neighbours of the whole (most of their links go
+    into it) but not of the ring alone, so the whole's full score beats the ring's. The
+    split still gives the ring back: it is denser than the whole."""
+    from graphad.scoring.discover import _Finder
+    from graphad.scoring.subgraph import _GroupScorer
+    bundle, _, ring, friends = _ring_and_friends()
+    ei = bundle.data["user", "follows", "user"].edge_index
+    fans = [140, 141, 142]
+    extra = torch.tensor([[f for f in fans for _ in range(20)], (ring + friends) * 3])
+    bundle.data["user", "follows", "user"].edge_index = torch.cat([ei, extra], dim=1)
+    view = GraphView(bundle)
+    whole = {"user": np.array(ring + friends), "merchant": np.array([0])}
+    scorer = _GroupScorer(bundle, view, None, None, 3)
+    ring_part = {"user": np.array(ring), "merchant": np.array([0])}
+    full_whole, full_ring = scorer._scored_terms(whole), scorer._scored_terms(ring_part)
+    assert full_whole["log_shared"] > 0 >= full_ring["log_shared"]
+    assert full_whole["score"] > full_ring["score"]
+    assert scorer.log_density(ring_part) > scorer.log_density(whole)
+    finder = _Finder(view, {"user": np.array(ring)}, ["user"], 0.01, 2, 1, 3, 100)
+    parts = finder.split(whole, scorer.log_density)
+    users = sorted(sorted(p["user"].tolist()) for p in parts)
+    assert users == [ring, friends]
+    assert [p.get("merchant", np.zeros(0)).tolist() for p in parts
+            if p["user"][0] in ring] == [[0]]

@@ -45,10 +45,14 @@
 7. **Split** (``split=True``): growth can join a ring to the community around it, since
    a community is dense too. Each group's own links (all relations) are partitioned by
    modularity (Louvain, seeded); the group gives way to its parts when two or more of
-   them are non-trivial groups themselves and the best of them scores higher than the
-   whole (:func:`~graphad.scoring.subgraph.score_subgraphs`' score, the one groups are
-   ranked by), so a split happens only where it sharpens the evidence. Then **rank**
-   the groups by that score.
+   them are non-trivial groups themselves and the best of them is denser than the
+   whole (``log_density`` of :func:`~graphad.scoring.subgraph.score_subgraphs`: its
+   internal links against a degree-preserving random graph), so a split happens only
+   where it sharpens the structural evidence. The parts are structural, and so is the
+   test: the full score also counts shared neighbours, whose "half" rule can favour
+   the whole for a reason unrelated to the split (a ring member left outside is a
+   concentrated neighbour of the ring plus one friend, not of the ring alone). Then
+   **rank** the groups by the full score.
 
 Nothing depends on a particular data set: the flagged share comes from the detector's
 contamination, ``alpha`` is an ordinary family-wise significance level, and the "half"
@@ -105,7 +109,7 @@ def find_suspicious_subgraphs(graph: Any, detector: Any = None,
             each other (step 5).
         hubs: also seed groups from hubs (shared resources with outlying degree).
         expand: rounds of growth (0: cores only).
-        split: split groups whose modularity parts score higher than the whole (step 7).
+        split: split groups whose modularity parts are denser than the whole (step 7).
         top_k: members averaged in the subgraph score's member term.
 
     Returns:
@@ -144,7 +148,7 @@ def find_suspicious_subgraphs(graph: Any, detector: Any = None,
             return []
         scorer = _GroupScorer(bundle, view, node_scores, detector, top_k)
         if split:
-            groups = [part for g in groups for part in finder.split(g, scorer.rank_score)]
+            groups = [part for g in groups for part in finder.split(g, scorer.log_density)]
         rows = [scorer.score(g) for g in groups]
         order = sorted(range(len(groups)), key=lambda i: -_finite(rows[i]["score"]))
         if k is not None:
@@ -481,12 +485,11 @@ class _Finder:
         return out
 
     # -------------------------------------------------------------- split
-    def split(self, group: Group, score: Callable[..., float]) -> List[Group]:
+    def split(self, group: Group, density: Callable[[Group], float]) -> List[Group]:
         """``group``'s non-trivial modularity parts (Louvain on its own links, all
         relations; seeded) when there are two or more (it is several groups joined,
-        not one with a few loose members) and the best scores higher than the whole by
-        ``score(part, group)`` (the part scored as if the rest of the group were still
-        in it for its shared neighbours), else ``[group]`` (step 7 of
+        not one with a few loose members) and the best is denser than the whole by
+        ``density`` (``log_density``), else ``[group]`` (step 7 of
         :func:`find_suspicious_subgraphs`)."""
         nodes = np.concatenate([idx + self.off[t] for t, idx in group.items()])
         if nodes.size < 2 * self.min_size:
@@ -502,7 +505,7 @@ class _Finder:
         for i, part in enumerate(parts):
             labels[nodes[sorted(part)]] = i
         pieces = self.groups(labels)
-        if len(pieces) >= 2 and max(score(p, group) for p in pieces) > score(group):
+        if len(pieces) >= 2 and max(density(p) for p in pieces) > density(group):
             return pieces
         return [group]
 

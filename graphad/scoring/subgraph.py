@@ -212,18 +212,15 @@ class _GroupScorer:
         row.update(self._consistency(group))
         return row
 
-    def rank_score(self, group: Group, within: Optional[Group] = None) -> float:
-        """The group's combined score alone (no descriptive measurements); with
-        ``within`` (a larger group holding it), its nodes do not count as shared
-        outside neighbours, so that leaving members out adds no evidence."""
-        return self._scored_terms(group, within)["score"]
+    def log_density(self, group: Group) -> float:
+        """The group's ``log_density`` term alone (how much denser than chance)."""
+        return self._density(group)["log_density"]
 
-    def _scored_terms(self, group: Group, within: Optional[Group] = None
-                      ) -> Dict[str, Any]:
+    def _scored_terms(self, group: Group) -> Dict[str, Any]:
         row: Dict[str, Any] = {}
         row.update(self._member_terms(group))
         row.update(self._density(group))
-        row.update(self._shared(group, within))
+        row.update(self._shared(group))
         terms = [row[t] for t in SCORE_TERMS if np.isfinite(row[t])]
         row["score"] = float(np.mean(terms)) if terms else float("nan")
         return row
@@ -308,7 +305,7 @@ class _GroupScorer:
                 "density_by_relation": per}
 
     # -------------------------------------------------------------- shared neighbours
-    def _shared(self, group: Group, within: Optional[Group] = None) -> Dict[str, Any]:
+    def _shared(self, group: Group) -> Dict[str, Any]:
         observed = expected = 0.0
         per: Dict[str, Tuple[float, float]] = {}
         best: Dict[Tuple[NodeType, int], Tuple[int, int]] = {}
@@ -317,7 +314,7 @@ class _GroupScorer:
             if members is None or not len(members):
                 continue
             nbrs, k = np.unique(v.adj[members].indices, return_counts=True)
-            inside = (within if within is not None else group).get(v.b)
+            inside = group.get(v.b)
             if inside is not None and len(inside) and nbrs.size:
                 keep = ~np.isin(nbrs, inside)
                 nbrs, k = nbrs[keep], k[keep]
