@@ -33,7 +33,7 @@ def path_length(n: Tensor) -> Tensor:
 
 
 def fit_forest(x: np.ndarray, seed: int, n_trees: int = N_TREES,
-                max_samples: int = MAX_SAMPLES, grower: str = "torch") -> Dict[str, Tensor]:
+               max_samples: int = MAX_SAMPLES, grower: str = "torch") -> Dict[str, Tensor]:
     """Fit an isolation forest on ``x [n, d]``; its trees as tensors ``[trees, nodes]``.
 
     ``grower``: ``"torch"`` grows all trees at once (:func:`~graphad.nn.forest_grow.

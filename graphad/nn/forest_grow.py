@@ -20,7 +20,7 @@ scikit-learn's, not the same random draws: scores agree in distribution, not bit
 from __future__ import annotations
 
 import math
-from typing import Dict
+from typing import Callable, Dict
 
 import numpy as np
 import torch
@@ -32,9 +32,10 @@ ROW_BUDGET = 1 << 22   # sampled values gathered at once when a node checks all 
 
 
 def grow_forest(x: Tensor, seed: int, n_trees: int, max_samples: int,
-                path_length) -> Dict[str, Tensor]:
+                path_length: Callable[[Tensor], Tensor]) -> Dict[str, Tensor]:
     """Grow ``n_trees`` isolation trees on ``x [n, d]`` (``float32``).
 
+    ``path_length(n)``: the average path length below a leaf of ``n`` rows.
     Returns ``feat, thr, left, right, leaf [trees, 2^(D+1) - 1]`` (``feat = -1`` at a
     leaf, ``leaf`` = the average path length below a leaf) and ``psi``.
     """

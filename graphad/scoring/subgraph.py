@@ -376,7 +376,7 @@ def _derived_views(view: GraphView) -> List[View]:
     reviewed is dense in them as in any direct relation."""
     out, seen = [], set()
     for v in view.views():
-        if "." not in v.name:
+        if v.name in (v.edge_type[1], "rev_" + v.edge_type[1]):   # a direct relation
             continue
         parts = frozenset(p[len("rev_"):] if p.startswith("rev_") else p
                           for p in v.name.split("."))
