@@ -27,7 +27,7 @@ _EXPORTS = {
     "LateFusionIForest": "graphad.detectors", "make_detector": "graphad.detectors",
     "scores_table": "graphad.scoring.table",
     "explain": "graphad.scoring.explain", "explain_many": "graphad.scoring.explain",
-    "explain_subgraph": "graphad.scoring.explain_subgraph",
+    "explain_subgraph": "graphad.scoring.subgraph_explanation",
     "find_suspicious_subgraphs": "graphad.scoring.discover",
     "score_subgraphs": "graphad.scoring.subgraph",
     "GraphadError": "graphad.errors", "DataValidationError": "graphad.errors",

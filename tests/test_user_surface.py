@@ -469,3 +469,22 @@ def test_top_k_lists_tied_scores_in_rank_order():
     top = top_k(table, "user", 10)
     assert top["rank"].tolist() == list(range(1, 11))
     assert top["id"].tolist() == [f"u{i}" for i in range(10)]
+
+
+def test_lazy_names_are_not_shadowed_by_submodules():
+    """Once a submodule of ``graphad.scoring`` is imported (the HTML report and the CLI
+    import them), the package attribute of that name is the module: no public name may
+    share a submodule's name, or ``from graphad.scoring import name`` turns into a
+    module in a notebook that made a report first."""
+    import importlib
+    import types
+    import graphad
+    import graphad.scoring as scoring
+    for name, module in scoring._LAZY.items():
+        importlib.import_module(module, "graphad.scoring")
+        assert not isinstance(getattr(scoring, name), types.ModuleType), name
+    for name, module in graphad._EXPORTS.items():
+        importlib.import_module(module)
+        assert not isinstance(getattr(graphad, name), types.ModuleType), name
+    from graphad.scoring import explain_subgraph
+    assert callable(explain_subgraph)

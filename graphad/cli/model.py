@@ -441,7 +441,7 @@ def subgraphs(model_path: Optional[str], schema_path: str, tables_dir: Optional[
     """
     from ..scoring.discover import (evaluate_subgraph_recovery,
                                     find_suspicious_subgraphs, recovery_summary)
-    from ..scoring.explain_subgraph import explain_subgraph
+    from ..scoring.subgraph_explanation import explain_subgraph
     from ..data.io import atomic_write_table, check_writable, table_format
     from ..scoring.graphview import GraphView
     from ..scoring.subgraph import Subgraph

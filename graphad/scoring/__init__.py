@@ -10,7 +10,8 @@ _LAZY = {
     "find_suspicious_subgraphs": ".discover", "evaluate_subgraph_recovery": ".discover",
     "recovery_summary": ".discover",
     "Explanation": ".explain",
-    "SubgraphExplanation": ".explain_subgraph", "explain_subgraph": ".explain_subgraph",
+    "SubgraphExplanation": ".subgraph_explanation",
+    "explain_subgraph": ".subgraph_explanation",
 }
 
 

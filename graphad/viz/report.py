@@ -91,7 +91,7 @@ def render_report(graph: Any, detector: Any, top: int = 20, subgraphs: int = 5,
     """
     from ..scoring.discover import find_suspicious_subgraphs
     from ..scoring.explain import all_edge_scores, explain
-    from ..scoring.explain_subgraph import explain_subgraph
+    from ..scoring.subgraph_explanation import explain_subgraph
     from ..scoring.graphview import GraphView
     from .evidence import evidence_panel, linked_observations, plot_cross_modal
     from .scores import plot_score_distribution
