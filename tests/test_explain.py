@@ -215,3 +215,27 @@ def test_explaining_and_discovering_prepare_and_score_the_graph_once(fitted_smal
         det.score_edges(g)
         torch.testing.assert_close(det.decision_function(g), first)
     assert calls == {"prepare": 1, "errors": 1} and g is bundle
+
+
+def test_reason_wording_of_inputs_and_forests():
+    """Inputs carry their own robust z; where none is far out alone the reason says it
+    is a combination, not the largest input's doing; the two forests read apart."""
+    import pandas as pd
+    from types import SimpleNamespace
+    from graphad.components import spec_for
+    from graphad.scoring.reasons import unusual_features_text
+    far = SimpleNamespace(features=pd.DataFrame(
+        {"feature": ["balance", "age"], "value": [9e5, 17.0], "z": [6.04, -2.31]}))
+    assert unusual_features_text(far) == "balance=900000 (+6.0σ), age=17 (-2.3σ)"
+    near = SimpleNamespace(features=pd.DataFrame(
+        {"feature": ["age", "n_followers"], "value": [27.0, 16.0], "z": [-0.94, 0.5]}))
+    assert unusual_features_text(near) == ("a rare combination of inputs, none far out "
+                                           "alone (largest: age=27, -0.9σ)")
+    own = spec_for("outlier").words(far, "outlier", ": 1 in 840")
+    fused = spec_for("outlier").words(far, "outlier:fused", ": 1 in 810")
+    assert own == "inputs isolated among its type (outlier: 1 in 840): " \
+                  "balance=900000 (+6.0σ), age=17 (-2.3σ)"
+    assert fused == ("its own and its neighbours' inputs isolated among its type "
+                     "(outlier:fused: 1 in 810)")
+    assert spec_for("attribute").words(near, "attribute", ": 1 in 410").startswith(
+        "unusual attributes (attribute: 1 in 410): a rare combination of inputs")

@@ -102,7 +102,7 @@ def test_user_rated_badly_by_everyone():
     assert top["feature"].endswith("attr0 over rates edges to it") and top["value"] == -10
     assert "attr0 over rates edges to it=-10" in ex.reason and "rates it" in ex.reason
     # the component's rarity heads the list; each named input carries its own robust z
-    assert re.search(r"isolated among its type \(outlier: [^)]*\): [^;]*attr0 "
+    assert re.search(r"unusual attributes \(attribute: [^)]*\): [^;]*attr0 "
                      r"over rates edges to it=-10 \(-\d+\.\dσ\)", ex.reason), ex.reason
 
 

@@ -10,7 +10,8 @@ components, higher = more anomalous:
 * ``cross_modal:<a>~<b>``: one modality of an entity badly predicts another;
 * ``edge``: its most unusual incident edge against the endpoints' other edges;
 * ``peer:<s>``: unlike its peers through a shared ``s`` node (two hops);
-* ``outlier``: isolated among its type (isolation forest on the fused input).
+* ``outlier``, ``outlier:fused``: inputs isolated among its type (isolation forests on
+  the own and on the fused input).
 """
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ def node_reason(ex: Any) -> str:
         if len(parts) >= 2 or not (row["z"] >= least) or row["contribution"] <= 0:
             continue
         text = _component_phrase(ex, row["component"], float(row["z"]))
-        if text:
+        if text and text not in parts:
             parts.append(text)
     named = " ".join(parts)
     if not ex.edges.empty and "unusual link" not in named and len(parts) < 3:
@@ -71,14 +71,19 @@ def _component_phrase(ex: Any, name: str, z: float) -> str:
 
 def unusual_features_text(ex: Any, most: int = 2, least_z: float = 2.0) -> str:
     """The explanation's top ``most`` inputs that lie ``least_z`` robust deviations or
-    more from their type's median (at least the top one), each with its own robust z:
-    ``"a=1 (+4.2σ), b=x (-2.3σ)"``. A component's rarity belongs to the component, so
-    callers put it before this list, never after a single feature."""
+    more from their type's median, each with its own robust z: ``"a=1 (+4.2σ), b=x
+    (-2.3σ)"``; where none is, ``"a rare combination of inputs, none far out alone
+    (largest: a=1, -0.9σ)"``. A component's rarity belongs to the component, so callers
+    put it before this text, never after a single feature."""
     rows = ex.features.head(most)
     keep = rows[rows["z"].abs() >= least_z]
-    rows = keep if not keep.empty else rows.head(1)
+    if keep.empty:      # a rare combination of ordinary values, not one odd value
+        r = rows.iloc[0]
+        z = _z_text(r["z"]).strip(" ()")
+        return (f"a rare combination of inputs, none far out alone (largest: "
+                f"{feature_text(r['feature'], r['value'])}{', ' + z if z else ''})")
     return ", ".join(f"{feature_text(r['feature'], r['value'])}{_z_text(r['z'])}"
-                     for _, r in rows.iterrows())
+                     for _, r in keep.iterrows())
 
 
 def _z_text(z: Any) -> str:

@@ -157,9 +157,9 @@ def _phrase(ex, name: str, rarity: str) -> str:
                           if k not in ("relation", "other", "z", "error") and
                           not (isinstance(v, float) and math.isnan(v)))
         return (f"unusual link: {link_text(e['relation'], e['other'])}"
-                f"{f' ({attrs})' if attrs else ''}, unlike the other edges of its "
-                f"endpoints (edge{rarity})")
-    return f"an edge unlike the others of its endpoints (edge{rarity})"
+                f"{f' ({attrs})' if attrs else ''}, unlike the other edges at one of "
+                f"its ends (edge{rarity})")
+    return f"an edge unlike the others at one of its ends (edge{rarity})"
 
 
 register_component(ComponentSpec("edge", "most unusual incident edge attributes",

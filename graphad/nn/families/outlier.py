@@ -107,12 +107,16 @@ def _safe(t: NodeType) -> str:
 
 
 def _phrase(ex, name: str, rarity: str) -> str:
+    if name != "outlier":      # outlier:fused: its own and its neighbours' inputs
+        return f"its own and its neighbours' inputs isolated among its type " \
+               f"({name}{rarity})"
     if not ex.features.empty:
         from ...scoring.reasons import unusual_features_text
-        return f"isolated among its type (outlier{rarity}): {unusual_features_text(ex)}"
-    return f"isolated among its type (outlier{rarity})"
+        return f"inputs isolated among its type ({name}{rarity}): " \
+               f"{unusual_features_text(ex)}"
+    return f"inputs isolated among its type ({name}{rarity})"
 
 
-register_component(ComponentSpec("outlier", "isolated among its type (isolation forest)",
-                                 phrase=_phrase))
+register_component(ComponentSpec("outlier", "inputs isolated among its type (isolation "
+                                 "forest)", phrase=_phrase))
 
