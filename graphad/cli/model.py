@@ -464,7 +464,9 @@ def subgraphs(model_path: Optional[str], schema_path: str, tables_dir: Optional[
         view = GraphView(bundle)
         found = find_suspicious_subgraphs(bundle, det, scores=scores, k=top,
                                           quantile=quantile, alpha=alpha, hubs=hubs)
-        click.echo(f"\n{len(found)} suspicious subgraph(s):")
+        fewer = (f" (all that discovery found; --top {top} asked for more)"
+                 if top is not None and len(found) < top else "")
+        click.echo(f"\n{len(found)} suspicious subgraph(s){fewer}:")
         frames = []
         for sg in found:
             d = sg.details
