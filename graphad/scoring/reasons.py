@@ -79,16 +79,22 @@ def unusual_features_text(ex: Any, most: int = 2, least_z: float = 2.0) -> str:
     keep = rows[rows["z"].abs() >= least_z]
     if keep.empty:      # a rare combination of ordinary values, not one odd value
         r = rows.iloc[0]
-        z = _z_text(r["z"]).strip(" ()")
+        z = _z_value(r["z"])
         return (f"a rare combination of inputs, none far out alone (largest: "
                 f"{feature_text(r['feature'], r['value'])}{', ' + z if z else ''})")
     return ", ".join(f"{feature_text(r['feature'], r['value'])}{_z_text(r['z'])}"
                      for _, r in keep.iterrows())
 
 
+def _z_value(z: Any) -> str:
+    """``"+4.2σ"``: a feature's robust z against its type ("" where unknown)."""
+    return f"{float(z):+.1f}σ" if pd.notna(z) and np.isfinite(float(z)) else ""
+
+
 def _z_text(z: Any) -> str:
-    """``" (+4.2σ)"``: a feature's robust z against its type ("" where unknown)."""
-    return f" ({float(z):+.1f}σ)" if pd.notna(z) and np.isfinite(float(z)) else ""
+    """``" (+4.2σ)"`` after a feature ("" where unknown)."""
+    value = _z_value(z)
+    return f" ({value})" if value else ""
 
 
 def feature_text(name: str, value: Any) -> str:

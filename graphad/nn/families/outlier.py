@@ -108,12 +108,12 @@ def _safe(t: NodeType) -> str:
 
 def _phrase(ex, name: str, rarity: str) -> str:
     if name != "outlier":      # outlier:fused: its own and its neighbours' inputs
-        return f"its own and its neighbours' inputs isolated among its type " \
-               f"({name}{rarity})"
+        return (f"its own and its neighbours' inputs isolated among its type "
+                f"({name}{rarity})")
     if not ex.features.empty:
         from ...scoring.reasons import unusual_features_text
-        return f"inputs isolated among its type ({name}{rarity}): " \
-               f"{unusual_features_text(ex)}"
+        return (f"inputs isolated among its type ({name}{rarity}): "
+                f"{unusual_features_text(ex)}")
     return f"inputs isolated among its type ({name}{rarity})"
 
 
