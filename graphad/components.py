@@ -74,6 +74,7 @@ def _load() -> None:
         import graphad.scoring.rollup  # noqa: F401  (registers obs: / nbr:)
         import graphad.scoring.proximity  # noqa: F401  (registers near)
         import graphad.scoring.resemblance  # noqa: F401  (registers resemble)
+        import graphad.scoring.group_evidence  # noqa: F401  (registers group)
 
 
 def spec_for(name: str) -> ComponentSpec:

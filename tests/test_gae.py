@@ -105,7 +105,7 @@ def test_clone_and_get_params_round_trip():
                   device="cpu", verbose=True, contamination=0.05,
                   weights={"structure": 2.0}, rollup=False, max_input_dim=12,
                   trim=0.05, bottleneck=True, normalize="robust_z", combination="mean",
-                  max_steps=40)
+                  max_steps=40, groups=False)
     det = MultimodalGAE(**params)
     assert det.get_params() == params            # every hyper-parameter, by name
     assert MultimodalGAE().get_params().keys() == params.keys()
@@ -216,6 +216,7 @@ def test_predict_confidence_in_unit_interval(graph, fitted):
     (dict(hidden=0), "hidden"),
     (dict(conv="hgt", hidden=15), "divisible"),
     (dict(dropout=1.0), "dropout"),
+    (dict(groups="yes"), "groups"),
 ])
 def test_bad_params_raise_value_error(params, match):
     det = MultimodalGAE(**params)
@@ -226,7 +227,7 @@ def test_bad_params_raise_value_error(params, match):
 
 def test_components_and_roll_up(graph, fitted):
     comps = fitted.score_components(graph)
-    common = {"attribute", "structure", "consistency", "outlier", "outlier:fused"}
+    common = {"attribute", "structure", "consistency", "outlier", "outlier:fused", "group"}
     assert set(comps["user"]) == common | {"nbr:device", "edge", "peer:device"}
     assert set(comps["device"]) == common | {"nbr:user", "edge", "peer:user"}
     scores = fitted.decision_function(graph)

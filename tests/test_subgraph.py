@@ -344,7 +344,7 @@ def test_the_split_weighs_density_not_a_neighbour_shared_by_the_whole():
     into it) but not of the ring alone, so the whole's full score beats the ring's. The
     split still gives the ring back: it is denser than the whole."""
     from graphad.scoring.discover import _Finder
-    from graphad.scoring.subgraph import _GroupScorer
+    from graphad.scoring.subgraph import GroupScorer
     bundle, _, ring, friends = _ring_and_friends()
     ei = bundle.data["user", "follows", "user"].edge_index
     fans = [140, 141, 142]
@@ -352,9 +352,9 @@ def test_the_split_weighs_density_not_a_neighbour_shared_by_the_whole():
     bundle.data["user", "follows", "user"].edge_index = torch.cat([ei, extra], dim=1)
     view = GraphView(bundle)
     whole = {"user": np.array(ring + friends), "merchant": np.array([0])}
-    scorer = _GroupScorer(bundle, view, None, None, 3)
+    scorer = GroupScorer(bundle, view, None, None, 3)
     ring_part = {"user": np.array(ring), "merchant": np.array([0])}
-    full_whole, full_ring = scorer._scored_terms(whole), scorer._scored_terms(ring_part)
+    full_whole, full_ring = scorer.scored_terms(whole), scorer.scored_terms(ring_part)
     assert full_whole["log_shared"] > 0 >= full_ring["log_shared"]
     assert full_whole["score"] > full_ring["score"]
     assert scorer.log_density(ring_part) > scorer.log_density(whole)

@@ -72,16 +72,26 @@ class BaseDetector(BaseEstimator):
     the components (a strong lone component is not averaged away), ``"mean"`` = the
     weighted mean of their positive parts, ``"omnibus"`` = both, each calibrated on the
     training graph (``calibration_``), joined by their harmonic mean p-value.
+
+    ``groups=True`` adds a second stage: the nodes flagged by the score so far (at the
+    ``contamination`` share) seed subgraph discovery on the whole graph, and each member
+    of a group with two or more entity types gets the ``group`` component (see
+    :mod:`graphad.scoring.group_evidence`), normalised and combined with the others.
+    Fitted for it: ``group_calibration_`` and ``group_threshold_`` (the first stage's
+    calibration and flagging thresholds) and ``group_normalizer_`` (None where the
+    graph has fewer than two entity types: no stage).
     """
 
     def __init__(self, contamination: float = 0.1,
                  weights: Optional[Mapping[str, float]] = None, rollup: bool = True,
-                 normalize: str = "surprisal", combination: str = "hmp"):
+                 normalize: str = "surprisal", combination: str = "hmp",
+                 groups: bool = False):
         self.contamination = contamination
         self.normalize = normalize
         self.weights = weights
         self.rollup = rollup
         self.combination = combination
+        self.groups = groups
 
     # ------------------------------------------------------------------ hooks
     @abstractmethod
@@ -119,7 +129,7 @@ class BaseDetector(BaseEstimator):
             {t: {k: v for k, v in c.items() if is_rollup(k)}
              for t, c in comps.items()})
         self.edge_normalizer_, self.edge_calibration_ = self._fit_edge_scoring(bundle)
-        comps = self._normalise_rollup(comps)
+        comps = self._fit_groups(bundle, self._normalise_rollup(comps))
         self.calibration_ = self._fit_calibration(comps)
         self.decision_scores_ = self.combine(comps)
         self.threshold_ = fit_thresholds(self.decision_scores_, self.contamination)
@@ -213,9 +223,57 @@ class BaseDetector(BaseEstimator):
                        else {})} if t in learned else c
                 for t, c in comps.items()}
 
+    def _scoring_memo(self, bundle: GraphBundle) -> Optional[Dict[str, Any]]:
+        """What one :meth:`scoring_once` block has computed for ``bundle`` so far (to
+        add to), or None outside such a block."""
+        return None
+
     def _unsupervised_components(self, bundle: GraphBundle) -> Components:
         comps = self._finish(bundle, self._components(bundle))
-        return self._normalise_rollup(comps)
+        return self._with_groups(bundle, self._normalise_rollup(comps))
+
+    def _fit_groups(self, bundle: GraphBundle, comps: Components) -> Components:
+        """Fit the ``group`` stage (``groups=True``) on the training graph; ``comps``
+        with the ``group`` component added where the stage applies."""
+        self.group_normalizer_ = self.group_calibration_ = self.group_threshold_ = None
+        if not self.groups:
+            return comps
+        from ..scoring.group_evidence import entity_types
+        if len(entity_types(bundle)) < 2:
+            return comps
+        self.group_calibration_ = self._fit_calibration(comps)
+        scores = self._first_stage(comps)
+        self.group_threshold_ = fit_thresholds(scores, self.contamination)
+        raw = self._group_raw(bundle, scores)
+        self.group_normalizer_ = self._normalizer().fit(raw)
+        return self._with_groups(bundle, comps, raw)
+
+    def _first_stage(self, comps: Components) -> Dict[NodeType, Tensor]:
+        """Unsupervised scores without the ``group`` component (what flags seeds)."""
+        rule = getattr(self, "combination", "hmp")
+        return {t: self._combine_one(t, c, self.weights, rule, self.group_calibration_)
+                for t, c in comps.items()}
+
+    def _group_raw(self, bundle: GraphBundle, scores: Mapping[NodeType, Tensor]
+                   ) -> Components:
+        from ..scoring.group_evidence import group_evidence
+        return group_evidence(bundle, scores, self.group_threshold_)
+
+    def _with_groups(self, bundle: GraphBundle, comps: Components,
+                     raw: Optional[Components] = None) -> Components:
+        """``comps`` plus the normalised ``group`` component, where fitted with it."""
+        normalizer = getattr(self, "group_normalizer_", None)
+        if normalizer is None:
+            return comps
+        memo = self._scoring_memo(bundle)
+        if raw is None:
+            raw = memo.get("group") if memo is not None else None
+        if raw is None:
+            raw = self._group_raw(bundle, self._first_stage(comps))
+        if memo is not None:
+            memo["group"] = raw
+        normed = normalizer.transform(raw)
+        return {t: {**c, **normed.get(t, {})} for t, c in comps.items()}
 
     def decision_function(self, graph: Any) -> Dict[NodeType, Tensor]:
         """Anomaly scores ``{type: FloatTensor[n]}`` (higher = more anomalous).
@@ -340,6 +398,8 @@ class BaseDetector(BaseEstimator):
         if self.normalize not in NORMALIZERS:
             raise ValueError(f"{type(self).__name__}: normalize must be one of "
                              f"{sorted(NORMALIZERS)}, got {self.normalize!r}")
+        if not isinstance(self.groups, bool):
+            raise ValueError(f"{name}: groups must be True or False, got {self.groups!r}")
         if self.combination not in RULES:
             raise ValueError(f"{type(self).__name__}: combination must be one of "
                              f"{list(RULES)}, got {self.combination!r}")

@@ -67,7 +67,7 @@ class DeepDetector(BaseDetector):
         device: ``"cpu"``, ``"cuda"``... (``None``: cuda when available).
         verbose: log the loss every 10 epochs.
         max_input_dim: wider inputs are PCA-reduced to this many columns.
-        contamination, weights, rollup, normalize, combination: see
+        contamination, weights, rollup, normalize, combination, groups: see
             :class:`BaseDetector`.
     """
 
@@ -76,9 +76,10 @@ class DeepDetector(BaseDetector):
                  seed: int = 0, device: Optional[str] = None, verbose: bool = False,
                  contamination: float = 0.1, weights=None, rollup: bool = True,
                  max_input_dim: int = 64, normalize: str = "surprisal",
-                 combination: str = "hmp", max_steps: Optional[int] = MAX_STEPS):
+                 combination: str = "hmp", max_steps: Optional[int] = MAX_STEPS,
+                 groups: bool = False):
         super().__init__(contamination=contamination, weights=weights, rollup=rollup,
-                         normalize=normalize, combination=combination)
+                         normalize=normalize, combination=combination, groups=groups)
         self.max_input_dim = max_input_dim
         self.epochs = epochs
         self.max_steps = max_steps
@@ -363,6 +364,10 @@ class DeepDetector(BaseDetector):
             yield bundle
         finally:
             del self._fit_memo
+
+    def _scoring_memo(self, bundle: GraphBundle) -> Optional[Dict[str, Any]]:
+        memo = getattr(self, "_fit_memo", None)
+        return memo if memo is not None and memo.get("bundle") is bundle else None
 
     def _prepared(self, bundle: GraphBundle) -> HeteroData:
         """``bundle`` prepared for scoring; once per :meth:`scoring_once` block."""

@@ -46,6 +46,8 @@ class MultimodalGAE(DeepDetector):
         normalize: ``"surprisal"`` or ``"robust_z"`` (see :class:`BaseDetector`).
         combination: ``"omnibus"``, ``"hmp"``, ``"mean"``, ``"max"`` or ``"rank"`` (see
             :mod:`graphad.scoring.combine`).
+        groups: add the ``group`` component, membership of a discovered group with
+            two or more entity types (see :class:`BaseDetector`).
 
     Example:
         >>> det = MultimodalGAE(seed=0).fit(graph)
@@ -60,13 +62,14 @@ class MultimodalGAE(DeepDetector):
                  contamination: float = 0.1, weights: Optional[Dict[str, float]] = None,
                  rollup: bool = True, max_input_dim: int = 64, trim: float = 0.0,
                  bottleneck: bool = False, normalize: str = "surprisal",
-                 combination: str = "omnibus", max_steps: Optional[int] = MAX_STEPS):
+                 combination: str = "omnibus", max_steps: Optional[int] = MAX_STEPS,
+                 groups: bool = True):
         super().__init__(epochs=epochs, lr=lr, weight_decay=weight_decay,
                          batch_size=batch_size, num_neighbors=num_neighbors, seed=seed,
                          device=device, verbose=verbose, contamination=contamination,
                          weights=weights, rollup=rollup, max_input_dim=max_input_dim,
                          normalize=normalize, combination=combination,
-                         max_steps=max_steps)
+                         max_steps=max_steps, groups=groups)
         self.hidden = hidden
         self.layers = layers
         self.conv = conv

@@ -73,7 +73,7 @@ from scipy.stats import binom, poisson
 from ..errors import GraphadError
 from ..typing import NodeType
 from .graphview import Group, GraphView, check_type, get_scores, scoring_once
-from .subgraph import Subgraph, _GroupScorer, to_subgraph
+from .subgraph import GroupScorer, Subgraph, to_subgraph
 
 DEFAULT_QUANTILE = 0.05
 #: seed of the modularity split (step 7), so that discovery is repeatable
@@ -131,24 +131,14 @@ def find_suspicious_subgraphs(graph: Any, detector: Any = None,
                                "scores")
         view = GraphView(bundle)
         flagged = flag_nodes(bundle, node_scores, detector, quantile, node_types)
-        finder = _Finder(view, flagged, list(flagged), alpha, min_shared, min_support,
-                         min_size, max_size)
-        labels = finder.prune(finder.components())
-        if resources:
-            labels = finder.add_flagged_resources(labels)
-        if hubs:
-            labels = finder.add_hubs(labels)
-        for _ in range(int(expand)):
-            grown = finder.grow(labels)
-            if grown is None:
-                break
-            labels = grown
-        groups = finder.groups(labels)
+        scorer = GroupScorer(bundle, view, node_scores, detector, top_k)
+        groups = discover_groups(view, flagged, scorer, alpha=alpha,
+                                 min_shared=min_shared, min_support=min_support,
+                                 min_size=min_size, max_size=max_size,
+                                 resources=resources, hubs=hubs, expand=expand,
+                                 split=split)
         if not groups:
             return []
-        scorer = _GroupScorer(bundle, view, node_scores, detector, top_k)
-        if split:
-            groups = [part for g in groups for part in finder.split(g, scorer.log_density)]
         rows = [scorer.score(g) for g in groups]
         order = sorted(range(len(groups)), key=lambda i: -_finite(rows[i]["score"]))
         if k is not None:
@@ -159,6 +149,32 @@ def find_suspicious_subgraphs(graph: Any, detector: Any = None,
                      for t, idx in groups[i].items()}
             out.append(to_subgraph(bundle, groups[i], rows[i], rank=rank, seeds=seeds))
         return out
+
+
+def discover_groups(view: GraphView, flagged: Group, scorer: GroupScorer,
+                    alpha: float = 0.01, min_shared: int = 2, min_support: int = 1,
+                    min_size: int = 3, max_size: int = 100, resources: bool = True,
+                    hubs: bool = False, expand: int = 2, split: bool = True
+                    ) -> List[Group]:
+    """Steps 2-7 of :func:`find_suspicious_subgraphs` (unranked): the groups, as
+    ``{node_type: sorted indices}``, around the ``flagged`` nodes of ``view``'s graph;
+    ``scorer`` gives the split its density test."""
+    finder = _Finder(view, flagged, list(flagged), alpha, min_shared, min_support,
+                     min_size, max_size)
+    labels = finder.prune(finder.components())
+    if resources:
+        labels = finder.add_flagged_resources(labels)
+    if hubs:
+        labels = finder.add_hubs(labels)
+    for _ in range(int(expand)):
+        grown = finder.grow(labels)
+        if grown is None:
+            break
+        labels = grown
+    groups = finder.groups(labels)
+    if split:
+        groups = [part for g in groups for part in finder.split(g, scorer.log_density)]
+    return groups
 
 
 def _finite(x: float) -> float:
@@ -593,5 +609,5 @@ def recovery_summary(table: pd.DataFrame) -> pd.DataFrame:
     return out[["kind", "groups", "recovered", "share", "precision", "recall"]]
 
 
-__all__ = ["find_suspicious_subgraphs", "flag_nodes", "evaluate_subgraph_recovery",
-           "recovery_summary"]
+__all__ = ["find_suspicious_subgraphs", "discover_groups", "flag_nodes",
+           "evaluate_subgraph_recovery", "recovery_summary"]

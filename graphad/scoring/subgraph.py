@@ -163,7 +163,7 @@ def score_subgraphs(graph: Any, groups: Union[Sequence[GroupLike], Mapping[Any, 
         names = [g.rank if isinstance(g, Subgraph) and g.rank else i
                  for i, g in enumerate(items)]
     resolved = [resolve_group(bundle, g) for g in items]
-    scorer = _GroupScorer(bundle, view or GraphView(bundle),
+    scorer = GroupScorer(bundle, view or GraphView(bundle),
                           get_scores(bundle, detector, scores), detector, int(k))
     rows = []
     for name, group in zip(names, resolved):
@@ -179,8 +179,8 @@ def _looks_like_group(groups: Mapping, bundle: GraphBundle) -> bool:
         isinstance(v, (Mapping, Subgraph)) for v in groups.values())
 
 
-class _GroupScorer:
-    """Per-graph precomputation shared by all groups."""
+class GroupScorer:
+    """Scores groups of one graph (the per-graph precomputation shared by all)."""
 
     def __init__(self, bundle: GraphBundle, view: GraphView, scores, detector, k: int):
         self.bundle, self.view, self.k = bundle, view, max(1, k)
@@ -208,7 +208,7 @@ class _GroupScorer:
         row: Dict[str, Any] = {"size": int(sum(len(v) for v in group.values()))}
         for t in self.bundle.node_types:
             row[f"n_{t}"] = int(len(group.get(t, ())))
-        row.update(self._scored_terms(group))
+        row.update(self.scored_terms(group))
         row.update(self._consistency(group))
         return row
 
@@ -216,7 +216,9 @@ class _GroupScorer:
         """The group's ``log_density`` term alone (how much denser than chance)."""
         return self._density(group)["log_density"]
 
-    def _scored_terms(self, group: Group) -> Dict[str, Any]:
+    def scored_terms(self, group: Group) -> Dict[str, Any]:
+        """The member, density and shared-neighbour terms and their ``score`` (no
+        latents needed)."""
         row: Dict[str, Any] = {}
         row.update(self._member_terms(group))
         row.update(self._density(group))

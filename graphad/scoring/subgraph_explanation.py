@@ -19,7 +19,7 @@ import pandas as pd
 from ..data.bundle import as_bundle
 from .explain import _table_text, contributions
 from .graphview import GraphView, external_members, resolve_group
-from .subgraph import SCORE_TERMS, _GroupScorer
+from .subgraph import SCORE_TERMS, GroupScorer
 
 _SHARED = re.compile(r"^(?P<type>[^:]+):(?P<id>.*) \((?P<k>\d+)/(?P<d>\d+)\)$")
 
@@ -96,7 +96,7 @@ def explain_subgraph(graph: Any, group: Any, detector: Any = None, scores=None,
         scores = detector.combine(comps)
     row = getattr(group, "details", None)
     if not row or "density_by_relation" not in row:
-        row = _GroupScorer(bundle, view, scores, detector, k).score(idx)
+        row = GroupScorer(bundle, view, scores, detector, k).score(idx)
     present = [t for t in SCORE_TERMS if math.isfinite(row[t])]
     terms = pd.DataFrame({"term": present, "value": [row[t] for t in present]})
     terms["contribution"] = terms["value"] / max(len(present), 1)

@@ -1,0 +1,90 @@
+"""The ``group`` component: membership of a suspicious group spanning several kinds of
+entity.
+
+A ring or a farm is one act by many nodes: users who share devices and pay the same
+few merchants, tied together far more than chance would tie them. Each member alone
+can look ordinary (its inputs, its edges and its neighbourhood are those of the ring,
+which the autoencoder learns like any other pattern), so node components see such
+members only weakly. Discovery (:func:`~graphad.scoring.discover.discover_groups`)
+sees the group as a whole. This component hands that evidence back to the members:
+for every entity type, a node's value is the highest discovery score
+(:func:`~graphad.scoring.subgraph.score_subgraphs`: members' scores, density against a
+degree-preserving random graph, shared neighbours, in log units) among the groups it
+belongs to, 0 outside every group.
+
+Only groups with members of two or more entity types count (users and the devices or
+merchants that tie them): a dense group of one type (a community of accounts that
+follow each other) is what the ``density`` and ``consistency`` components already
+measure, and on graphs with one entity type ordinary communities would pass as groups.
+A graph with fewer than two entity types has no ``group`` component.
+
+The groups are found around the nodes flagged by the score *without* this component
+(the detector's first stage, at its contamination share), on the whole graph being
+scored, so the component is exact for whatever graph is scored (every scoring path of
+graphad scores the whole graph). It costs one discovery per scoring (about a tenth of
+a fit on the fraud sample).
+"""
+from __future__ import annotations
+
+from typing import Dict, Mapping
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..components import ComponentSpec, register_component
+from ..data.bundle import GraphBundle
+from ..typing import NodeType
+from .discover import discover_groups
+from .graphview import GraphView
+from .subgraph import GroupScorer
+
+GROUP = "group"
+#: fewest entity types with members for a group to count
+MIN_ENTITY_TYPES = 2
+
+
+def entity_types(bundle: GraphBundle) -> list:
+    return [t for t in bundle.node_types if bundle.modality.get(t) is None]
+
+
+def group_evidence(bundle: GraphBundle, scores: Mapping[NodeType, Tensor],
+                   thresholds: Mapping[NodeType, float]) -> Dict[NodeType, Dict[str, Tensor]]:
+    """``{entity type: {"group": FloatTensor[n]}}``: each node's highest score among the
+    discovered groups with members of two or more entity types (0 outside them);
+    ``{}`` where the graph has fewer than two entity types.
+
+    Args:
+        scores: ``{type: FloatTensor[n]}`` node scores to flag from.
+        thresholds: ``{type: threshold}``; nodes above it are flagged.
+    """
+    types = entity_types(bundle)
+    if len(types) < MIN_ENTITY_TYPES:
+        return {}
+    flagged = {}
+    for t in types:
+        s = scores[t].detach().cpu().double().numpy()
+        flagged[t] = np.flatnonzero(np.isfinite(s) & (s > thresholds[t])).astype(np.int64)
+    view = GraphView(bundle)
+    scorer = GroupScorer(bundle, view, {t: scores[t] for t in types}, None, k=3)
+    out = {t: np.zeros(bundle.data[t].num_nodes) for t in types}
+    for group in discover_groups(view, flagged, scorer):
+        kinds = [t for t in types if len(group.get(t, ()))]
+        if len(kinds) < MIN_ENTITY_TYPES:
+            continue
+        value = scorer.scored_terms(group)["score"]
+        if not np.isfinite(value):
+            continue
+        for t in kinds:
+            idx = group[t]
+            out[t][idx] = np.maximum(out[t][idx], value)
+    return {t: {GROUP: torch.from_numpy(v).float()} for t, v in out.items()}
+
+
+def _phrase(ex, name: str, rarity: str) -> str:
+    return (f"a member of a tight group of several kinds of entity ({name}{rarity}; "
+            "`graphad subgraphs` lists it)")
+
+
+register_component(ComponentSpec(
+    GROUP, "member of a suspicious group of several entity types", phrase=_phrase))

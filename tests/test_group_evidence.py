@@ -1,0 +1,113 @@
+"""The ``group`` component: membership of a discovered group of several entity types."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch_geometric.data import HeteroData
+
+from graphad.components import spec_for
+from graphad.data import IdMap, from_hetero_data
+from graphad.detectors import MultimodalGAE
+from graphad.scoring import find_suspicious_subgraphs
+from graphad.scoring.group_evidence import GROUP, group_evidence
+
+from test_subgraph import CLIQUE, FARM_DEVICE, N_USERS, planted_graph, planted_scores
+
+THRESHOLDS = {"user": 3.5, "device": 10.0}
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return planted_graph()
+
+
+def _index(bundle, node_type, ids):
+    return bundle.ids.ids(node_type).get_indexer(list(ids))
+
+
+def test_members_get_their_group_score_and_others_nothing(graph):
+    scores = planted_scores(graph)
+    ev = group_evidence(graph, scores, THRESHOLDS)
+    assert set(ev) == {"user", "device"} and all(set(c) == {GROUP} for c in ev.values())
+
+    class Thresholds:
+        threshold_ = THRESHOLDS
+    top = find_suspicious_subgraphs(graph, Thresholds(), scores=scores, k=None)[0]
+    users = _index(graph, "user", top.members["user"])
+    assert set(CLIQUE) <= set(top.members["user"]) and FARM_DEVICE in top.members["device"]
+    g = ev["user"][GROUP]
+    assert torch.allclose(g[users], torch.full((len(users),), top.score), atol=1e-5)
+    assert top.score > 1.0
+    outside = np.setdiff1d(np.arange(N_USERS), users)
+    assert torch.all(g[outside] == 0)
+    farm = _index(graph, "device", [FARM_DEVICE])
+    assert float(ev["device"][GROUP][farm]) == pytest.approx(top.score, abs=1e-5)
+    assert int((ev["device"][GROUP] > 0).sum()) == 1
+
+
+def test_groups_of_one_entity_type_do_not_count(graph):
+    """The same ring without its shared device: discovery still finds the users, but a
+    dense group of one type is the density component's business, not this one's."""
+    data = graph.data.clone()
+    keep = data["user", "uses", "device"].edge_index[1] != N_USERS
+    data["user", "uses", "device"].edge_index = data["user", "uses", "device"].edge_index[:, keep]
+    bundle = from_hetero_data(data, ids=graph.ids)
+    scores = planted_scores(bundle)
+    found = find_suspicious_subgraphs(bundle, scores=scores, quantile=0.12)
+    assert found and set(CLIQUE) <= set(found[0].members["user"])
+    assert set(found[0].members) == {"user"}
+    ev = group_evidence(bundle, scores, THRESHOLDS)
+    assert all(float(c[GROUP].abs().sum()) == 0 for c in ev.values())
+
+
+def test_one_entity_type_has_no_group_component(graph):
+    data = HeteroData()
+    data["user"].x = graph.data["user"].x
+    data["user", "follows", "user"].edge_index = graph.data["user", "follows", "user"].edge_index
+    bundle = from_hetero_data(data, ids=IdMap({"user": list(graph.ids.ids("user"))}))
+    assert group_evidence(bundle, {"user": planted_scores(graph)["user"]},
+                          {"user": 3.5}) == {}
+    det = MultimodalGAE(epochs=3, seed=0).fit(bundle)
+    assert det.group_normalizer_ is None
+    assert GROUP not in det.score_components(bundle)["user"]
+    plain = MultimodalGAE(epochs=3, seed=0, groups=False).fit(bundle)
+    assert torch.equal(det.decision_function(bundle)["user"],
+                       plain.decision_function(bundle)["user"])
+
+
+@pytest.fixture(scope="module")
+def fitted(graph):
+    return (MultimodalGAE(epochs=20, seed=0).fit(graph),
+            MultimodalGAE(epochs=20, seed=0, groups=False).fit(graph))
+
+
+def test_the_ring_rises_with_the_group_component(graph, fitted):
+    det, plain = fitted
+    comps = det.score_components(graph)
+    assert GROUP in comps["user"] and GROUP not in plain.score_components(graph)["user"]
+    ring = _index(graph, "user", CLIQUE)
+    others = np.setdiff1d(np.arange(N_USERS), ring)
+    g = comps["user"][GROUP]
+    assert float(g[ring].min()) > float(g[others].max())      # ranked first by it
+
+    def ring_rank(d):        # mean rank of the ring members (0 = top)
+        order = torch.argsort(d.decision_function(graph)["user"], descending=True)
+        return float(np.mean([int((order == i).nonzero()) for i in ring]))
+    assert ring_rank(det) < ring_rank(plain)
+    assert ring_rank(det) <= len(CLIQUE)               # the ring on top
+
+
+def test_group_stage_is_stored_and_reloaded(graph, fitted, tmp_path):
+    det, _ = fitted
+    assert det.group_normalizer_ is not None and set(det.group_threshold_) == {"user", "device"}
+    det.save(tmp_path / "m.pt")
+    again = MultimodalGAE.load(tmp_path / "m.pt")
+    a, b = det.decision_function(graph), again.decision_function(graph)
+    assert all(torch.equal(a[t], b[t]) for t in a)
+    # fit's training scores are what scoring the training graph gives
+    assert torch.allclose(det.decision_scores_["user"], a["user"], atol=1e-6)
+
+
+def test_group_reason_words():
+    assert "group" in spec_for(GROUP).words(None, GROUP, ", 5.0σ")
