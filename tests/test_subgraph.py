@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 import torch
 from torch_geometric.data import HeteroData
 
@@ -364,3 +365,17 @@ def test_the_split_weighs_density_not_a_neighbour_shared_by_the_whole():
     assert users == [ring, friends]
     assert [p.get("merchant", np.zeros(0)).tolist() for p in parts
             if p["user"][0] in ring] == [[0]]
+
+
+def test_induced_block_equals_scipy_indexing():
+    """The block of a sparse matrix that discovery takes in a loop equals scipy's
+    ``mat[rows][:, cols]`` (repeated rows, columns in any order, empty sets)."""
+    from graphad.scoring.graphview import induced
+    rng = np.random.default_rng(0)
+    for trial in range(100):
+        n, m = rng.integers(1, 30, 2)
+        mat = sp.random(n, m, density=rng.random(), format="csr", random_state=trial)
+        rows = rng.choice(n, rng.integers(0, n + 1), replace=True)
+        cols = rng.choice(m, rng.integers(0, m + 1), replace=False)
+        np.testing.assert_allclose(induced(mat, rows, cols).toarray(),
+                                   mat[rows][:, cols].toarray())

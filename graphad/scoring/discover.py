@@ -72,7 +72,7 @@ from scipy.stats import binom, poisson
 
 from ..errors import GraphadError
 from ..typing import NodeType
-from .graphview import Group, GraphView, check_type, get_scores, scoring_once
+from .graphview import Group, GraphView, check_type, get_scores, induced, scoring_once
 from .subgraph import GroupScorer, Subgraph, to_subgraph
 
 DEFAULT_QUANTILE = 0.05
@@ -227,6 +227,7 @@ class _Finder:
         self.n = view.total_nodes
         self.flag_vec = {t: _indicator(flagged.get(t), view.num_nodes[t])
                          for t in view.num_nodes}
+        self._degree_cache: dict = {}
 
     def _global(self, t: NodeType, idx: np.ndarray) -> np.ndarray:
         return idx + self.off[t]
@@ -256,7 +257,7 @@ class _Finder:
             # following another); links across types go through connectors only
             if v.a == v.b:
                 ia = np.flatnonzero(fa)
-                sub = v.adj[ia][:, ia].tocoo()
+                sub = induced(v.adj, ia, ia).tocoo()
                 if sub.nnz:
                     direct_r.append(self._global(v.a, ia[sub.row]))
                     direct_c.append(self._global(v.b, ia[sub.col]))
@@ -388,17 +389,24 @@ class _Finder:
         expectation (as in :func:`~graphad.scoring.subgraph.score_subgraphs`)."""
         observed = expected = 0.0
         for et in relations:
-            mat = self.view.counts[et]
-            m = float(mat.sum())
+            m, out_all, in_all = self._degrees(et)
             if m == 0:
                 continue
-            sub = mat[nodes][:, nodes]
+            sub = induced(self.view.counts[et], nodes, nodes)
             observed += float(sub.sum() - sub.diagonal().sum())
-            out_deg = np.asarray(mat[nodes].sum(1)).ravel()
-            in_deg = np.asarray(mat[:, nodes].sum(0)).ravel()
+            out_deg, in_deg = out_all[nodes], in_all[nodes]
             expected += max((out_deg.sum() * in_deg.sum() - (out_deg * in_deg).sum()) / m,
                             1e-12)
         return observed, expected
+
+    def _degrees(self, et) -> tuple:
+        """``(edges, out-degrees, in-degrees)`` of a relation's count matrix (once:
+        slicing the columns of a large sparse matrix costs all its edges)."""
+        if et not in self._degree_cache:
+            mat = self.view.counts[et]
+            self._degree_cache[et] = (float(mat.sum()), np.asarray(mat.sum(1)).ravel(),
+                                      np.asarray(mat.sum(0)).ravel())
+        return self._degree_cache[et]
 
     # -------------------------------------------------------------- structural seeds
     def add_hubs(self, labels: np.ndarray) -> np.ndarray:
@@ -500,6 +508,37 @@ class _Finder:
                 out.append(group)
         return out
 
+    def _pieces(self, nodes: np.ndarray, part_of: np.ndarray) -> List[Group]:
+        """:meth:`groups` of the labelling ``part_of`` of the sorted global ``nodes``
+        (every other node unlabelled), in time of those nodes' links."""
+        links = np.zeros(nodes.size)
+        for v in self.view.views():
+            lo = self.off[v.a]
+            rows = np.flatnonzero((nodes >= lo) & (nodes < lo + self.view.num_nodes[v.a]))
+            if not rows.size:
+                continue
+            sub = v.adj[nodes[rows] - lo].tocoo()
+            nbr = sub.col + self.off[v.b]
+            pos = np.searchsorted(nodes, nbr).clip(max=nodes.size - 1)
+            same = (nodes[pos] == nbr) & (part_of[pos] == part_of[rows[sub.row]])
+            links[rows] += np.bincount(sub.row[same], minlength=rows.size)
+        out = []
+        for p in np.unique(part_of):
+            members = np.flatnonzero(part_of == p)
+            if members.size < 2:
+                continue
+            group: Group = {}
+            tied = 0
+            for t, o in self.off.items():
+                sel = members[(nodes[members] >= o)
+                              & (nodes[members] < o + self.view.num_nodes[t])]
+                if sel.size:
+                    group[t] = (nodes[sel] - o).astype(np.int64)
+                    tied = max(tied, int((links[sel] >= 2).sum()))
+            if tied >= self.min_size:
+                out.append(group)
+        return out
+
     # -------------------------------------------------------------- split
     def split(self, group: Group, density: Callable[[Group], float]) -> List[Group]:
         """``group``'s non-trivial modularity parts (Louvain on its own links, all
@@ -507,20 +546,20 @@ class _Finder:
         not one with a few loose members) and the best is denser than the whole by
         ``density`` (``log_density``), else ``[group]`` (step 7 of
         :func:`find_suspicious_subgraphs`)."""
-        nodes = np.concatenate([idx + self.off[t] for t, idx in group.items()])
+        nodes = np.sort(np.concatenate([idx + self.off[t] for t, idx in group.items()]))
         if nodes.size < 2 * self.min_size:
             return [group]
-        sub = sp.triu(self.adjacency()[nodes][:, nodes], k=1).tocoo()
+        sub = sp.triu(induced(self.adjacency(), nodes, nodes), k=1).tocoo()
         graph = nx.Graph()
         graph.add_nodes_from(range(nodes.size))
         graph.add_edges_from(zip(sub.row.tolist(), sub.col.tolist()))
         parts = nx.community.louvain_communities(graph, seed=SPLIT_SEED)
         if len(parts) < 2:
             return [group]
-        labels = np.full(self.n, -1)
+        part_of = np.empty(nodes.size, dtype=np.int64)
         for i, part in enumerate(parts):
-            labels[nodes[sorted(part)]] = i
-        pieces = self.groups(labels)
+            part_of[sorted(part)] = i
+        pieces = self._pieces(nodes, part_of)
         if len(pieces) >= 2 and max(density(p) for p in pieces) > density(group):
             return pieces
         return [group]

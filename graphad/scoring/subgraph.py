@@ -58,7 +58,7 @@ import pandas as pd
 from ..data.bundle import GraphBundle, as_bundle
 from ..typing import NodeType
 from .normalize import MAD_TO_STD
-from .graphview import (Group, GraphView, View, external_members, get_scores,
+from .graphview import (Group, GraphView, View, external_members, get_scores, induced,
                         mean_pairwise_cosine, node_embeddings, resolve_group, robust_z)
 
 SCORE_TERMS = ("member_z", "log_density", "log_shared")
@@ -277,7 +277,7 @@ class GroupScorer:
             a, b = group.get(et[0]), group.get(et[2])
             if a is None or b is None or not len(a) or not len(b) or self.m[et] == 0:
                 continue
-            sub = mat[a][:, b]
+            sub = induced(mat, a, b)
             obs = float(sub.sum())
             exp = float(self.out_deg[et][a].sum() * self.in_deg[et][b].sum()) / self.m[et]
             if et[0] == et[2]:   # no self-pairs
@@ -291,7 +291,7 @@ class GroupScorer:
             a, b = group.get(v.a), group.get(v.b)
             if a is None or b is None or not len(a) or not len(b) or v.adj.nnz == 0:
                 continue
-            sub = v.adj[a][:, b]
+            sub = induced(v.adj, a, b)
             obs = float(sub.sum()) - (float(sub.diagonal().sum()) if v.a == v.b else 0.0)
             exp = float(v.deg_a[a].sum() * v.deg_b[b].sum()) / v.adj.nnz
             if v.a == v.b:
