@@ -10,7 +10,7 @@ from graphad.components import spec_for
 from graphad.data import IdMap, from_hetero_data
 from graphad.detectors import MultimodalGAE
 from graphad.scoring import find_suspicious_subgraphs
-from graphad.scoring.group_evidence import GROUP, group_evidence
+from graphad.scoring.group_evidence import GROUP, group_evidence, typed_groups
 
 from test_subgraph import CLIQUE, FARM_DEVICE, N_USERS, planted_graph, planted_scores
 
@@ -28,7 +28,7 @@ def _index(bundle, node_type, ids):
 
 def test_members_get_their_group_score_and_others_nothing(graph):
     scores = planted_scores(graph)
-    ev = group_evidence(graph, scores, THRESHOLDS)
+    ev = group_evidence(graph, typed_groups(graph, scores, THRESHOLDS))
     assert set(ev) == {"user", "device"} and all(set(c) == {GROUP} for c in ev.values())
 
     class Thresholds:
@@ -57,7 +57,7 @@ def test_groups_of_one_entity_type_do_not_count(graph):
     found = find_suspicious_subgraphs(bundle, scores=scores, quantile=0.12)
     assert found and set(CLIQUE) <= set(found[0].members["user"])
     assert set(found[0].members) == {"user"}
-    ev = group_evidence(bundle, scores, THRESHOLDS)
+    ev = group_evidence(bundle, typed_groups(bundle, scores, THRESHOLDS))
     assert all(float(c[GROUP].abs().sum()) == 0 for c in ev.values())
 
 
@@ -66,8 +66,8 @@ def test_one_entity_type_has_no_group_component(graph):
     data["user"].x = graph.data["user"].x
     data["user", "follows", "user"].edge_index = graph.data["user", "follows", "user"].edge_index
     bundle = from_hetero_data(data, ids=IdMap({"user": list(graph.ids.ids("user"))}))
-    assert group_evidence(bundle, {"user": planted_scores(graph)["user"]},
-                          {"user": 3.5}) == {}
+    assert typed_groups(bundle, {"user": planted_scores(graph)["user"]}, {"user": 3.5}) == []
+    assert group_evidence(bundle, []) == {}
     det = MultimodalGAE(epochs=3, seed=0).fit(bundle)
     assert det.group_normalizer_ is None
     assert GROUP not in det.score_components(bundle)["user"]
@@ -111,3 +111,26 @@ def test_group_stage_is_stored_and_reloaded(graph, fitted, tmp_path):
 
 def test_group_reason_words():
     assert "group" in spec_for(GROUP).words(None, GROUP, ", 5.0σ")
+
+
+def test_explanation_shows_the_group(graph, fitted):
+    import graphad
+    det, plain = fitted
+    ex = graphad.explain(graph, ("user", CLIQUE[0]), det)
+    assert len(ex.group) == 1
+    row = ex.group.iloc[0]
+    assert row["members"].startswith(f"{len(CLIQUE)} users") and "1 device" in row["members"]
+    assert row["density_ratio"] > 3 and row["internal_links"] > row["expected_links"]
+    assert "group" in ex.to_text() and ex.to_dict()["group"][0]["members"] == row["members"]
+    words = spec_for(GROUP).words(ex, GROUP, ": 1 in 20")
+    assert words.startswith(f"a member of a group of {row['members']}, linked")
+    outsider = next(u for u in graph.ids.ids("user") if u not in CLIQUE)
+    assert graphad.explain(graph, ("user", outsider), det).group.empty
+    assert graphad.explain(graph, ("user", CLIQUE[0]), plain).group.empty
+
+
+def test_describe_members():
+    from graphad.scoring.group_evidence import describe_members
+    g = {"user": np.arange(3), "device": np.arange(1), "photo": np.arange(0)}
+    assert describe_members(g) == "3 users and 1 device"
+    assert describe_members({"user": np.arange(2)}) == "2 users"

@@ -238,15 +238,14 @@ class BaseDetector(BaseEstimator):
         self.group_normalizer_ = self.group_calibration_ = self.group_threshold_ = None
         if not self.groups:
             return comps
-        from ..scoring.group_evidence import entity_types
+        from ..scoring.group_evidence import entity_types, group_evidence
         if len(entity_types(bundle)) < 2:
             return comps
         self.group_calibration_ = self._fit_calibration(comps)
-        scores = self._first_stage(comps)
-        self.group_threshold_ = fit_thresholds(scores, self.contamination)
-        raw = self._group_raw(bundle, scores)
-        self.group_normalizer_ = self._normalizer().fit(raw)
-        return self._with_groups(bundle, comps, raw)
+        self.group_threshold_ = fit_thresholds(self._first_stage(comps), self.contamination)
+        found = self._typed_groups(bundle, comps)
+        self.group_normalizer_ = self._normalizer().fit(group_evidence(bundle, found))
+        return self._with_groups(bundle, comps, found)
 
     def _first_stage(self, comps: Components) -> Dict[NodeType, Tensor]:
         """Unsupervised scores without the ``group`` component (what flags seeds)."""
@@ -254,25 +253,36 @@ class BaseDetector(BaseEstimator):
         return {t: self._combine_one(t, c, self.weights, rule, self.group_calibration_)
                 for t, c in comps.items()}
 
-    def _group_raw(self, bundle: GraphBundle, scores: Mapping[NodeType, Tensor]
-                   ) -> Components:
-        from ..scoring.group_evidence import group_evidence
-        return group_evidence(bundle, scores, self.group_threshold_)
+    def _typed_groups(self, bundle: GraphBundle, comps: Optional[Components] = None
+                      ) -> list:
+        """The groups behind the ``group`` component of ``bundle``
+        (:func:`~graphad.scoring.group_evidence.typed_groups`; ``[]`` without the
+        stage), once per :meth:`scoring_once` block. ``comps``: the components without
+        it, where already computed."""
+        if getattr(self, "group_threshold_", None) is None:
+            return []
+        from ..scoring.group_evidence import typed_groups
+        memo = self._scoring_memo(bundle)
+        if memo is not None and "groups" in memo:
+            return memo["groups"]
+        if comps is None:
+            comps = self._normalise_rollup(self._finish(bundle, self._components(bundle)))
+        found = typed_groups(bundle, self._first_stage(comps), self.group_threshold_)
+        if memo is not None:
+            memo["groups"] = found
+        return found
 
     def _with_groups(self, bundle: GraphBundle, comps: Components,
-                     raw: Optional[Components] = None) -> Components:
-        """``comps`` plus the normalised ``group`` component, where fitted with it."""
+                     found: Optional[list] = None) -> Components:
+        """``comps`` plus the normalised ``group`` component, where fitted with it
+        (``found``: the groups, where already discovered)."""
         normalizer = getattr(self, "group_normalizer_", None)
         if normalizer is None:
             return comps
-        memo = self._scoring_memo(bundle)
-        if raw is None:
-            raw = memo.get("group") if memo is not None else None
-        if raw is None:
-            raw = self._group_raw(bundle, self._first_stage(comps))
-        if memo is not None:
-            memo["group"] = raw
-        normed = normalizer.transform(raw)
+        from ..scoring.group_evidence import group_evidence
+        if found is None:
+            found = self._typed_groups(bundle, comps)
+        normed = normalizer.transform(group_evidence(bundle, found))
         return {t: {**c, **normed.get(t, {})} for t, c in comps.items()}
 
     def decision_function(self, graph: Any) -> Dict[NodeType, Tensor]:

@@ -25,6 +25,9 @@
 * **shared**: neighbours of another type that normally belong to one or two nodes
   (devices, photos) but link to improbably many (a device behind many accounts):
   "shares device d0042 with 14 other users".
+* **group**: for the ``group`` component, the discovered group the node belongs to
+  (its members by type, its internal links against a degree-preserving random graph,
+  the neighbours its members share, its score).
 * **reason**: one line in plain language built from the above.
 
 :func:`explain_subgraph` does the same for a group (see
@@ -62,8 +65,8 @@ class Explanation:
             (None if unknown); ``rank``: 1 = most anomalous of its type, of ``n``.
         contributions: ``component, z, weight, contribution, share``; the
             contributions add up to ``score`` (see the module docstring).
-        features, modalities, observations, relations, edges, neighbours, shared:
-            see the module docstring.
+        features, modalities, observations, relations, edges, neighbours, shared,
+            group: see the module docstring.
         reason: one line of plain language.
         unit: what the contributions' ``z`` is measured in: ``"nats"`` (surprisal,
             the default normalisation: rarer than 1 in ``2 exp(z)``) or ``"σ"``
@@ -84,6 +87,7 @@ class Explanation:
     edges: pd.DataFrame = field(default_factory=pd.DataFrame)
     neighbours: pd.DataFrame = field(default_factory=pd.DataFrame)
     shared: pd.DataFrame = field(default_factory=pd.DataFrame)
+    group: pd.DataFrame = field(default_factory=pd.DataFrame)
     reason: str = ""
     unit: str = "nats"
 
@@ -109,7 +113,8 @@ class Explanation:
                     ("structure by relation", self.relations),
                     ("most anomalous incident edges", self.edges),
                     ("neighbours", self.neighbours),
-                    ("shared neighbours", self.shared)]
+                    ("shared neighbours", self.shared),
+                    ("its group (the group component)", self.group)]
         for title, table in sections:
             if table is not None and not table.empty:
                 lines += ["", f"{title}:", _table_text(table.head(max_rows))]
@@ -122,7 +127,8 @@ class Explanation:
         return [("contributions", self.contributions), ("features", self.features),
                 ("modalities", self.modalities), ("observations", self.observations),
                 ("relations", self.relations), ("edges", self.edges),
-                ("neighbours", self.neighbours), ("shared", self.shared)]
+                ("neighbours", self.neighbours), ("shared", self.shared),
+                ("group", self.group)]
 
     def to_dict(self, max_rows: Optional[int] = None) -> Dict[str, Any]:
         """Plain data (JSON-ready): the header fields, the reason and every table as a
@@ -236,8 +242,27 @@ def _explain(bundle: GraphBundle, node: Tuple[NodeType, Any], detector: Any, top
     ex.neighbours = _neighbours(bundle, view, detector, z_scores, node_type, idx, top,
                                 cache)
     ex.shared = _shared(bundle, view, node_type, idx)
+    ex.group = _group(bundle, detector, node_type, idx)
     ex.reason = node_reason(ex)
     return ex
+
+
+def _group(bundle: GraphBundle, detector: Any, t: NodeType, idx: int) -> pd.DataFrame:
+    """The group behind the node's ``group`` component, as one row (empty where the
+    node is in no group or the detector has no such component)."""
+    from .group_evidence import describe_members, group_of
+    typed_groups = getattr(detector, "_typed_groups", None)
+    found = group_of(typed_groups(bundle), t, idx) if typed_groups is not None else None
+    if found is None:
+        return pd.DataFrame()
+    group, row = found
+    return pd.DataFrame([{
+        "members": describe_members(group),
+        "internal_links": round(float(row["internal_edges"]), 1),
+        "expected_links": round(float(row["expected_edges"]), 1),
+        "density_ratio": round(float(row["density_ratio"]), 1),
+        "shared": ", ".join(row["shared"][:3]),
+        "score": round(float(row["score"]), 3)}])
 
 
 def all_edge_scores(bundle: GraphBundle, detector: Any) -> Dict:

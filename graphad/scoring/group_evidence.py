@@ -26,7 +26,7 @@ a fit on the fraud sample).
 """
 from __future__ import annotations
 
-from typing import Dict, Mapping
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 import torch
@@ -36,7 +36,7 @@ from ..components import ComponentSpec, register_component
 from ..data.bundle import GraphBundle
 from ..typing import NodeType
 from .discover import discover_groups
-from .graphview import GraphView
+from .graphview import Group, GraphView
 from .subgraph import GroupScorer
 
 GROUP = "group"
@@ -48,42 +48,84 @@ def entity_types(bundle: GraphBundle) -> list:
     return [t for t in bundle.node_types if bundle.modality.get(t) is None]
 
 
-def group_evidence(bundle: GraphBundle, scores: Mapping[NodeType, Tensor],
-                   thresholds: Mapping[NodeType, float]) -> Dict[NodeType, Dict[str, Tensor]]:
-    """``{entity type: {"group": FloatTensor[n]}}``: each node's highest score among the
-    discovered groups with members of two or more entity types (0 outside them);
-    ``{}`` where the graph has fewer than two entity types.
+def typed_groups(bundle: GraphBundle, scores: Mapping[NodeType, Tensor],
+                 thresholds: Mapping[NodeType, float]) -> List[Tuple[Group, Dict[str, Any]]]:
+    """The discovered groups with members of two or more entity types, each with its
+    scored terms (:meth:`~graphad.scoring.subgraph.GroupScorer.scored_terms`: ``score``,
+    ``log_density``, ``internal_edges``, ...); ``[]`` where the graph has fewer than
+    two entity types.
 
     Args:
         scores: ``{type: FloatTensor[n]}`` node scores to flag from.
-        thresholds: ``{type: threshold}``; nodes above it are flagged.
+        thresholds: ``{type: threshold}``; entity nodes above it are flagged.
     """
     types = entity_types(bundle)
     if len(types) < MIN_ENTITY_TYPES:
-        return {}
+        return []
     flagged = {}
     for t in types:
         s = scores[t].detach().cpu().double().numpy()
         flagged[t] = np.flatnonzero(np.isfinite(s) & (s > thresholds[t])).astype(np.int64)
     view = GraphView(bundle)
     scorer = GroupScorer(bundle, view, {t: scores[t] for t in types}, None, k=3)
-    out = {t: np.zeros(bundle.data[t].num_nodes) for t in types}
+    out = []
     for group in discover_groups(view, flagged, scorer):
-        kinds = [t for t in types if len(group.get(t, ()))]
-        if len(kinds) < MIN_ENTITY_TYPES:
-            continue
-        value = scorer.scored_terms(group)["score"]
+        if sum(1 for t in types if len(group.get(t, ()))) >= MIN_ENTITY_TYPES:
+            out.append((group, scorer.scored_terms(group)))
+    return out
+
+
+def group_evidence(bundle: GraphBundle, groups: List[Tuple[Group, Dict[str, Any]]]
+                   ) -> Dict[NodeType, Dict[str, Tensor]]:
+    """``{entity type: {"group": FloatTensor[n]}}``: each node's highest ``score``
+    among ``groups`` (:func:`typed_groups`), 0 outside them; ``{}`` where the graph has
+    fewer than two entity types."""
+    types = entity_types(bundle)
+    if len(types) < MIN_ENTITY_TYPES:
+        return {}
+    out = {t: np.zeros(bundle.data[t].num_nodes) for t in types}
+    for group, row in groups:
+        value = row["score"]
         if not np.isfinite(value):
             continue
-        for t in kinds:
-            idx = group[t]
-            out[t][idx] = np.maximum(out[t][idx], value)
+        for t in types:
+            idx = group.get(t)
+            if idx is not None and len(idx):
+                out[t][idx] = np.maximum(out[t][idx], value)
     return {t: {GROUP: torch.from_numpy(v).float()} for t, v in out.items()}
 
 
+def group_of(groups: List[Tuple[Group, Dict[str, Any]]], node_type: NodeType, idx: int
+             ) -> Optional[Tuple[Group, Dict[str, Any]]]:
+    """The highest-scoring of ``groups`` that holds node ``idx`` of ``node_type``."""
+    best = None
+    for group, row in groups:
+        members = group.get(node_type)
+        if members is not None and np.isin(idx, members) and (
+                best is None or _finite(row["score"]) > _finite(best[1]["score"])):
+            best = (group, row)
+    return best
+
+
+def describe_members(group: Group) -> str:
+    """``"21 users, 1 device and 2 merchants"``."""
+    parts = [f"{len(idx)} {t}{'' if len(idx) == 1 else 's'}" for t, idx in group.items()
+             if len(idx)]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _finite(x: float) -> float:
+    return x if np.isfinite(x) else -np.inf
+
+
 def _phrase(ex, name: str, rarity: str) -> str:
-    return (f"a member of a tight group of several kinds of entity ({name}{rarity}; "
-            "`graphad subgraphs` lists it)")
+    table = getattr(ex, "group", None)
+    if table is not None and not table.empty:
+        row = table.iloc[0]
+        return (f"a member of a group of {row['members']}, linked "
+                f"{row['density_ratio']:.1f} times more densely than chance "
+                f"({name}{rarity})")
+    return f"a member of a tight group of several kinds of entity ({name}{rarity})"
 
 
 register_component(ComponentSpec(
