@@ -110,8 +110,15 @@ def test_tables_name_neighbours_edges_and_observations(fitted_small):
     assert not ex.relations.empty and set(ex.relations["edges"]) >= {1}
     assert {"amount", "time"} <= set(ex.edges.columns)        # raw edge attributes
     assert ex.edges["z"].is_monotonic_decreasing
+    assert "error" not in ex.edges.columns             # z is the edge's only score
+    assert {"mean_z", "max_z"} <= set(ex.relations.columns)
     others = set(ex.neighbours["neighbour"])
     assert "device:d3" in others and "merchant:300" in others
+    called = ex.neighbours[ex.neighbours["why"] == "most anomalous"]
+    assert (called["score_z"] > 0).all()                # never a below-median neighbour
+    every = explain(bundle, ("user", "u5"), det, top=50).neighbours
+    assert (every["score_z"] <= 0).any()                # ... though it has some
+    assert (every.loc[every["why"] == "most anomalous", "score_z"] > 0).all()
     assert not ex.observations.empty
     drivers = set(ex.observations["observation"])     # the linked node behind each roll-up
     assert {"review:r4", "spend:s3"} <= drivers

@@ -16,12 +16,13 @@
 * **observations**: for each roll-up (``obs:<type>`` for observations, ``nbr:<type>``
   for linked entities), the linked node that drove it (the highest-scoring one) with
   a snippet of its raw value.
-* **relations** and **edges**: the edge scores per incident relation and the incident
-  edges with the highest edge scores (``z``: the score of
+* **relations** and **edges**: the edge scores per incident relation (``mean_z``,
+  ``max_z``) and the incident edges with the highest edge scores (``z``: the score of
   :meth:`~graphad.detectors.base.BaseDetector.score_edges`, in the same unit as the
-  contributions), with
-  the other endpoint's id and the edge's raw attributes.
-* **neighbours**: the most anomalous and the most dissimilar neighbours.
+  contributions), with the other endpoint's id and the edge's raw attributes.
+* **neighbours**: the most anomalous neighbours (``score_z``: robust z of their score
+  within their type; only those above their type's median) and the most dissimilar
+  ones.
 * **shared**: neighbours of another type that normally belong to one or two nodes
   (devices, photos) but link to improbably many (a device behind many accounts):
   "shares device d0042 with 14 other users".
@@ -523,14 +524,14 @@ def _edges(bundle: GraphBundle, detector: Any, t: NodeType, idx: int, top: int,
             if err is not None:
                 # edge scores are already in the detector's unit (nats / σ)
                 z_all = err.double().numpy()
-                row.update({"mean_error": float(err[hit].mean()),
+                row.update({"mean_z": float(err[hit].mean()),
                             "max_z": float(np.nanmax(z_all[hit.numpy()]))})
                 attrs = bundle.edges_raw.get(et)
                 for e in hit.tolist():
                     other = int(ei[other_end, e])
                     edge = {"relation": name, "other": f"{other_type}:"
                             f"{bundle.ids.external(other_type, [other])[0]}",
-                            "error": float(err[e]), "z": float(z_all[e])}
+                            "z": float(z_all[e])}
                     if attrs is not None and e < len(attrs):
                         for col in attrs.columns[2:]:
                             edge[col] = attrs[col].iloc[e]
@@ -567,7 +568,8 @@ def _neighbours(bundle: GraphBundle, view: GraphView, detector: Any,
     table = pd.DataFrame(rows, columns=["relation", "neighbour", "score_z", "similarity"])
     if table.empty:
         return table
-    anomalous = table.sort_values("score_z", ascending=False, key=_nan_low).head(top)
+    above = table[table["score_z"] > 0]      # above its type's median score
+    anomalous = above.sort_values("score_z", ascending=False).head(top)
     anomalous = anomalous.assign(why="most anomalous")
     rest = table.drop(anomalous.index)
     dissimilar = rest.dropna(subset=["similarity"]).sort_values("similarity").head(top)
