@@ -167,6 +167,8 @@ def test_report_holds_the_top_ids_and_embedded_figures(fitted, tmp_path):
     assert len(pngs) >= 1 + 2                          # distribution + 2 groups at least
     assert all(base64.b64decode(p)[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
     assert "http://" not in page and "https://" not in page     # opens offline
+    n = graph.data["user"].num_nodes
+    assert "<th>rank in type</th>" in page and f"<td>1 of {n}</td>" in page
     with pytest.raises(GraphadError, match=".html"):
         viz.write_report(tmp_path / "r.pdf", graph, det)
     assert not (tmp_path / "r.pdf").exists()

@@ -227,17 +227,20 @@ def _summary(bundle, scores: Dict[str, torch.Tensor], thresholds: Dict[str, floa
 
 
 def _leader_table(leaders: pd.DataFrame, found: List[Any]) -> str:
-    """Rank, id (a link to its section), score, flagged and the one-line reason; a
-    scrolling box past a screenful of rows."""
+    """Position over all entity types, type, id (a link to its section), score, rank
+    within its type, flagged and the one-line reason; a scrolling box past a
+    screenful of rows."""
     rows = []
     for (k, row), ex in zip(leaders.iterrows(), found):
         link = f'<a href="#{_anchor(row.node_type, row.id)}">{html.escape(str(row.id))}</a>'
         rows.append(f'<tr class="{"flag" if ex.flagged else ""}"><td>{k + 1}</td>'
                     f"<td>{html.escape(str(row.node_type))}</td><td>{link}</td>"
-                    f"<td>{row.score:.3f}</td><td>{'yes' if ex.flagged else 'no'}</td>"
+                    f"<td>{row.score:.3f}</td><td>{ex.rank} of {ex.n}</td>"
+                    f"<td>{'yes' if ex.flagged else 'no'}</td>"
                     f"<td>{html.escape(ex.reason)}</td></tr>")
-    return ('<div class="scroll"><table><tr><th>rank</th><th>type</th><th>id</th>'
-            "<th>score</th><th>flagged</th><th>why</th></tr>" + "".join(rows)
+    return ('<div class="scroll"><table><tr><th>#</th><th>type</th><th>id</th>'
+            "<th>score</th><th>rank in type</th><th>flagged</th><th>why</th></tr>"
+            + "".join(rows)
             + "</table></div>")
 
 
