@@ -142,6 +142,9 @@ def test_cli_score_reuses_the_model_and_writes_drift(tmp_path, capsys):
     drift = pd.read_csv(tmp_path / "scores.drift.csv")
     row = drift[(drift.feature == "balance") & (drift.measure == "median shift")]
     assert float(row["value"].iloc[0]) > 100
+    assert row["train_is"].iloc[0] == "training median"
+    assert set(drift["train_is"]) <= {"training median", "training categories",
+                                      "training edges", "contamination"}
     assert "warning:" in captured.err and "balance" in captured.err
     det = load_detector(model)
     scores = pd.read_parquet(out)

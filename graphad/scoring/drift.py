@@ -21,12 +21,13 @@ from torch import Tensor
 SHIFT_WARN = 1.0
 #: flagged share outside [contamination / FLAG_RATIO, contamination * FLAG_RATIO] warns
 FLAG_RATIO = 3.0
-COLUMNS = ["where", "feature", "measure", "value", "train"]
+COLUMNS = ["where", "feature", "measure", "value", "train", "train_is"]
 
 
 def drift_report(detector: Any, bundle: Any,
                  scores: Optional[Mapping[str, Tensor]] = None) -> pd.DataFrame:
-    """Rows ``where, feature, measure, value, train`` (see the module docstring).
+    """Rows ``where, feature, measure, value, train, train_is`` (see the module
+    docstring); ``train_is`` says in words what ``train`` holds for that row.
 
     ``measure`` is ``median shift`` (value in training scales; ``train`` the training
     median), ``unseen share`` (share of rows in an unseen category; ``train`` the
@@ -55,7 +56,8 @@ def drift_report(detector: Any, bundle: Any,
                 continue
             med, scale = tab["medians_"][col], tab["scales_"][col] or 1.0
             rows.append({"where": where, "feature": col, "measure": "median shift",
-                         "value": (float(np.median(x)) - med) / scale, "train": med})
+                         "value": (float(np.median(x)) - med) / scale, "train": med,
+                         "train_is": "training median"})
         for col in tab["categorical"]:
             if col not in raw or col not in tab["categories_"]:
                 continue
@@ -63,7 +65,8 @@ def drift_report(detector: Any, bundle: Any,
             keys = _cat_keys(raw, col, where)
             unseen = float(np.mean([k not in known for k in keys])) if len(keys) else 0.0
             rows.append({"where": where, "feature": col, "measure": "unseen share",
-                         "value": unseen, "train": float(len(known))})
+                         "value": unseen, "train": float(len(known)),
+                         "train_is": "training categories"})
     trained = getattr(detector, "edge_counts_", None) or {}
     if trained:
         from ..typing import edge_type_str
@@ -71,13 +74,15 @@ def drift_report(detector: Any, bundle: Any,
         for rel, before in trained.items():
             rows.append({"where": "-".join(rel.split("__")), "feature": "(edges)",
                          "measure": "edge count",
-                         "value": float(now.get(rel, 0)), "train": float(before)})
+                         "value": float(now.get(rel, 0)), "train": float(before),
+                         "train_is": "training edges"})
     thresholds = getattr(detector, "threshold_", None) or {}
     for t, s in (scores or {}).items():
         if t in thresholds and s.numel():
             share = float((s > thresholds[t]).float().mean())
             rows.append({"where": t, "feature": "(score)", "measure": "flagged share",
-                         "value": share, "train": float(detector.contamination)})
+                         "value": share, "train": float(detector.contamination),
+                         "train_is": "contamination"})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
