@@ -134,3 +134,18 @@ def test_describe_members():
     g = {"user": np.arange(3), "device": np.arange(1), "photo": np.arange(0)}
     assert describe_members(g) == "3 users and 1 device"
     assert describe_members({"user": np.arange(2)}) == "2 users"
+
+
+def test_group_why_line_names_members_own_evidence(graph):
+    """A group's top member is credited with its own main component, not with the
+    group component, which would cite the group itself."""
+    from graphad.scoring import explain_subgraph
+    from graphad.scoring.explain import contributions
+    det = MultimodalGAE(epochs=20, seed=0, weights={"group": 20.0}).fit(graph)
+    comps = det.score_components(graph)["user"]
+    ring = _index(graph, "user", CLIQUE)
+    tops = {contributions(det, comps, int(i), "user")["component"].iloc[0] for i in ring}
+    assert GROUP in tops                           # the case this is about
+    ex = explain_subgraph(graph, {"user": CLIQUE, "device": [FARM_DEVICE]}, det)
+    mains = set(ex.member_table["main_component"])
+    assert GROUP not in mains and mains - {""}

@@ -19,6 +19,7 @@ import pandas as pd
 from ..data.bundle import as_bundle
 from .explain import _table_text, contributions
 from .graphview import GraphView, external_members, resolve_group
+from .group_evidence import GROUP
 from .subgraph import SCORE_TERMS, GroupScorer
 
 _SHARED = re.compile(r"^(?P<type>[^:]+):(?P<id>.*) \((?P<k>\d+)/(?P<d>\d+)\)$")
@@ -126,7 +127,9 @@ def _members(bundle, idx, detector, comps, scores) -> pd.DataFrame:
                     row["flagged"] = bool(s[i] > thresholds[t])
             if comps is not None and t in comps:
                 parts = contributions(detector, comps[t], i, t)
-                row["main_component"] = parts["component"].iloc[0] if len(parts) else ""
+                # its own main evidence: the group component would cite this group
+                own = parts[parts["component"] != GROUP]["component"]
+                row["main_component"] = own.iloc[0] if len(own) else ""
             rows.append(row)
     table = pd.DataFrame(rows)
     if "score" in table:
