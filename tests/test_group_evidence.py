@@ -134,6 +134,7 @@ def test_describe_members():
     g = {"user": np.arange(3), "device": np.arange(1), "photo": np.arange(0)}
     assert describe_members(g) == "3 users and 1 device"
     assert describe_members({"user": np.arange(2)}) == "2 users"
+    assert describe_members({}) == "no members"
 
 
 def test_group_why_line_names_members_own_evidence(graph):
