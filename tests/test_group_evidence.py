@@ -150,3 +150,22 @@ def test_group_why_line_names_members_own_evidence(graph):
     ex = explain_subgraph(graph, {"user": CLIQUE, "device": [FARM_DEVICE]}, det)
     mains = set(ex.member_table["main_component"])
     assert GROUP not in mains and mains - {""}
+
+
+def test_discovery_flags_from_the_score_without_the_group_component(graph, fitted):
+    """The group component is discovery's own output: flagging from it would feed each
+    group back into its own discovery, with the ordinary neighbours it lifts."""
+    det, plain = fitted
+    seeds, thresholds = det.seed_scores(graph)
+    assert thresholds == det.group_threshold_
+    final = det.decision_function(graph)
+    assert not torch.equal(seeds["user"], final["user"])
+    comps = det.score_components(graph)
+    without = {t: {k: v for k, v in c.items() if k != GROUP} for t, c in comps.items()}
+    assert torch.equal(seeds["user"], det._first_stage(without)["user"])
+    found = find_suspicious_subgraphs(graph, det, k=None)
+    flagged = set(graph.ids.ids("user")[(seeds["user"] > thresholds["user"]).numpy()])
+    assert found and all(set(sg.seeds["user"]) <= flagged for sg in found)
+    p_seeds, p_thr = plain.seed_scores(graph)          # no stage: the score itself
+    assert torch.equal(p_seeds["user"], plain.decision_function(graph)["user"])
+    assert p_thr == plain.threshold_

@@ -462,8 +462,8 @@ def subgraphs(model_path: Optional[str], schema_path: str, tables_dir: Optional[
         comps = det.score_components(bundle)
         scores = det.combine(comps)
         view = GraphView(bundle)
-        found = find_suspicious_subgraphs(bundle, det, scores=scores, k=top,
-                                          quantile=quantile, alpha=alpha, hubs=hubs)
+        found = find_suspicious_subgraphs(bundle, det, k=top, quantile=quantile,
+                                          alpha=alpha, hubs=hubs)     # det.seed_scores
         fewer = (f" (all that discovery found; --top {top} asked for more)"
                  if top is not None and len(found) < top else "")
         click.echo(f"\n{len(found)} suspicious subgraph(s){fewer}:")

@@ -285,6 +285,28 @@ class BaseDetector(BaseEstimator):
         normed = normalizer.transform(group_evidence(bundle, found))
         return {t: {**c, **normed.get(t, {})} for t, c in comps.items()}
 
+    def seed_scores(self, graph: Any
+                    ) -> "tuple[Dict[NodeType, Tensor], Dict[NodeType, float]]":
+        """``(scores, thresholds)`` that subgraph discovery flags its seeds from.
+
+        Where the detector has the ``group`` stage, the scores without the ``group``
+        component and the thresholds of that first stage: the ``group`` component is
+        discovery's own output, and flagging from it would feed every group back into
+        its own discovery (pulling in the ordinary neighbours its members lift). Else,
+        and where analyst feedback re-weighs the score, :meth:`decision_function` and
+        ``threshold_``.
+        """
+        from ..scoring.group_evidence import GROUP
+        check_is_fitted(self, "normalizer_")
+        bundle = as_bundle(graph)
+        if (getattr(self, "group_threshold_", None) is None
+                or getattr(self, "feedback_weights_", None)):
+            return self.decision_function(bundle), dict(self.threshold_)
+        comps = self.score_components(bundle)
+        first = self._first_stage({t: {k: v for k, v in c.items() if k != GROUP}
+                                   for t, c in comps.items()})
+        return first, dict(self.group_threshold_)
+
     def decision_function(self, graph: Any) -> Dict[NodeType, Tensor]:
         """Anomaly scores ``{type: FloatTensor[n]}`` (higher = more anomalous).
 

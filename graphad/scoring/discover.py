@@ -93,7 +93,9 @@ def find_suspicious_subgraphs(graph: Any, detector: Any = None,
 
     Args:
         graph: a :class:`GraphBundle` (or ``HeteroData`` / ``Data``).
-        detector: a fitted detector (scores, thresholds, latents).
+        detector: a fitted detector (scores, thresholds, latents); without
+            ``scores``, seeds are flagged from its ``seed_scores`` (the score
+            without the ``group`` component, which is discovery's own output).
         scores: ``{node_type: scores}`` instead of the detector's.
         k: how many subgraphs to return (None: all found).
         quantile: share of each type to flag; default: above the detector's
@@ -125,12 +127,17 @@ def find_suspicious_subgraphs(graph: Any, detector: Any = None,
     if min_shared < 1 or min_size < 1:
         raise GraphadError("min_shared and min_size must be >= 1")
     with scoring_once(detector, graph) as bundle:
-        node_scores = get_scores(bundle, detector, scores)
+        thresholds = None
+        if scores is None and callable(getattr(detector, "seed_scores", None)):
+            node_scores, thresholds = detector.seed_scores(bundle)
+        else:
+            node_scores = get_scores(bundle, detector, scores)
         if node_scores is None:
             raise GraphadError("find_suspicious_subgraphs needs a fitted detector or "
                                "scores")
         view = GraphView(bundle)
-        flagged = flag_nodes(bundle, node_scores, detector, quantile, node_types)
+        flagged = flag_nodes(bundle, node_scores, detector, quantile, node_types,
+                             thresholds=thresholds)
         scorer = GroupScorer(bundle, view, node_scores, detector, top_k)
         groups = discover_groups(view, flagged, scorer, alpha=alpha,
                                  min_shared=min_shared, min_support=min_support,
@@ -182,15 +189,21 @@ def _finite(x: float) -> float:
 
 
 def flag_nodes(bundle, scores, detector=None, quantile: Optional[float] = None,
-               node_types: Optional[Iterable[NodeType]] = None) -> Group:
-    """Indices of the flagged nodes per type (see :func:`find_suspicious_subgraphs`)."""
+               node_types: Optional[Iterable[NodeType]] = None,
+               thresholds: Optional[Mapping[NodeType, float]] = None) -> Group:
+    """Indices of the flagged nodes per type (see :func:`find_suspicious_subgraphs`):
+    above ``thresholds`` (default: the detector's ``threshold_``), or the top
+    ``quantile`` share where given."""
     if node_types is None:
         types = [t for t in bundle.node_types if bundle.modality.get(t) is None]
     else:
         types = list(node_types)
         for t in types:
             check_type(bundle, t)
-    thresholds = getattr(detector, "threshold_", None) if quantile is None else None
+    if quantile is not None:
+        thresholds = None
+    elif thresholds is None:
+        thresholds = getattr(detector, "threshold_", None)
     if quantile is not None and not 0 < quantile < 1:
         raise GraphadError(f"quantile must be in (0, 1), got {quantile}")
     out: Group = {}

@@ -145,7 +145,7 @@ def render_report(graph: Any, detector: Any, top: int = 20, subgraphs: int = 5,
                      + "".join(body) + "</details></section>")
     if subgraphs:
         parts.append("<h2>Suspicious groups</h2>")
-        found = find_suspicious_subgraphs(bundle, detector, scores=scores, k=subgraphs)
+        found = find_suspicious_subgraphs(bundle, detector, k=subgraphs)
         if not found:
             parts.append("<p>No group passed the grouping tests.</p>")
         for sg in found:
