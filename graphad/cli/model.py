@@ -462,8 +462,9 @@ def subgraphs(model_path: Optional[str], schema_path: str, tables_dir: Optional[
         comps = det.score_components(bundle)
         scores = det.combine(comps)
         view = GraphView(bundle)
+        # seeds flagged from det.seed_scores, not from the final scores above
         found = find_suspicious_subgraphs(bundle, det, k=top, quantile=quantile,
-                                          alpha=alpha, hubs=hubs)     # det.seed_scores
+                                          alpha=alpha, hubs=hubs)
         fewer = (f" (all that discovery found; --top {top} asked for more)"
                  if top is not None and len(found) < top else "")
         click.echo(f"\n{len(found)} suspicious subgraph(s){fewer}:")

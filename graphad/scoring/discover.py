@@ -510,16 +510,23 @@ class _Finder:
             if sorted_labels[s] < 0 or e - s < 2:
                 continue
             nodes = np.sort(order[s:e])
-            group: Group = {}
-            tied = 0
-            for t, o in self.off.items():
-                sel = nodes[(nodes >= o) & (nodes < o + self.view.num_nodes[t])]
-                if sel.size:
-                    group[t] = (sel - o).astype(np.int64)
-                    tied = max(tied, int((links[sel] >= 2).sum()))
-            if tied >= self.min_size:
+            group = self._tied_group(nodes, links[nodes])
+            if group is not None:
                 out.append(group)
         return out
+
+    def _tied_group(self, nodes: np.ndarray, links: np.ndarray) -> Optional[Group]:
+        """The sorted global ``nodes`` as a group by type, or None when it is trivial:
+        fewer than ``min_size`` members of any one type with two or more member
+        neighbours (``links``, aligned with ``nodes``)."""
+        group: Group = {}
+        tied = 0
+        for t, o in self.off.items():
+            sel = (nodes >= o) & (nodes < o + self.view.num_nodes[t])
+            if sel.any():
+                group[t] = (nodes[sel] - o).astype(np.int64)
+                tied = max(tied, int((links[sel] >= 2).sum()))
+        return group if tied >= self.min_size else None
 
     def _pieces(self, nodes: np.ndarray, part_of: np.ndarray) -> List[Group]:
         """:meth:`groups` of the labelling ``part_of`` of the sorted global ``nodes``
@@ -540,15 +547,8 @@ class _Finder:
             members = np.flatnonzero(part_of == p)
             if members.size < 2:
                 continue
-            group: Group = {}
-            tied = 0
-            for t, o in self.off.items():
-                sel = members[(nodes[members] >= o)
-                              & (nodes[members] < o + self.view.num_nodes[t])]
-                if sel.size:
-                    group[t] = (nodes[sel] - o).astype(np.int64)
-                    tied = max(tied, int((links[sel] >= 2).sum()))
-            if tied >= self.min_size:
+            group = self._tied_group(nodes[members], links[members])
+            if group is not None:
                 out.append(group)
         return out
 

@@ -58,8 +58,9 @@ import pandas as pd
 from ..data.bundle import GraphBundle, as_bundle
 from ..typing import NodeType
 from .normalize import MAD_TO_STD
-from .graphview import (Group, GraphView, View, external_members, get_scores, induced,
-                        mean_pairwise_cosine, node_embeddings, resolve_group, robust_z)
+from .graphview import (Group, GraphView, View, external_members, get_scores,
+                        induced, mean_pairwise_cosine, node_embeddings, resolve_group,
+                        robust_z)
 
 SCORE_TERMS = ("member_z", "log_density", "log_shared")
 NULL_DRAWS = 256
@@ -164,7 +165,7 @@ def score_subgraphs(graph: Any, groups: Union[Sequence[GroupLike], Mapping[Any, 
                  for i, g in enumerate(items)]
     resolved = [resolve_group(bundle, g) for g in items]
     scorer = GroupScorer(bundle, view or GraphView(bundle),
-                          get_scores(bundle, detector, scores), detector, int(k))
+                         get_scores(bundle, detector, scores), detector, int(k))
     rows = []
     for name, group in zip(names, resolved):
         row = {"group": name}
