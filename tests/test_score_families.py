@@ -164,6 +164,36 @@ def test_feature_outlier_with_ordinary_neighbours():
     _check_planted(h, "user", planted, "outlier")
 
 
+def contextual_outlier_graph(seed: int = 0):
+    """300 users whose balance follows their age (``balance = age + N(0, 0.1)``, both
+    ~N(0, 1)), plus a noise feature, following 3 random others; user ``planted`` is
+    young (age -1.8) with a high balance (+1.8): each value inside its marginal
+    (about the 4th and 96th percentile), the combination far from every other user."""
+    rng = np.random.default_rng(seed)
+    n = 300
+    age = rng.normal(size=n)
+    x = np.column_stack([age, age + rng.normal(0, 0.1, n), rng.normal(size=n)])
+    planted = 42
+    x[planted, :2] = [-1.8, 1.8]
+    src = np.repeat(np.arange(n), 3)
+    dst = (src + rng.integers(1, n, src.size)) % n        # never a self-loop
+    h = HeteroData()
+    h["user"].x = torch.tensor(x, dtype=torch.float32)
+    h["user", "follows", "user"].edge_index = torch.tensor(np.stack([src, dst]))
+    return h, planted
+
+
+def test_contextual_outlier_seen_by_the_nearest_neighbour_distance():
+    h, planted = contextual_outlier_graph()
+    det = _check_planted(h, "user", planted, "outlier:knn")
+    # each value alone is ordinary: the per-feature z of the planted user is modest
+    x = h["user"].x
+    z = ((x[planted, :2] - x[:, :2].median(0).values) / x[:, :2].std(0)).abs()
+    assert bool((z < 2.5).all())
+    reason = explain(h, ("user", planted), det).reason
+    assert "inputs far from those of the most similar nodes of its type (outlier:knn" in reason
+
+
 @pytest.mark.parametrize("rule", ["hmp", "mean", "omnibus"])
 def test_contributions_add_up_under_each_rule(rule):
     from graphad.scoring.explain import contributions
