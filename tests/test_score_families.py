@@ -194,6 +194,45 @@ def test_contextual_outlier_seen_by_the_nearest_neighbour_distance():
     assert "inputs far from those of the most similar nodes of its type (outlier:knn" in reason
 
 
+def context_graph(seed: int = 0):
+    """300 users of 4 interests, each paying 3 of the 10 merchants of its interest and
+    writing one review (text) about it; the review of user ``planted`` is about another
+    interest than the merchants it pays. Its review alone is ordinary (a quarter of the
+    reviews are about that interest), and so are its merchants."""
+    from graphad.data.convert import from_hetero_data
+    rng = np.random.default_rng(seed)
+    n, per_cat = 300, 10
+    cats = rng.integers(0, 4, n)
+    planted = 7
+    topic = cats.copy()
+    topic[planted] = (cats[planted] + 2) % 4
+    proj_merchant, proj_text = rng.normal(size=(4, 6)), rng.normal(size=(4, 8))
+    m_cat = np.repeat(np.arange(4), per_cat)
+    src = np.repeat(np.arange(n), 3)
+    dst = np.concatenate([rng.choice(np.flatnonzero(m_cat == c), 3, replace=False)
+                          for c in cats])
+    h = HeteroData()
+    h["user"].x = torch.tensor(rng.normal(size=(n, 3)), dtype=torch.float32)
+    h["merchant"].x = torch.tensor(proj_merchant[m_cat] + 0.3 * rng.normal(size=(40, 6)),
+                                   dtype=torch.float32)
+    h["review"].x = torch.tensor(proj_text[topic] + 0.3 * rng.normal(size=(n, 8)),
+                                 dtype=torch.float32)
+    h["user", "pays", "merchant"].edge_index = torch.tensor(np.stack([src, dst]))
+    idx = torch.arange(n)
+    h["user", "wrote", "review"].edge_index = torch.stack([idx, idx])
+    bundle = from_hetero_data(h)
+    bundle.modality["review"] = "text"
+    return bundle, planted
+
+
+def test_review_unlike_the_merchants_its_author_pays():
+    bundle, planted = context_graph()
+    det = _check_planted(bundle, "user", planted, "context:review")
+    assert set(det.score_components(bundle)["user"]) >= {"context:review"}
+    reason = explain(bundle, ("user", planted), det).reason
+    assert "its review unlike what its links to other types predict (context:review" in reason
+
+
 @pytest.mark.parametrize("rule", ["hmp", "mean", "omnibus"])
 def test_contributions_add_up_under_each_rule(rule):
     from graphad.scoring.explain import contributions

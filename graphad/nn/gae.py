@@ -8,10 +8,13 @@ components, higher = more anomalous:
 * ``structure``: incident links (and their attributes) badly reconstructed (mean);
 * ``consistency``: unlike its direct neighbours;
 * ``cross_modal:<a>~<b>``: one modality of an entity badly predicts another;
+* ``context:<obs>``: its ``obs`` observations unlike what its links to other entity
+  types predict;
 * ``edge``: its most unusual incident edge against the endpoints' other edges;
 * ``peer:<s>``: unlike its peers through a shared ``s`` node (two hops);
-* ``outlier``, ``outlier:fused``: inputs isolated among its type (isolation forests on
-  the own and on the fused input).
+* ``outlier``, ``outlier:fused``, ``outlier:knn``: inputs isolated among its type
+  (isolation forests on the own and on the fused input, nearest-neighbour distance on
+  the own input).
 """
 from __future__ import annotations
 
@@ -24,8 +27,9 @@ from torch_geometric.data import HeteroData
 from ..typing import EdgeType, NodeType
 from .chunked import CHUNK_EDGES
 from .encoder import HeteroEncoder
-from .families import (AttributeFamily, ConsistencyFamily, CrossModalFamily, DensityFamily,
-                       EdgeEvidenceFamily, OutlierFamily, PeerFamily, StructureFamily)
+from .families import (AttributeFamily, ConsistencyFamily, ContextFamily, CrossModalFamily,
+                       DensityFamily, EdgeEvidenceFamily, OutlierFamily, PeerFamily,
+                       StructureFamily)
 from .families.base import EdgeErrors, Errors
 
 
@@ -61,6 +65,7 @@ class MultimodalGAEModule(nn.Module):
             "structure": StructureFamily(edge_types, hidden, edge_dims, trim),
             "consistency": ConsistencyFamily(edge_types, in_dims, hidden),
             "cross_modal": CrossModalFamily(views),
+            "context": ContextFamily(edge_types, views),
             "edge": EdgeEvidenceFamily(),
             "peer": PeerFamily(),
             "density": DensityFamily(),

