@@ -227,8 +227,7 @@ def test_bad_params_raise_value_error(params, match):
 
 def test_components_and_roll_up(graph, fitted):
     comps = fitted.score_components(graph)
-    common = {"attribute", "structure", "consistency", "outlier", "outlier:fused", "outlier:knn",
-              "group"}
+    common = {"attribute", "structure", "consistency", "outlier", "outlier:fused", "group"}
     assert set(comps["user"]) == common | {"nbr:device", "edge", "peer:device"}
     assert set(comps["device"]) == common | {"nbr:user", "edge", "peer:user"}
     scores = fitted.decision_function(graph)
@@ -542,16 +541,10 @@ def test_no_dense_adjacency(monkeypatch):
     import torch_geometric.utils
     import torch_geometric.utils._to_dense_adj as dense_adj
 
-    import graphad.nn.families.outlier as outlier
-
     def refuse(*args, **kwargs):
         raise AssertionError("to_dense_adj called")
     monkeypatch.setattr(torch_geometric.utils, "to_dense_adj", refuse)
     monkeypatch.setattr(dense_adj, "to_dense_adj", refuse)
-    # the nearest-neighbour reference is capped at a constant (2,048 nodes), so its
-    # distance blocks are O(n); cap it below this graph's size so that n^2 means n^2
-    monkeypatch.setattr(outlier, "KNN_REFERENCE", 100)
-    monkeypatch.setattr(outlier, "_KNN_BLOCK", 100 * 100)
     h = planted_graph(n_users=1000, n_devices=100)
     n = 1100
     mode = _LargestTensor()

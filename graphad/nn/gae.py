@@ -12,9 +12,8 @@ components, higher = more anomalous:
   types predict;
 * ``edge``: its most unusual incident edge against the endpoints' other edges;
 * ``peer:<s>``: unlike its peers through a shared ``s`` node (two hops);
-* ``outlier``, ``outlier:fused``, ``outlier:knn``: inputs isolated among its type
-  (isolation forests on the own and on the fused input, nearest-neighbour distance on
-  the own input).
+* ``outlier``, ``outlier:fused``: inputs isolated among its type (isolation forests on
+  the own and on the fused input).
 """
 from __future__ import annotations
 

@@ -1,19 +1,12 @@
 """Outlyingness: how isolated a node's input is among its type.
 
-Two isolation forests and one nearest-neighbour distance (fitted on the training
-graph) per node type:
+Two isolation forests (fitted on the training graph) per node type:
 
 * ``outlier``: on the prepared own input (features, degrees, incident edge-attribute
   aggregates): a plain feature outlier with ordinary neighbours is never missed,
   whatever the autoencoder learned;
 * ``outlier:fused``: on the fused input, the own input then per incoming relation the
-  neighbours' mean input and a has-neighbour flag (what early fusion sees);
-* ``outlier:knn``: on the own input, the mean distance to the nearest training nodes
-  (a fixed random reference sample of at most ``KNN_REFERENCE`` of them; the nearest
-  is always dropped, so that a reference node is not its own neighbour). A forest
-  splits one column at a time and so sees a value that is rare on its own; an unusual
-  *combination* of ordinary values (a teenager with a top-2% balance) lies in an empty
-  region of the joint space, which the distance sees and the forest mostly does not.
+  neighbours' mean input and a has-neighbour flag (what early fusion sees).
 
 A forest on the fused input alone dilutes a single odd own column among the
 neighbourhood columns; one on the own input alone misses a node whose neighbourhood is
@@ -35,12 +28,6 @@ from ...components import ComponentSpec, register_component
 from ...typing import NodeType
 from ..forest import KEYS, fit_forest, forest_scores, heap_layout
 from .base import ComponentFamily, EdgeErrors, Errors, Latents
-
-#: training nodes kept as the nearest-neighbour reference per node type
-KNN_REFERENCE = 2048
-#: neighbours averaged by ``outlier:knn``
-KNN_K = 10
-_KNN_BLOCK = 1 << 20   # distances held at once (rows x reference nodes)
 
 
 def fused_input(store) -> Tensor:
@@ -70,8 +57,7 @@ class OutlierFamily(ComponentFamily):
         seed: seeds the forests' row samples, features and thresholds.
     """
 
-    # the forests' tensors and the nearest-neighbour references
-    fitted_prefixes = tuple(f"{k}_" for k in KEYS) + ("knnref_",)
+    fitted_prefixes = tuple(f"{k}_" for k in KEYS)   # the forests' tensors
 
     def __init__(self, seed: int = 0):
         super().__init__()
@@ -88,10 +74,6 @@ class OutlierFamily(ComponentFamily):
                 forest = fit_forest(x.numpy(), self.seed)
                 for name, value in forest.items():
                     self.register_buffer(f"{name}_{_safe(f'{t}__{view}')}", value)
-            x = data[t].x.float()
-            pick = torch.randperm(len(x), generator=torch.Generator().manual_seed(
-                self.seed))[:KNN_REFERENCE]
-            self.register_buffer(f"knnref_{_safe(t)}", x[pick.sort().values].clone())
 
     def _forest(self, key: str) -> Optional[Dict[str, Tensor]]:
         """The forest of ``key`` in :func:`~graphad.nn.forest.heap_layout` form."""
@@ -117,28 +99,7 @@ class OutlierFamily(ComponentFamily):
                     continue
                 name = "outlier" if view == "own" else f"outlier:{view}"
                 out.setdefault(t, {})[name] = forest_scores(x, forest)
-            ref = getattr(self, f"knnref_{_safe(t)}", None)
-            if ref is not None:
-                out.setdefault(t, {})["outlier:knn"] = knn_distance(batch[t].x.float(),
-                                                                    ref)
         return out, {}
-
-
-def knn_distance(x: Tensor, ref: Tensor, k: int = KNN_K) -> Tensor:
-    """``[n]`` mean Euclidean distance of each row of ``x [n, d]`` to its 2nd to
-    ``k+1``-th nearest rows of ``ref [m, d]`` (fewer where ``m <= k``): the nearest is
-    dropped for every row alike, so a reference node's zero distance to itself never
-    counts."""
-    if len(x) == 0:
-        return torch.zeros(0)
-    take = min(k + 1, len(ref))
-    rows = max(1, _KNN_BLOCK // max(len(ref), 1))
-    out = []
-    for start in range(0, len(x), rows):
-        d = torch.cdist(x[start:start + rows], ref)
-        near = d.topk(take, dim=1, largest=False).values
-        out.append(near[:, 1:].mean(1) if take > 1 else near[:, 0])
-    return torch.cat(out)
 
 
 def _safe(t: NodeType) -> str:
@@ -146,13 +107,6 @@ def _safe(t: NodeType) -> str:
 
 
 def _phrase(ex, name: str, rarity: str) -> str:
-    if name == "outlier:knn":
-        words = (f"inputs far from those of the most similar nodes of its type "
-                 f"({name}{rarity})")
-        if not ex.features.empty:
-            from ...scoring.reasons import unusual_features_text
-            return f"{words}: {unusual_features_text(ex)}"
-        return words
     if name != "outlier":      # outlier:fused: its own and its neighbours' inputs
         return (f"its own and its neighbours' inputs isolated among its type "
                 f"({name}{rarity})")
