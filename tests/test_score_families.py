@@ -233,6 +233,17 @@ def test_review_unlike_the_merchants_its_author_pays():
     assert "its review unlike what its links to other types predict (context:review" in reason
 
 
+def test_context_maps_are_saved_and_loaded(tmp_path):
+    bundle, planted = context_graph()
+    det = MultimodalGAE(epochs=5, seed=0).fit(bundle)
+    det.save(tmp_path / "m.pt")
+    again = MultimodalGAE.load(tmp_path / "m.pt")
+    first = det.score_components(bundle)["user"]["context:review"]
+    torch.testing.assert_close(again.score_components(bundle)["user"]["context:review"],
+                               first, equal_nan=True)
+    assert int(torch.isfinite(first).sum()) == bundle.data["user"].num_nodes
+
+
 @pytest.mark.parametrize("rule", ["hmp", "mean", "omnibus"])
 def test_contributions_add_up_under_each_rule(rule):
     from graphad.scoring.explain import contributions
