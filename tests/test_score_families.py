@@ -228,7 +228,6 @@ def context_graph(seed: int = 0):
 def test_review_unlike_the_merchants_its_author_pays():
     bundle, planted = context_graph()
     det = _check_planted(bundle, "user", planted, "context:review")
-    assert set(det.score_components(bundle)["user"]) >= {"context:review"}
     reason = explain(bundle, ("user", planted), det).reason
     assert "its review unlike what its links to other types predict (context:review" in reason
 
