@@ -19,9 +19,9 @@ class MultimodalGAE(DeepDetector):
     """Heterogeneous GNN autoencoder scoring every node and edge of a typed graph.
 
     Components (kept in :meth:`score_components`; see :mod:`graphad.nn.gae`):
-    ``attribute``, ``structure``, ``consistency``, ``cross_modal:<a>~<b>``, ``edge``,
-    ``peer:<type>``, ``outlier`` and, for entities, ``obs:<type>`` / ``nbr:<type>``
-    roll-ups. Their surprisals are combined by the omnibus rule
+    ``attribute``, ``structure``, ``consistency``, ``cross_modal:<a>~<b>``,
+    ``context:<obs>``, ``edge``, ``peer:<type>``, ``density``, ``outlier`` and, for
+    entities, ``obs:<type>`` / ``nbr:<type>`` roll-ups and ``group``. Their surprisals are combined by the omnibus rule
     (``combination="omnibus"``): the harmonic mean p-value (sparse evidence) and the mean
     (dense evidence), each calibrated on the training graph, joined by their harmonic
     mean p-value.
