@@ -243,6 +243,31 @@ def test_context_maps_are_saved_and_loaded(tmp_path):
     assert int(torch.isfinite(first).sum()) == bundle.data["user"].num_nodes
 
 
+def _without_context(obj):
+    """A saved detector as a model from before the context family: no context maps in
+    the module state, no ``context:*`` entries in the fitted normalisers."""
+    if isinstance(obj, dict):
+        for key in list(obj):
+            if isinstance(key, str) and (key.startswith("families.context.")
+                                         or key.startswith("context:")):
+                del obj[key]
+            else:
+                _without_context(obj[key])
+    return obj
+
+
+def test_a_model_saved_without_context_maps_scores_without_them(tmp_path):
+    bundle, _ = context_graph()
+    MultimodalGAE(epochs=5, seed=0).fit(bundle).save(tmp_path / "m.pt")
+    state = torch.load(tmp_path / "m.pt", weights_only=False)
+    torch.save(_without_context(state), tmp_path / "old.pt")
+    old = MultimodalGAE.load(tmp_path / "old.pt")
+    comps = old.score_components(bundle)["user"]
+    assert "context:review" not in comps
+    assert {"attribute", "obs:review", "peer:merchant"} <= set(comps)
+    assert bool(torch.isfinite(old.decision_function(bundle)["user"]).all())
+
+
 @pytest.mark.parametrize("rule", ["hmp", "mean", "omnibus"])
 def test_contributions_add_up_under_each_rule(rule):
     from graphad.scoring.explain import contributions
