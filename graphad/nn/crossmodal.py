@@ -48,12 +48,8 @@ class CrossModalRidge(nn.Module):
         for key, (a, b) in self._names.items():
             store = data[a[2]]
             both = store[has_key(a)] & store[has_key(b)]
-            xa, xb = store[nbr_key(a)][both], store[nbr_key(b)][both]
-            ma = xa.mean(0) if len(xa) else xa.new_zeros(xa.size(1))
-            mb = xb.mean(0) if len(xb) else xb.new_zeros(xb.size(1))
-            xa, xb = xa - ma, xb - mb
-            gram = xa.t() @ xa + self.alpha * max(len(xa), 1) * torch.eye(xa.size(1), device=xa.device)
-            weight = torch.linalg.solve(gram, xa.t() @ xb)
+            weight, ma, mb = ridge_map(store[nbr_key(a)][both], store[nbr_key(b)][both],
+                                       self.alpha)
             safe = key.replace(".", "_")
             self.register_buffer(f"w_{safe}", weight)
             self.register_buffer(f"ma_{safe}", ma)
@@ -71,10 +67,24 @@ class CrossModalRidge(nn.Module):
             for src, dst in ((a, b), (b, a)):
                 safe = self._key(src, dst).replace(".", "_")
                 w, ma, mb = (getattr(self, f"{p}_{safe}") for p in ("w", "ma", "mb"))
-                pred = (store[nbr_key(src)] - ma) @ w
-                errs.append(1 - F.cosine_similarity(pred, store[nbr_key(dst)] - mb, dim=-1,
-                                                    eps=1e-6))
+                errs.append(ridge_error(store[nbr_key(src)], store[nbr_key(dst)], w, ma, mb))
             err = 0.5 * (errs[0] + errs[1])
             out.append((f"{a[0]}~{b[0]}", torch.where(both, err, torch.zeros_like(err)),
                         both))
         return out
+
+
+def ridge_map(xa: Tensor, xb: Tensor, alpha: float) -> Tuple[Tensor, Tensor, Tensor]:
+    """Ridge regression ``xb ~ xa`` on centred rows, penalty ``alpha * n``: ``(weight
+    [d_a, d_b], mean of xa [d_a], mean of xb [d_b])`` (zero means for no rows)."""
+    ma = xa.mean(0) if len(xa) else xa.new_zeros(xa.size(1))
+    mb = xb.mean(0) if len(xb) else xb.new_zeros(xb.size(1))
+    xa, xb = xa - ma, xb - mb
+    gram = xa.t() @ xa + alpha * max(len(xa), 1) * torch.eye(xa.size(1), device=xa.device)
+    return torch.linalg.solve(gram, xa.t() @ xb), ma, mb
+
+
+def ridge_error(xa: Tensor, xb: Tensor, weight: Tensor, ma: Tensor, mb: Tensor) -> Tensor:
+    """``[n]`` ``1 - cos`` between the prediction of ``xb`` from ``xa`` and the centred
+    ``xb`` (a :func:`ridge_map`)."""
+    return 1 - F.cosine_similarity((xa - ma) @ weight, xb - mb, dim=-1, eps=1e-6)

@@ -25,12 +25,12 @@ from __future__ import annotations
 from typing import Dict, List, Tuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from ...components import ComponentSpec, register_component
 from ...typing import EdgeType, NodeType, edge_type_str
+from ..crossmodal import ridge_error, ridge_map
 from ..inputs import has_key, nbr_key
 from .base import ComponentFamily, EdgeErrors, Errors, Latents, masked
 
@@ -90,14 +90,11 @@ class ContextFamily(ComponentFamily):
             ctx = self._context(store, entity)
             for obs in observations:
                 has = store[has_key(obs)]
-                xa, xb = ctx[has], store[nbr_key(obs)][has].float()
-                if len(xa) < 2:
+                if int(has.sum()) < 2:
                     continue
-                ma, mb = xa.mean(0), xb.mean(0)
-                xa = xa - ma
-                gram = xa.t() @ xa + ALPHA * len(xa) * torch.eye(xa.size(1))
+                weight, ma, mb = ridge_map(ctx[has], store[nbr_key(obs)][has].float(), ALPHA)
                 safe = self._safe(obs)
-                self.register_buffer(f"w_{safe}", torch.linalg.solve(gram, xa.t() @ (xb - mb)))
+                self.register_buffer(f"w_{safe}", weight)
                 self.register_buffer(f"ma_{safe}", ma)
                 self.register_buffer(f"mb_{safe}", mb)
 
@@ -115,9 +112,7 @@ class ContextFamily(ComponentFamily):
                 if ctx is None:
                     ctx = self._context(store, entity)
                 w, ma, mb = (getattr(self, f"{p}_{safe}") for p in ("w", "ma", "mb"))
-                err = 1 - F.cosine_similarity((ctx - ma) @ w,
-                                              store[nbr_key(obs)].float() - mb, dim=-1,
-                                              eps=1e-6)
+                err = ridge_error(ctx, store[nbr_key(obs)].float(), w, ma, mb)
                 out.setdefault(entity, {})[f"context:{obs[0]}"] = masked(
                     err, store[has_key(obs)])
         return out, {}
