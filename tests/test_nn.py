@@ -259,6 +259,23 @@ def test_prepare_inputs_affinity_on_full_input():
     assert affinity_key(("tag", "on", "doc")) not in out["doc"]   # cross-type: none
 
 
+def test_prepare_inputs_affinity_on_own_features_only():
+    """Appended degree columns (structure) leave the local affinity as it is on the
+    own features; the same columns counted as own features change it."""
+    h = wide_graph(d=6)
+    own = h["doc"].x
+    ring = torch.arange(40)
+    degree = torch.where(ring % 7 == 0, 30.0, 1.0).view(-1, 1)   # a few hubs
+    with_degree = {"doc": torch.cat([own, degree], dim=1), "tag": h["tag"].x}
+    out, _, _ = prepare_inputs(h, with_degree, own={"doc": 6, "tag": 2})
+    et = ("doc", "cites", "doc")
+    unit = F.normalize(standardise(own, fit_standardiser(own)), dim=1)
+    expected = (unit * unit[(ring - 1) % 40]).sum(1)
+    torch.testing.assert_close(out["doc"][affinity_key(et)], expected)
+    mixed, _, _ = prepare_inputs(h, with_degree, own={"doc": 7, "tag": 2})
+    assert not torch.allclose(mixed["doc"][affinity_key(et)], expected, atol=1e-3)
+
+
 def test_prepare_inputs_has_key_and_constant_columns():
     h = HeteroData()
     h["u"].x = torch.tensor([[1.0, 7.0], [2.0, 7.0], [3.0, 7.0]])

@@ -164,6 +164,51 @@ def test_feature_outlier_with_ordinary_neighbours():
     _check_planted(h, "user", planted, "outlier")
 
 
+def shoppers_graph(seed: int = 0):
+    """300 users, each buying from 3 of 80 shops (20 per category, 4 category
+    features); a user's features are its shops' category plus noise. User ``planted``
+    buys from category-0 shops with category-2 features; the ten ``hubs`` buy from all
+    20 shops of their category (a degree far above the others, features as
+    expected)."""
+    rng = np.random.default_rng(seed)
+    n, shops = 300, 80
+    shop_cat = np.arange(shops) % 4
+    user_cat = np.arange(n) % 4
+    planted, hubs = 42, np.arange(100, 110)
+    src, dst = [], []
+    for u in range(n):
+        own = np.flatnonzero(shop_cat == user_cat[u])
+        for s in rng.choice(own, 20 if u in hubs else 3, replace=False):
+            src.append(u)
+            dst.append(s)
+    x = np.eye(4)[user_cat] + rng.normal(0, 0.2, (n, 4))
+    user_cat[planted] = 0                    # its shops (drawn above) are category 0
+    x[planted] = np.eye(4)[2] + rng.normal(0, 0.2, 4)
+    for i in np.flatnonzero(np.array(src) == planted):
+        dst[i] = int(rng.choice(np.flatnonzero(shop_cat == 0)))
+    h = HeteroData()
+    h["user"].x = torch.tensor(x, dtype=torch.float32)
+    h["shop"].x = torch.tensor(np.eye(4)[shop_cat] + rng.normal(0, 0.05, (shops, 4)),
+                               dtype=torch.float32)
+    ei = torch.tensor([src, dst])
+    h["user", "buys", "shop"].edge_index = ei
+    h["shop", "sold_to", "user"].edge_index = ei.flip(0)
+    return h, planted, hubs
+
+
+def test_user_unlike_its_shops_and_hubs_not_blamed_for_degree():
+    """Across types, consistency compares a user's own features with what its shops
+    predict: the planted user ranks first, while users whose only oddity is their
+    degree (structure, judged by other components) stay ordinary on it."""
+    h, planted, hubs = shoppers_graph()
+    det = _check_planted(h, "user", planted, "consistency")
+    cons = det.score_components(h)["user"]["consistency"]
+    ranks = sorted(_rank(cons, int(u)) for u in hubs)
+    # hubs rank among ordinary users (comparing degree columns too put all ten at
+    # ranks 2-11, right after the planted user)
+    assert np.median(ranks) > 75 and ranks[0] > 1
+
+
 def contextual_outlier_graph(seed: int = 0):
     """300 users whose balance follows their age (``balance = age + N(0, 0.1)``, both
     ~N(0, 1)), plus a noise feature, following 3 random others; user ``planted`` is
@@ -266,6 +311,35 @@ def test_a_model_saved_without_context_maps_scores_without_them(tmp_path):
     assert "context:review" not in comps
     assert {"attribute", "obs:review", "peer:merchant"} <= set(comps)
     assert bool(torch.isfinite(old.decision_function(bundle)["user"]).all())
+
+
+def _drop_key(obj, name: str):
+    """``obj`` (a saved detector) without any dict entry called ``name``."""
+    if isinstance(obj, dict):
+        obj.pop(name, None)
+        for value in obj.values():
+            _drop_key(value, name)
+    return obj
+
+
+def test_a_model_saved_before_own_feature_consistency_loads(tmp_path, monkeypatch):
+    """Models saved before consistency compared own features only have no
+    ``own_dims`` in their module config: their predictors rebuild at full input width,
+    load strictly and score as they did."""
+    import graphad.detectors.deep as deep
+    h, _, _ = shoppers_graph()
+    monkeypatch.setattr(deep, "prepared_own_width", lambda stats, raw: 0)  # = all columns
+    det = MultimodalGAE(epochs=5, seed=0).fit(h)
+    monkeypatch.undo()
+    det.save(tmp_path / "m.pt")
+    state = torch.load(tmp_path / "m.pt", weights_only=False)
+    torch.save(_drop_key(_drop_key(state, "own_dims"), "own_dims_"), tmp_path / "old.pt")
+    old = MultimodalGAE.load(tmp_path / "old.pt")
+    assert "own_dims" not in old.module_config_ and not hasattr(old, "own_dims_")
+    width = old.module_.families["consistency"].width
+    assert width == dict(old.in_dims_)
+    torch.testing.assert_close(old.score_components(h)["user"]["consistency"],
+                               det.score_components(h)["user"]["consistency"])
 
 
 @pytest.mark.parametrize("rule", ["hmp", "mean", "omnibus"])

@@ -33,7 +33,7 @@ from torch_geometric.data import HeteroData
 from ..data.bundle import GraphBundle, as_bundle
 from ..data.features import category_columns, edge_stat_widths, node_inputs, own_width
 from ..errors import GraphadError
-from ..nn.inputs import prepare_inputs
+from ..nn.inputs import prepare_inputs, prepared_own_width
 from ..scoring.normalize import Components
 from ..typing import EdgeType, NodeType, edge_type_str
 from . import distributed
@@ -138,6 +138,8 @@ class DeepDetector(BaseDetector):
                 keep=edge_stat_widths(bundle.data),
                 categories=category_columns(bundle, x))
             self.in_dims_ = {t: data[t].x.size(1) for t in data.node_types}
+            self.own_dims_ = {t: prepared_own_width(self.node_stats_[t], self.raw_dims_[t])
+                              for t in data.node_types}
             self.metadata_ = data.metadata()
             return data
         if data_mismatch := self._schema_mismatch(bundle, x):

@@ -98,6 +98,7 @@ class MultimodalGAE(DeepDetector):
         return {"node_types": list(node_types),
                 "edge_types": [list(et) for et in edge_types],
                 "in_dims": dict(self.in_dims_),
+                "own_dims": dict(self.own_dims_),
                 "edge_dims": {edge_type_str(et): int(data[et].edge_attr.size(1))
                               for et in edge_types if "edge_attr" in data[et]},
                 "views": {t: [list(et) for et in ets]
@@ -110,6 +111,7 @@ class MultimodalGAE(DeepDetector):
         views = {t: [tuple(et) for et in ets] for t, ets in config["views"].items()}
         return MultimodalGAEModule((list(config["node_types"]), edge_types),
                                    dict(config["in_dims"]), edge_dims, views,
+                                   own_dims=config.get("own_dims"),   # older models: none
                                    hidden=self.hidden, layers=self.layers,
                                    conv=self.conv, dropout=self.dropout, trim=self.trim,
                                    bottleneck=self.bottleneck, seed=self.seed)

@@ -47,13 +47,16 @@ class MultimodalGAEModule(nn.Module):
         bottleneck: attribute decoders narrower than their output (see
             :class:`~graphad.nn.decoders.AttributeDecoder`).
         seed: seed of the closed-form families (isolation forest).
+        own_dims: how many leading input columns per type are its own features (see
+            :class:`~graphad.nn.families.consistency.ConsistencyFamily`); default all.
     """
 
     def __init__(self, metadata: Tuple[List[NodeType], List[EdgeType]],
                  in_dims: Dict[NodeType, int], edge_dims: Dict[EdgeType, int],
                  views: Dict[NodeType, List[EdgeType]], hidden: int = 64,
                  layers: int = 2, conv: str = "sage", dropout: float = 0.0,
-                 trim: float = 0.0, bottleneck: bool = False, seed: int = 0):
+                 trim: float = 0.0, bottleneck: bool = False, seed: int = 0,
+                 own_dims: Optional[Dict[NodeType, int]] = None):
         super().__init__()
         node_types, edge_types = metadata
         self.edge_types = list(edge_types)
@@ -62,7 +65,7 @@ class MultimodalGAEModule(nn.Module):
         self.families = nn.ModuleDict({
             "attribute": AttributeFamily(node_types, in_dims, hidden, bottleneck, trim),
             "structure": StructureFamily(edge_types, hidden, edge_dims, trim),
-            "consistency": ConsistencyFamily(edge_types, in_dims, hidden),
+            "consistency": ConsistencyFamily(edge_types, in_dims, hidden, own_dims),
             "cross_modal": CrossModalFamily(views),
             "context": ContextFamily(edge_types, views),
             "edge": EdgeEvidenceFamily(),

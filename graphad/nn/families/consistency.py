@@ -16,17 +16,27 @@ from .base import ComponentFamily, EdgeErrors, Errors, Latents, masked
 
 class ConsistencyFamily(ComponentFamily):
     """Component ``consistency``: averaged over incoming relations, over a same-type
-    relation the local affinity ``1 - mean_u cos(x_v, x_u)`` (untrained, on
-    standardised inputs); across types ``1 - cos`` to a learned low-rank prediction from
-    the neighbours' mean input (precomputed, so exact in mini-batches)."""
+    relation the local affinity ``1 - mean_u cos(x_v, x_u)`` (untrained, on the
+    standardised own features); across types ``1 - cos`` between a node's own features
+    and a learned low-rank prediction of them from the neighbours' mean input
+    (precomputed, so exact in mini-batches).
+
+    Args:
+        edge_types, in_dims, hidden: relations, input widths, the predictor's rank.
+        own_dims: per type, how many leading input columns are its own features (the
+            degrees and edge aggregates after them are structure, which other
+            components judge: predicting them too blurred the comparison, measured on
+            the fraud sample); types not named, or ``None``, compare every column.
+    """
 
     def __init__(self, edge_types: List[EdgeType], in_dims: Dict[NodeType, int],
-                 hidden: int):
+                 hidden: int, own_dims: Optional[Dict[NodeType, int]] = None):
         super().__init__()
         self.edge_types = list(edge_types)
+        self.width = {t: (own_dims or {}).get(t) or d for t, d in in_dims.items()}
         self.consist = nn.ModuleDict({
             edge_type_str(et): nn.Sequential(nn.Linear(in_dims[et[0]], hidden),
-                                             nn.Linear(hidden, in_dims[et[2]]))
+                                             nn.Linear(hidden, self.width[et[2]]))
             for et in edge_types if et[0] != et[2]})
 
     def _sums(self, batch: HeteroData) -> Dict[NodeType, Tuple[Tensor, Tensor]]:
@@ -43,7 +53,8 @@ class ConsistencyFamily(ComponentFamily):
                 err = 1 - store[affinity_key(et)]
             else:  # across types: what the neighbours predict, learned
                 pred = self.consist[edge_type_str(et)](mean)
-                err = 1 - F.cosine_similarity(pred, store.x, dim=-1, eps=1e-6)
+                own = store.x[:, :self.width[dst]]
+                err = 1 - F.cosine_similarity(pred, own, dim=-1, eps=1e-6)
             err = torch.where(has, err, torch.zeros_like(err))
             zeros = torch.zeros(store.num_nodes, device=err.device)
             total, count = out.get(dst, (zeros, zeros))
