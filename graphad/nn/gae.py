@@ -6,7 +6,8 @@ components, higher = more anomalous:
 
 * ``attribute``: the input badly reconstructed from ``z``;
 * ``structure``: incident links (and their attributes) badly reconstructed (mean);
-* ``consistency``: unlike its direct neighbours;
+* ``consistency``: its own features unlike its direct neighbours' (same type) or
+  what they predict (other types);
 * ``cross_modal:<a>~<b>``: one modality of an entity badly predicts another;
 * ``context:<obs>``: its ``obs`` observations unlike what its links to other entity
   types predict;
