@@ -167,6 +167,40 @@ def test_fit_does_not_mutate_hetero_data():
     assert h.edge_types == [("user", "uses", "device")]      # no reverse added to it
 
 
+def test_small_graphs_run_on_one_thread_and_the_count_is_restored(graph, monkeypatch):
+    """The graph (80 users) trains and scores on one torch thread; the caller's thread
+    count is back afterwards, errors included; a graph of SMALL_GRAPH nodes + edges
+    keeps it."""
+    from graphad.detectors import deep
+    original = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        seen = []
+        real = MultimodalGAE._batch_loss
+
+        def spy(self, module, batch, gen):
+            seen.append(torch.get_num_threads())
+            return real(self, module, batch, gen)
+        monkeypatch.setattr(MultimodalGAE, "_batch_loss", spy)
+        det = MultimodalGAE(seed=0, **FAST).fit(graph)
+        assert seen and set(seen) == {1}
+        assert torch.get_num_threads() == 2
+        with deep.one_thread_if_small(graph):
+            assert torch.get_num_threads() == 1
+        big = HeteroData()
+        big["user"].num_nodes = 10
+        big["user", "f", "user"].edge_index = torch.zeros(2, deep.SMALL_GRAPH - 10,
+                                                          dtype=torch.long)
+        with deep.one_thread_if_small(big):
+            assert torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError), deep.one_thread_if_small(graph):
+            raise RuntimeError("restored on errors too")
+        assert torch.get_num_threads() == 2
+        assert torch.isfinite(det.decision_function(graph)["user"]).all()
+    finally:
+        torch.set_num_threads(original)
+
+
 def test_global_rng_does_not_change_results(graph):
     """Seeded inside: the caller's global RNG state has no influence either."""
     torch.manual_seed(123)
