@@ -182,9 +182,8 @@ def shoppers_graph(seed: int = 0):
             src.append(u)
             dst.append(s)
     x = np.eye(4)[user_cat] + rng.normal(0, 0.2, (n, 4))
-    user_cat[planted] = 0                    # its shops (drawn above) are category 0
     x[planted] = np.eye(4)[2] + rng.normal(0, 0.2, 4)
-    for i in np.flatnonzero(np.array(src) == planted):
+    for i in np.flatnonzero(np.array(src) == planted):   # its shops: category 0 instead
         dst[i] = int(rng.choice(np.flatnonzero(shop_cat == 0)))
     h = HeteroData()
     h["user"].x = torch.tensor(x, dtype=torch.float32)
@@ -288,17 +287,22 @@ def test_context_maps_are_saved_and_loaded(tmp_path):
     assert int(torch.isfinite(first).sum()) == bundle.data["user"].num_nodes
 
 
+def _drop_keys(obj, drop):
+    """``obj`` (a saved detector) without the dict entries whose key ``drop(key)``
+    holds, at any depth."""
+    if isinstance(obj, dict):
+        for key in list(obj):
+            if isinstance(key, str) and drop(key):
+                del obj[key]
+            else:
+                _drop_keys(obj[key], drop)
+    return obj
+
+
 def _without_context(obj):
     """A saved detector as a model from before the context family: no context maps in
     the module state, no ``context:*`` entries in the fitted normalisers."""
-    if isinstance(obj, dict):
-        for key in list(obj):
-            if isinstance(key, str) and (key.startswith("families.context.")
-                                         or key.startswith("context:")):
-                del obj[key]
-            else:
-                _without_context(obj[key])
-    return obj
+    return _drop_keys(obj, lambda key: key.startswith(("families.context.", "context:")))
 
 
 def test_a_model_saved_without_context_maps_scores_without_them(tmp_path):
@@ -313,15 +317,6 @@ def test_a_model_saved_without_context_maps_scores_without_them(tmp_path):
     assert bool(torch.isfinite(old.decision_function(bundle)["user"]).all())
 
 
-def _drop_key(obj, name: str):
-    """``obj`` (a saved detector) without any dict entry called ``name``."""
-    if isinstance(obj, dict):
-        obj.pop(name, None)
-        for value in obj.values():
-            _drop_key(value, name)
-    return obj
-
-
 def test_a_model_saved_before_own_feature_consistency_loads(tmp_path, monkeypatch):
     """Models saved before consistency compared own features only have no
     ``own_dims`` in their module config: their predictors rebuild at full input width,
@@ -333,7 +328,8 @@ def test_a_model_saved_before_own_feature_consistency_loads(tmp_path, monkeypatc
     monkeypatch.undo()
     det.save(tmp_path / "m.pt")
     state = torch.load(tmp_path / "m.pt", weights_only=False)
-    torch.save(_drop_key(_drop_key(state, "own_dims"), "own_dims_"), tmp_path / "old.pt")
+    torch.save(_drop_keys(state, lambda key: key in ("own_dims", "own_dims_")),
+               tmp_path / "old.pt")
     old = MultimodalGAE.load(tmp_path / "old.pt")
     assert "own_dims" not in old.module_config_ and not hasattr(old, "own_dims_")
     width = old.module_.families["consistency"].width

@@ -53,12 +53,17 @@ MAX_STEPS = 50
 SMALL_GRAPH = 20_000
 
 
+def node_edge_counts(data: HeteroData) -> Tuple[int, int]:
+    """All nodes and all edges of ``data``, over every type and relation."""
+    return (sum(int(data[t].num_nodes or 0) for t in data.node_types),
+            sum(int(data[et].num_edges) for et in data.edge_types))
+
+
 def graph_size(graph: Any) -> Optional[int]:
     """Nodes + edges of a ``GraphBundle``, ``HeteroData`` or ``Data`` (None otherwise)."""
     data = graph.data if isinstance(graph, GraphBundle) else graph
     if isinstance(data, HeteroData):
-        return (sum(int(data[t].num_nodes or 0) for t in data.node_types)
-                + sum(int(data[et].num_edges) for et in data.edge_types))
+        return sum(node_edge_counts(data))
     if isinstance(data, Data):
         return int(data.num_nodes or 0) + int(data.num_edges)
     return None
@@ -427,6 +432,7 @@ class DeepDetector(BaseDetector):
 
     def _errors_of(self, bundle: GraphBundle, data: Optional[HeteroData] = None
                    ) -> Tuple[Components, Optional[Dict[str, Dict[EdgeType, Tensor]]]]:
+        """:meth:`_score_errors` on the current torch threads."""
         if data is None:
             data = self._prepared(bundle)
         module = self.module_
@@ -476,6 +482,5 @@ class DeepDetector(BaseDetector):
 
 def _fits_full_batch(data: HeteroData) -> bool:
     """At most :data:`FULL_BATCH_MAX_NODES` nodes and :data:`FULL_BATCH_MAX_EDGES` edges."""
-    n = sum(data[t].num_nodes for t in data.node_types)
-    m = sum(data[e].num_edges for e in data.edge_types)
+    n, m = node_edge_counts(data)
     return n <= FULL_BATCH_MAX_NODES and m <= FULL_BATCH_MAX_EDGES
