@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch_geometric.data import HeteroData
 
+from graphad.data.bundle import as_bundle
 from graphad.detectors.gae import MultimodalGAE
 from graphad.scoring.explain import explain
 
@@ -206,6 +207,46 @@ def test_user_unlike_its_shops_and_hubs_not_blamed_for_degree():
     # hubs rank among ordinary users (comparing degree columns too put all ten at
     # ranks 2-11, right after the planted user)
     assert np.median(ranks) > 75 and ranks[0] > 1
+
+
+def test_consistency_details_split_each_relation_error_over_own_columns():
+    """The per-column split behind the explanation adds up, per node, to the
+    component's raw error (the mean over its relations of ``1 - cos``), over a
+    same-type relation (mean over neighbours) and a learned cross-type one alike."""
+    h, planted, _ = shoppers_graph()
+    rng = np.random.default_rng(1)
+    h["user", "follows", "user"].edge_index = torch.tensor(
+        np.stack([np.arange(300), rng.integers(0, 300, 300)]))
+    det = MultimodalGAE(epochs=5, seed=0).fit(h)
+    data = det._prepared(as_bundle(h))
+    with torch.no_grad():
+        raw = det.module_.errors(data)[0]["user"]["consistency"]
+    details = det.component_details(h, "user")["consistency"]
+    assert {rel for rel, _, _ in details} >= {"user__follows__user",
+                                              "shop__sold_to__user"}
+    total, count = torch.zeros(300), torch.zeros(300)
+    for _, cols, has in details:
+        assert cols.shape == (300, 4) and bool((cols >= -1e-6).all())
+        total += torch.where(has, cols.sum(1), torch.zeros(300))
+        count += has.float()
+    torch.testing.assert_close(total / count, raw, atol=1e-4, rtol=1e-4)
+
+
+def test_consistency_reason_names_the_features_unlike_the_neighbours():
+    """The planted user has category-2 features but buys from category-0 shops: its
+    explanation's ``contrast`` and its reason name those two columns; a type whose
+    ordinary user's table covers the whole error (shares sum to 1)."""
+    h, planted, _ = shoppers_graph()
+    det = MultimodalGAE(epochs=30, seed=0).fit(h)
+    ex = explain(h, ("user", planted), det)
+    assert list(ex.contrast["feature"][:2]) == ["x2", "x0"]
+    assert float(ex.contrast["share"][:2].sum()) > 0.9
+    assert float(ex.contrast["z"][0]) > 3          # x2 is high for a user of its shops
+    assert re.search(r"unlike its neighbours \(consistency: [^)]*\): most in "
+                     r"x2=1\.35\d* \(\d+% of it\), x0=", ex.reason)
+    assert "contrast" in ex.to_dict() and "unlike its neighbours in" in ex.to_text()
+    ordinary = explain(h, ("user", 0), det)
+    assert abs(float(ordinary.contrast["share"].sum()) - 1) < 1e-6
 
 
 def contextual_outlier_graph(seed: int = 0):

@@ -13,6 +13,8 @@
   the ``attribute`` component.
 * **modalities**: for ``cross_modal``, each modality pair's disagreement and its robust
   z among the entities that have both, from the detector's cross-modal maps.
+* **contrast**: for ``consistency``, the node's own features on which it differs most
+  from what its neighbours say (each one's share of the component's ``1 - cos``).
 * **observations**: for each roll-up (``obs:<type>`` for observations, ``nbr:<type>``
   for linked entities), the linked node that drove it (the highest-scoring one) with
   a snippet of its raw value.
@@ -66,8 +68,8 @@ class Explanation:
             (None if unknown); ``rank``: 1 = most anomalous of its type, of ``n``.
         contributions: ``component, z, weight, contribution, share``; the
             contributions add up to ``score`` (see the module docstring).
-        features, modalities, observations, relations, edges, neighbours, shared,
-            group: see the module docstring.
+        features, modalities, contrast, observations, relations, edges, neighbours,
+            shared, group: see the module docstring.
         reason: one line of plain language.
         unit: what the contributions' ``z`` is measured in: ``"nats"`` (surprisal,
             the default normalisation: rarer than 1 in ``2 exp(z)``) or ``"σ"``
@@ -83,6 +85,7 @@ class Explanation:
     contributions: pd.DataFrame
     features: pd.DataFrame = field(default_factory=pd.DataFrame)
     modalities: pd.DataFrame = field(default_factory=pd.DataFrame)
+    contrast: pd.DataFrame = field(default_factory=pd.DataFrame)
     observations: pd.DataFrame = field(default_factory=pd.DataFrame)
     relations: pd.DataFrame = field(default_factory=pd.DataFrame)
     edges: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -110,6 +113,8 @@ class Explanation:
                     ("unusual attributes (z in robust σ against its type)",
                      self.features),
                     ("modality pairs (cross-modal)", self.modalities),
+                    ("unlike its neighbours in (share of the consistency error)",
+                     self.contrast),
                     ("observations behind the roll-ups", self.observations),
                     ("structure by relation", self.relations),
                     ("most anomalous incident edges", self.edges),
@@ -126,7 +131,8 @@ class Explanation:
 
     def _sections(self) -> List[Tuple[str, pd.DataFrame]]:
         return [("contributions", self.contributions), ("features", self.features),
-                ("modalities", self.modalities), ("observations", self.observations),
+                ("modalities", self.modalities), ("contrast", self.contrast),
+                ("observations", self.observations),
                 ("relations", self.relations), ("edges", self.edges),
                 ("neighbours", self.neighbours), ("shared", self.shared),
                 ("group", self.group)]
@@ -238,6 +244,7 @@ def _explain(bundle: GraphBundle, node: Tuple[NodeType, Any], detector: Any, top
     z_scores = _memo(cache, "robust_z", lambda: robust_z(scores))
     ex.features = _features(bundle, node_type, idx, top, cache)
     ex.modalities = _modalities(bundle, detector, node_type, idx, cache)
+    ex.contrast = _contrast(bundle, detector, node_type, idx, top, cache)
     ex.observations = _observations(bundle, comps, scores, detector, node_type, idx)
     ex.relations, ex.edges = _edges(bundle, detector, node_type, idx, top, edge_scores)
     ex.neighbours = _neighbours(bundle, view, detector, z_scores, node_type, idx, top,
@@ -436,18 +443,20 @@ def _edge_attribute_values(bundle: GraphBundle, et) -> Dict[str, np.ndarray]:
     return {str(names[j]): attr[:, j] for j in range(attr.shape[1])}
 
 
-def _pair_errors(bundle: GraphBundle, detector: Any, t: NodeType
-                 ) -> List[Tuple[str, torch.Tensor, torch.Tensor]]:
-    """``(pair name "a~b", error [n], has-both [n])`` from the detector's cross-modal
-    family, or ``[]`` when it has none."""
+def _family_details(bundle: GraphBundle, detector: Any, t: NodeType,
+                    cache: Dict[Any, Any]) -> Dict[str, list]:
+    """The detector's per-family explanation details for type ``t`` (once per cache):
+    ``"cross_modal"``: ``[(pair "a~b", error [n], has both [n])]``; ``"consistency"``:
+    ``[(relation, per-column error [n, w], has [n])]``; ``{}`` for detectors without."""
     details = getattr(detector, "component_details", None)
-    return details(bundle, t).get("cross_modal", []) if details is not None else []
+    return _memo(cache, ("details", t),
+                 lambda: details(bundle, t) if details is not None else {})
 
 
 def _modalities(bundle: GraphBundle, detector: Any, t: NodeType, idx: int,
                 cache: Dict[Any, Any]) -> pd.DataFrame:
     rows = []
-    pairs = _memo(cache, ("pairs", t), lambda: _pair_errors(bundle, detector, t))
+    pairs = _family_details(bundle, detector, t, cache).get("cross_modal", [])
     for name, err, both in pairs:
         if not bool(both[idx]):
             continue
@@ -459,6 +468,36 @@ def _modalities(bundle: GraphBundle, detector: Any, t: NodeType, idx: int,
                      "percentile": 100 * float((err[both] <= err[idx]).double().mean())})
     table = pd.DataFrame(rows)
     return table.sort_values("z", ascending=False).reset_index(drop=True) if rows else table
+
+
+def _contrast(bundle: GraphBundle, detector: Any, t: NodeType, idx: int, top: int,
+              cache: Dict[Any, Any]) -> pd.DataFrame:
+    """The node's own features on which it differs most from what its neighbours say
+    (the ``consistency`` component split over its input columns, averaged over its
+    relations as the component is): ``feature, value, z`` (robust z against its
+    type, as in ``features``) and ``share`` of the component. Empty where the type's
+    own input is an embedding (PCA-reduced or a modality: its columns have no names)
+    or the node has no relation the component compares."""
+    stats = (getattr(detector, "node_stats_", None) or {}).get(t)
+    width = (getattr(detector, "own_dims_", None) or {}).get(t, 0)
+    names = bundle.feature_names.get(t) or []
+    if stats is None or len(stats) != 2 or not width or len(names) < width \
+            or bundle.modality.get(t):
+        return pd.DataFrame()
+    total, count = torch.zeros(width, dtype=torch.float64), 0
+    for _, cols, has in _family_details(bundle, detector, t, cache).get("consistency", []):
+        if bool(has[idx]) and cols.size(1) == width:
+            total += cols[idx].double()
+            count += 1
+    if count == 0 or float(total.sum()) <= 0:
+        return pd.DataFrame()
+    share = (total / total.sum()).numpy()
+    own = {r["feature"]: r for r in _own_feature_rows(bundle, t, idx)}
+    rows = [{"feature": name, "value": own[name]["value"] if name in own else None,
+             "z": own[name]["z"] if name in own else float("nan"),
+             "share": float(share[j])} for j, name in enumerate(names[:width])]
+    table = pd.DataFrame(rows).sort_values("share", ascending=False, kind="stable")
+    return table.head(top).reset_index(drop=True)
 
 
 def _observations(bundle: GraphBundle, comps, scores, detector: Any, t: NodeType,

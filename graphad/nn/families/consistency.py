@@ -10,7 +10,7 @@ from torch_geometric.data import HeteroData
 
 from ...components import ComponentSpec, register_component
 from ...typing import EdgeType, NodeType, edge_type_str
-from ..inputs import affinity_key, has_key, nbr_key
+from ..inputs import affinity_key, has_key, nbr_key, sparse_mean
 from .base import ComponentFamily, EdgeErrors, Errors, Latents, masked
 
 
@@ -73,7 +73,46 @@ class ConsistencyFamily(ComponentFamily):
         return {t: {"consistency": masked(tot / cnt.clamp(min=1), cnt > 0)}
                 for t, (tot, cnt) in self._sums(batch).items()}, {}
 
+    def details(self, batch: HeteroData, node_type: NodeType) -> list:
+        """``[(relation, per-column error [n, w], has [n])]`` for ``node_type``: each
+        incoming relation's ``1 - cos`` split over the type's ``w`` own input columns
+        (the rows sum to that relation's error). With unit vectors ``a`` (the node)
+        and ``b`` (the prediction), ``1 - cos = |a - b|^2 / 2``, so column ``j`` holds
+        ``(a_j - b_j)^2 / 2``; over a same-type relation the mean of that over the
+        neighbours. The same-type split is over the node's prepared own columns: it
+        adds up to the component where those are not PCA-reduced."""
+        store = batch[node_type]
+        width = self.width.get(node_type, 0)
+        out = []
+        for et in self.edge_types:
+            if et[2] != node_type or nbr_key(et) not in store or width == 0:
+                continue
+            a = F.normalize(store.x[:, :width], dim=1, eps=1e-6)
+            if et[0] == et[2]:       # mean over neighbours u of (a_v - a_u)^2 / 2
+                ei = batch[et].edge_index
+                mean_u, _ = sparse_mean(a, ei, store.num_nodes)
+                mean_sq, _ = sparse_mean(a * a, ei, store.num_nodes)
+                cols = (a * a - 2 * a * mean_u + mean_sq) / 2
+            else:
+                b = F.normalize(self.consist[edge_type_str(et)](store[nbr_key(et)]),
+                                dim=1, eps=1e-6)
+                cols = (a - b) ** 2 / 2
+            out.append((edge_type_str(et), cols.detach().cpu(),
+                        store[has_key(et)].detach().cpu()))
+        return out
 
-register_component(ComponentSpec(
-    "consistency", "unlike its neighbours",
-    phrase=lambda ex, name, rarity: f"unlike its neighbours (consistency{rarity})"))
+
+def _phrase(ex, name: str, rarity: str) -> str:
+    """``"unlike its neighbours (consistency: 1 in 300): most in age=19 (61% of it)"``:
+    the own features behind most of the error (the explanation's ``contrast``)."""
+    text = f"unlike its neighbours (consistency{rarity})"
+    table = getattr(ex, "contrast", None)
+    if table is None or table.empty:
+        return text
+    from ...scoring.reasons import feature_text
+    parts = [f"{feature_text(r['feature'], r['value'])} ({100 * r['share']:.0f}% of it)"
+             for _, r in table.head(2).iterrows()]
+    return f"{text}: most in {', '.join(parts)}"
+
+
+register_component(ComponentSpec("consistency", "unlike its neighbours", phrase=_phrase))
