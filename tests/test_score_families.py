@@ -107,6 +107,98 @@ def test_user_rated_badly_by_everyone():
                      r"over rates edges to it=-10 \(-\d+\.\dσ\)", ex.reason), ex.reason
 
 
+def signed_graph(seed: int = 0):
+    """800 users each rating 5 others ~N(2, 2) in [-10, 10]; the ten ``targets`` are
+    rated -10 by 12 raters each; the ten ``trusted`` are rated +6 or more by 30 raters
+    each (the upper edge of the bulk, as a trust network's trusted users are)."""
+    rng = np.random.default_rng(seed)
+    n = 800
+    targets, trusted = np.arange(10, 20), np.arange(30, 40)
+    special = np.concatenate([targets, trusted])
+    src = np.repeat(np.arange(n), 5)
+    dst = rng.integers(0, n, src.size)
+    keep = (dst != src) & ~np.isin(dst, special)
+    src, dst = src[keep], dst[keep]
+    rating = np.clip(np.round(rng.normal(2, 2, src.size)), -10, 10)
+    for group, count, value in ((targets, 12, lambda k: np.full(k, -10.0)),
+                                (trusted, 30, lambda k: rng.integers(6, 11, k) * 1.0)):
+        for v in group:
+            raters = rng.choice(np.setdiff1d(np.arange(n), [v]), count, replace=False)
+            src, dst = np.concatenate([src, raters]), np.concatenate([dst, np.full(count, v)])
+            rating = np.concatenate([rating, value(count)])
+    h = HeteroData()
+    h["user"].num_nodes = n
+    h["user", "rates", "user"].edge_index = torch.tensor(np.stack([src, dst]))
+    h["user", "rates", "user"].edge_attr = torch.tensor(rating, dtype=torch.float32
+                                                        ).view(-1, 1)
+    return h, targets, trusted
+
+
+def test_users_rated_badly_by_everyone_are_found_together():
+    """Ten users that all their raters give -10 rank first on ``incident`` and at the
+    top of the combined score; the trusted users, rated highly by many, lie on the
+    other side of the bulk: not flagged by it. The reason names the received mean."""
+    h, targets, trusted = signed_graph()
+    det = MultimodalGAE(epochs=30, seed=0).fit(h)
+    comps = det.score_components(h)["user"]
+    incident = comps["incident"]
+    assert max(_rank(incident, int(v)) for v in targets) == 1       # tied: all alike
+    assert int((incident > incident[targets].min()).sum()) == 0
+    assert float(incident[trusted].max()) < float(torch.quantile(incident, 0.9))
+    scores = det.decision_function(h)["user"]
+    assert max(_rank(scores, int(v)) for v in targets) <= 10
+    ex = explain(h, ("user", int(targets[0])), det)
+    assert re.search(r"its edges unlike other users' as a whole \(incident: [^)]*\): "
+                     r"mean attr0 over rates edges to it=-10 \(-\d+\.\dσ\)", ex.reason), \
+        ex.reason
+
+
+def test_incident_side_and_shrinkage():
+    """The statistic reads the tail that reaches further beyond its own side's spread,
+    and a mean over many edges is stronger evidence than one edge."""
+    from graphad.nn.families.incident import shrunk_means, skewed_side_excess
+    g = torch.Generator().manual_seed(0)
+    bulk = torch.randn(200, generator=g, dtype=torch.float64)
+    m = torch.cat([bulk, torch.tensor([-9.0, -8.0, 2.5])])
+    has = torch.ones(m.numel(), dtype=torch.bool)
+    low = skewed_side_excess(m, has)
+    assert float(low[200]) > 5 and float(low[202]) == 0    # the far low tail is read
+    assert torch.equal(skewed_side_excess(-m, has), low)    # mirrored: the high tail
+    has[5] = False
+    assert float(skewed_side_excess(m, has)[5]) == 0       # no edges: no evidence
+    flat = skewed_side_excess(torch.ones(50, dtype=torch.float64),
+                              torch.ones(50, dtype=torch.bool))
+    assert torch.equal(flat, torch.zeros(50, dtype=torch.float64))
+    # node 0: one -10 among +2s; node 1: fifteen -7s; node 2: no edges
+    values = torch.tensor([-10.0] + [-7.0] * 15 + [2.0] * 40)
+    nodes = torch.tensor([0] + [1] * 15 + list(range(3, 43)))
+    mean, has = shrunk_means(values, nodes, 43)
+    assert float(mean[1]) < float(mean[0]) < 2 and not bool(has[2])
+    torch.testing.assert_close(mean[0], torch.tensor((-10 + 5 * 2) / 6,
+                                                     dtype=torch.float64))
+
+
+def test_a_model_saved_before_the_incident_family_scores_without_it(tmp_path,
+                                                                    monkeypatch):
+    """A module config without ``incident`` (models saved before the family) rebuilds
+    the module without it: no ``incident`` component, scores as fitted."""
+    from graphad.detectors.gae import MultimodalGAE as GAE
+    h, targets, _ = signed_graph()
+    config = GAE._module_config
+    monkeypatch.setattr(GAE, "_module_config", lambda self, data, bundle: {
+        k: v for k, v in config(self, data, bundle).items() if k != "incident"})
+    det = GAE(epochs=5, seed=0).fit(h)
+    monkeypatch.undo()
+    assert "incident" not in det.score_components(h)["user"]
+    det.save(tmp_path / "old.pt")
+    old = GAE.load(tmp_path / "old.pt")
+    assert "incident" not in old.module_.families
+    assert "incident" not in old.score_components(h)["user"]
+    torch.testing.assert_close(old.decision_function(h)["user"],
+                               det.decision_function(h)["user"])
+    assert "incident" in GAE(epochs=5, seed=0).fit(h).score_components(h)["user"]
+
+
 def test_merchant_explanation_names_the_payment_it_received():
     h, planted, edge = payments_graph()
     det = MultimodalGAE(epochs=30, seed=0).fit(h)

@@ -20,8 +20,9 @@ class MultimodalGAE(DeepDetector):
 
     Components (kept in :meth:`score_components`; see :mod:`graphad.nn.gae`):
     ``attribute``, ``structure``, ``consistency``, ``cross_modal:<a>~<b>``,
-    ``context:<obs>``, ``edge``, ``peer:<type>``, ``density``, ``outlier`` and, for
-    entities, ``obs:<type>`` / ``nbr:<type>`` roll-ups and ``group``. Their surprisals are combined by the omnibus rule
+    ``context:<obs>``, ``edge``, ``incident``, ``peer:<type>``, ``density``, ``outlier``
+    and, for entities, ``obs:<type>`` / ``nbr:<type>`` roll-ups and ``group``. Their
+    surprisals are combined by the omnibus rule
     (``combination="omnibus"``): the harmonic mean p-value (sparse evidence) and the mean
     (dense evidence), each calibrated on the training graph, joined by their harmonic
     mean p-value.
@@ -99,6 +100,7 @@ class MultimodalGAE(DeepDetector):
                 "edge_types": [list(et) for et in edge_types],
                 "in_dims": dict(self.in_dims_),
                 "own_dims": dict(self.own_dims_),
+                "incident": True,
                 "edge_dims": {edge_type_str(et): int(data[et].edge_attr.size(1))
                               for et in edge_types if "edge_attr" in data[et]},
                 "views": {t: [list(et) for et in ets]
@@ -112,6 +114,7 @@ class MultimodalGAE(DeepDetector):
         return MultimodalGAEModule((list(config["node_types"]), edge_types),
                                    dict(config["in_dims"]), edge_dims, views,
                                    own_dims=config.get("own_dims"),   # older models: none
+                                   incident=config.get("incident", False),   # ... nor this
                                    hidden=self.hidden, layers=self.layers,
                                    conv=self.conv, dropout=self.dropout, trim=self.trim,
                                    bottleneck=self.bottleneck, seed=self.seed)

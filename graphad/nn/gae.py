@@ -12,6 +12,8 @@ components, higher = more anomalous:
 * ``context:<obs>``: its ``obs`` observations unlike what its links to other entity
   types predict;
 * ``edge``: its most unusual incident edge against the endpoints' other edges;
+* ``incident``: its edges' attributes as a whole (their shrunk mean) against other
+  nodes' (a user whom all raters give -10);
 * ``peer:<s>``: unlike its peers through a shared ``s`` node (two hops);
 * ``outlier``, ``outlier:fused``: inputs isolated among its type (isolation forests on
   the own and on the fused input).
@@ -28,8 +30,8 @@ from ..typing import EdgeType, NodeType
 from .chunked import CHUNK_EDGES
 from .encoder import HeteroEncoder
 from .families import (AttributeFamily, ConsistencyFamily, ContextFamily, CrossModalFamily,
-                       DensityFamily, EdgeEvidenceFamily, OutlierFamily, PeerFamily,
-                       StructureFamily)
+                       DensityFamily, EdgeEvidenceFamily, IncidentFamily, OutlierFamily,
+                       PeerFamily, StructureFamily)
 from .families.base import EdgeErrors, Errors
 
 
@@ -50,6 +52,8 @@ class MultimodalGAEModule(nn.Module):
         seed: seed of the closed-form families (isolation forest).
         own_dims: how many leading input columns per type are its own features (see
             :class:`~graphad.nn.families.consistency.ConsistencyFamily`); default all.
+        incident: include the ``incident`` family (models saved before it existed
+            are rebuilt without it, so they score as they did).
     """
 
     def __init__(self, metadata: Tuple[List[NodeType], List[EdgeType]],
@@ -57,13 +61,13 @@ class MultimodalGAEModule(nn.Module):
                  views: Dict[NodeType, List[EdgeType]], hidden: int = 64,
                  layers: int = 2, conv: str = "sage", dropout: float = 0.0,
                  trim: float = 0.0, bottleneck: bool = False, seed: int = 0,
-                 own_dims: Optional[Dict[NodeType, int]] = None):
+                 own_dims: Optional[Dict[NodeType, int]] = None, incident: bool = True):
         super().__init__()
         node_types, edge_types = metadata
         self.edge_types = list(edge_types)
         self.encoder = HeteroEncoder(metadata, in_dims, hidden, layers, conv, edge_dims,
                                      dropout)
-        self.families = nn.ModuleDict({
+        families = {
             "attribute": AttributeFamily(node_types, in_dims, hidden, bottleneck, trim),
             "structure": StructureFamily(edge_types, hidden, edge_dims, trim),
             "consistency": ConsistencyFamily(edge_types, in_dims, hidden, own_dims),
@@ -73,7 +77,10 @@ class MultimodalGAEModule(nn.Module):
             "peer": PeerFamily(),
             "density": DensityFamily(),
             "outlier": OutlierFamily(seed),
-        })
+        }
+        if incident:
+            families["incident"] = IncidentFamily()
+        self.families = nn.ModuleDict(families)
 
     def register_fitted(self, state: Dict[str, Tensor]) -> None:
         """Declare the closed-form buffers of a saved ``state_dict`` (ridge maps,

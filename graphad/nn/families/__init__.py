@@ -9,10 +9,12 @@ from .context import ContextFamily
 from .cross_modal import CrossModalFamily
 from .density import DensityFamily
 from .edge_evidence import EdgeEvidenceFamily
+from .incident import IncidentFamily
 from .outlier import OutlierFamily
 from .peers import PeerFamily
 from .structure import StructureFamily
 
 __all__ = ["ComponentFamily", "AttributeFamily", "StructureFamily", "ConsistencyFamily",
-           "ContextFamily", "CrossModalFamily", "DensityFamily", "EdgeEvidenceFamily", "PeerFamily",
+           "ContextFamily", "CrossModalFamily", "DensityFamily", "EdgeEvidenceFamily", "IncidentFamily",
+           "PeerFamily",
            "OutlierFamily", "precompute_all", "register_precompute"]
