@@ -155,13 +155,38 @@ def test_unencodable_observation_dropped_with_warning(tables, schema_dict):
     assert torch.isfinite(bundle.data["review"].x).all()
 
 
-def test_all_observations_unencodable_is_an_error(tables, schema_dict):
+def test_series_ids_missing_from_the_points_table_are_named(tables, schema_dict):
+    """No point row belongs to any series: the error says which key column of which
+    table should hold the series ids, with examples of both."""
     tables["spend"] = pd.DataFrame({"series_id": ["s9"], "user_id": ["u1"]})
+    with pytest.raises(DataValidationError, match=r"no row's 'series_id' is one of the "
+                       r"1 series ids of table 'spend'.*\['s9'\].*look like "
+                       r"\['s1', 's2', 's3'\]") as exc:
+        build_graph(tables, schema_dict, use_cache=False)
+    assert (exc.value.table, exc.value.column) == ("transactions", "series_id")
+
+
+def test_all_observations_unencodable_is_an_error(tables, schema_dict):
+    tables["transactions"] = tables["transactions"].assign(amount=float("nan"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         with pytest.raises(DataValidationError, match="no series observation") as exc:
             build_graph(tables, schema_dict, use_cache=False)
     assert exc.value.table == "spend"
+
+
+def test_relative_table_paths_are_read_from_base_dir(tables, schema_dict, tmp_path,
+                                                     monkeypatch):
+    """Table files named relatively in a schema dict are read from ``base_dir``, not
+    from the working directory."""
+    for name, frame in tables.items():
+        frame.to_parquet(tmp_path / f"{name}.parquet")
+    schema = {**schema_dict, "tables": {name: f"{name}.parquet" for name in tables}}
+    monkeypatch.chdir(tmp_path.parent)
+    bundle = build_graph(None, schema, base_dir=tmp_path, use_cache=False)
+    expected = build_graph(tables, schema_dict, use_cache=False)
+    assert bundle.ids.ids("user").tolist() == expected.ids.ids("user").tolist()
+    torch.testing.assert_close(bundle.data["user"].x, expected.data["user"].x)
 
 
 def test_series_points_grouped_and_time_sorted(tables, schema_dict):

@@ -135,6 +135,14 @@ def test_subgraphs_evaluate_the_type_that_holds_the_groups(workdir, tmp_path, ca
     assert "farm_1" in out and "Empty DataFrame" not in out
 
 
+def test_subgraphs_evaluate_says_when_nothing_was_found(workdir, capsys):
+    root, schema, model = workdir
+    assert main(["subgraphs", "--model", str(model), "--schema", str(schema),
+                 "--quantile", "0.001", "--evaluate"]) == 0
+    out = capsys.readouterr().out
+    assert "no subgraph was found, so none of the 1 planted group(s) is recovered" in out
+
+
 def test_subgraphs_evaluate_needs_labels(workdir, tmp_path, capsys):
     from conftest import make_schema, make_tables
     schema = write_tables(tmp_path / "nolabels", make_tables(), make_schema())

@@ -224,6 +224,17 @@ def test_recovery_with_nothing_found():
         evaluate_subgraph_recovery([], labels.drop(columns="group_id"))
 
 
+def test_recovery_kind_from_anomaly_type_or_name():
+    """A group's kind is its members' anomaly type where labels carry one, else the
+    name's prefix before ``_``, else ``group`` (never ten one-group kinds named after
+    the groups)."""
+    labels = pd.DataFrame({"node_type": "user", "id": list("abcdef"),
+                           "group_id": ["g1", "g1", "g2", "g2", "ring_7", None],
+                           "anomaly_type": ["clique", "clique", None, None, None, None]})
+    kinds = evaluate_subgraph_recovery([], labels).set_index("group")["kind"].to_dict()
+    assert kinds == {"g1": "clique", "g2": "group", "ring_7": "ring"}
+
+
 def test_flagged_resource_with_tied_users_is_a_group():
     """A flagged shell merchant whose six customers follow each other makes a ring even
     though the customers score low; a flagged popular merchant does not."""

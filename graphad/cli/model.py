@@ -491,6 +491,9 @@ def subgraphs(model_path: Optional[str], schema_path: str, tables_dir: Optional[
     if labels is not None:
         node_type = _grouped_type(labels)
         table = evaluate_subgraph_recovery(found, labels, node_type=node_type)
+        if not found:
+            click.echo(f"\nno subgraph was found, so none of the {len(table)} planted "
+                       "group(s) is recovered")
         click.echo(f"\nrecovery of planted groups ({node_type} nodes; recovered = "
                    "precision and recall >= 0.5):")
         click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))

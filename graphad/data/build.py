@@ -39,8 +39,10 @@ def build_graph(tables: Optional[Mapping[str, TableSource]] = None,
             exactly like the training graph (nothing is re-fitted).
         cache_dir: embedding cache folder (default ``$GRAPHAD_CACHE`` or
             ``~/.cache/graphad``); ``use_cache=False`` disables it.
-        base_dir: folder that relative image paths are resolved against (default: the
-            folder of the schema's first table file, else the working directory).
+        base_dir: folder that relative table and image paths are resolved against
+            (default: tables as given, the YAML's own tables relative to the YAML;
+            images relative to the folder of the schema's first table file, else the
+            working directory).
         encoders: node type -> encoder spec overriding the schema's.
         allow_paths_outside: read image files outside ``base_dir`` (absolute paths,
             ``../``); refused by default, naming the rows, so that a table from someone
@@ -53,7 +55,7 @@ def build_graph(tables: Optional[Mapping[str, TableSource]] = None,
     if schema is None:
         raise TypeError("build_graph needs a schema")
     schema = GraphSchema.load(schema)
-    frames = _load_tables(schema, tables or {})
+    frames = _load_tables(schema, tables or {}, base_dir)
     if base_dir is None:
         base_dir = next((p.parent for p in schema.tables.values()), Path.cwd())
     featurizer = None
@@ -73,8 +75,10 @@ def build_graph(tables: Optional[Mapping[str, TableSource]] = None,
     return bundle
 
 
-def _load_tables(schema: GraphSchema, given: Mapping[str, TableSource]
-                 ) -> Dict[str, pd.DataFrame]:
+def _load_tables(schema: GraphSchema, given: Mapping[str, TableSource],
+                 base_dir: Union[str, Path, None] = None) -> Dict[str, pd.DataFrame]:
+    """The tables the schema needs: DataFrames as given, files read (a relative path
+    against ``base_dir`` where one is given)."""
     needed = {s.table for s in schema.nodes.values()} | {r.table for r in schema.relations}
     needed |= {s.points.table for s in schema.nodes.values() if s.points is not None}
     frames: Dict[str, pd.DataFrame] = {}
@@ -86,7 +90,10 @@ def _load_tables(schema: GraphSchema, given: Mapping[str, TableSource]
         if isinstance(source, pd.DataFrame):
             frames[name] = source  # read only; never written to
         else:
-            frames[name] = read_table(source, name)
+            path = Path(source)
+            if base_dir is not None and not path.is_absolute():
+                path = Path(base_dir) / path
+            frames[name] = read_table(path, name)
     return frames
 
 
@@ -203,6 +210,15 @@ class _Builder:
                  if spec.points.time else None)
         groups = pd.Series(np.arange(len(pts))).groupby(pts[spec.points.key].to_numpy())
         index = groups.indices
+        ids = rows[spec.id].tolist()
+        if ids and not any(sid in index for sid in ids):
+            keys = list(index)[:3]
+            raise DataValidationError(
+                f"no row's '{spec.points.key}' is one of the {len(ids)} series ids of "
+                f"table '{spec.table}' (column '{spec.id}', e.g. {ids[:3]}); its values "
+                f"look like {keys}: each point row's '{spec.points.key}' must hold the id "
+                "of the series it belongs to", table=spec.points.table,
+                column=spec.points.key)
         out = []
         for sid in rows[spec.id].tolist():
             pos = index.get(sid)

@@ -618,8 +618,9 @@ def evaluate_subgraph_recovery(subgraphs: List[Subgraph], labels: pd.DataFrame,
     (default: holds most of the group and not much else).
 
     Returns:
-        one row per planted group: ``group``, ``kind`` (the part before ``_``),
-        ``size``, ``rank`` (of the matched subgraph, 0 if none), ``matched``,
+        one row per planted group: ``group``, ``kind`` (its members' most common
+        ``anomaly_type`` where the labels have one, else the part of the group's name
+        before ``_``, else ``"group"``), ``size``, ``rank`` (of the matched subgraph, 0 if none), ``matched``,
         ``subgraph_size``, ``precision``, ``recall``, ``recovered``.
     """
     for col in ("node_type", "id", group_column):
@@ -639,13 +640,25 @@ def evaluate_subgraph_recovery(subgraphs: List[Subgraph], labels: pd.DataFrame,
         matched, size, rank = best[0], -best[1], best[2]
         precision = matched / size if size else 0.0
         recall = matched / len(members)
-        rows.append({"group": name, "kind": str(name).split("_")[0],
+        rows.append({"group": name, "kind": _group_kind(name, sub),
                      "size": len(members), "rank": rank, "matched": matched,
                      "subgraph_size": size, "precision": precision, "recall": recall,
                      "recovered": precision >= min_precision and recall >= min_recall})
     return pd.DataFrame(rows, columns=["group", "kind", "size", "rank", "matched",
                                        "subgraph_size", "precision", "recall",
                                        "recovered"])
+
+
+def _group_kind(name: Any, members: pd.DataFrame) -> str:
+    """A planted group's kind: its members' most common ``anomaly_type`` (``ring``),
+    else the part of its name before ``_`` (``ring_3``), else ``"group"``."""
+    if "anomaly_type" in members.columns:
+        types = members["anomaly_type"].dropna().astype(str)
+        types = types[~types.isin(["", "none", "normal"])]
+        if len(types):
+            return str(types.value_counts().index[0])
+    name = str(name)
+    return name.split("_")[0] if "_" in name else "group"
 
 
 def recovery_summary(table: pd.DataFrame) -> pd.DataFrame:
