@@ -620,8 +620,9 @@ def evaluate_subgraph_recovery(subgraphs: List[Subgraph], labels: pd.DataFrame,
     Returns:
         one row per planted group: ``group``, ``kind`` (its members' most common
         ``anomaly_type`` where the labels have one, else the part of the group's name
-        before ``_``, else ``"group"``), ``size``, ``rank`` (of the matched subgraph, 0 if none), ``matched``,
-        ``subgraph_size``, ``precision``, ``recall``, ``recovered``.
+        before ``_``, else ``"group"``), ``size``, ``rank`` (of the matched subgraph,
+        0 if none), ``matched``, ``subgraph_size``, ``precision``, ``recall``,
+        ``recovered``.
     """
     for col in ("node_type", "id", group_column):
         if col not in labels.columns:

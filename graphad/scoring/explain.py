@@ -481,8 +481,8 @@ def _contrast(bundle: GraphBundle, detector: Any, t: NodeType, idx: int, top: in
     stats = (getattr(detector, "node_stats_", None) or {}).get(t)
     width = (getattr(detector, "own_dims_", None) or {}).get(t, 0)
     names = bundle.feature_names.get(t) or []
-    if stats is None or len(stats) != 2 or not width or len(names) < width \
-            or bundle.modality.get(t):
+    named = stats is not None and len(stats) == 2 and len(names) >= width
+    if not width or not named or bundle.modality.get(t):
         return pd.DataFrame()
     total, count = torch.zeros(width, dtype=torch.float64), 0
     for _, cols, has in _family_details(bundle, detector, t, cache).get("consistency", []):

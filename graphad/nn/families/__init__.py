@@ -15,6 +15,6 @@ from .peers import PeerFamily
 from .structure import StructureFamily
 
 __all__ = ["ComponentFamily", "AttributeFamily", "StructureFamily", "ConsistencyFamily",
-           "ContextFamily", "CrossModalFamily", "DensityFamily", "EdgeEvidenceFamily", "IncidentFamily",
-           "PeerFamily",
-           "OutlierFamily", "precompute_all", "register_precompute"]
+           "ContextFamily", "CrossModalFamily", "DensityFamily", "EdgeEvidenceFamily",
+           "IncidentFamily", "PeerFamily", "OutlierFamily", "precompute_all",
+           "register_precompute"]

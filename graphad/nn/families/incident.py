@@ -27,7 +27,8 @@ edges, so a user whom all raters give -10 has no odd edge among its own; the iso
 forests see the aggregates among many other inputs (degrees, times, spreads), and on a
 heavy-tailed network an extreme mean weighs no more there than any other extreme
 column. Computed on the whole prepared graph (scatter sums and medians, no ``N x N``),
-so exact in mini-batches.
+so exact in mini-batches; like the other untrained families (``edge``, ``peer``), its
+medians, spreads and tail are those of the graph being scored.
 """
 from __future__ import annotations
 
@@ -133,9 +134,13 @@ class IncidentFamily(ComponentFamily):
 
 
 def _phrase(ex, name: str, rarity: str) -> str:
+    """``"its edges unlike other users' as a whole (incident: 1 in 900): mean rating
+    over rates edges to it=-10 (-9.1σ)"``: the most unusual edge aggregate among the
+    explanation's ``features``, where one is there."""
     text = f"its edges unlike other {ex.node_type}s' as a whole ({name}{rarity})"
-    rows = ex.features[ex.features["feature"].str.contains(" over ", regex=False)] \
-        if not ex.features.empty else ex.features
+    if ex.features.empty:
+        return text
+    rows = ex.features[ex.features["feature"].str.contains(" over ", regex=False)]
     if rows.empty:
         return text
     from ...scoring.reasons import unusual_features_text
