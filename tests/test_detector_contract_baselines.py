@@ -228,20 +228,6 @@ def test_late_fusion_rolls_observations_up(bundle):
                .score_components(bundle)["user"]) == {"attribute"}
 
 
-def test_rollup_is_the_harmonic_mean_p_value_of_the_linked_scores():
-    """An entity's roll-up of its linked nodes' surprisals ``s = -log p`` is
-    ``log(mean exp(s))``: one link gives its score; five links at 3 nats outweigh
-    one at 3 among four ordinary ones; no link is NaN; no overflow at 800 nats."""
-    from graphad.scoring.rollup import harmonic_mean_surprisal
-    s = torch.tensor([3.0] * 5 + [0.0] * 4 + [3.0] + [7.0] + [800.0, 0.0])
-    index = torch.tensor([0] * 5 + [1] * 5 + [2] + [4, 4])
-    out = harmonic_mean_surprisal(s, index, 5)
-    torch.testing.assert_close(out[:3], torch.tensor([3.0, math.log((4 + math.exp(3)) / 5),
-                                                      7.0]))
-    assert bool(torch.isnan(out[3])) and abs(float(out[4]) - (800 - math.log(2))) < 1e-3
-    assert float(out[0]) > float(out[1])
-
-
 # ---------------------------------------------------------------- RobustNormalizer
 @pytest.mark.parametrize("n", [9, 10, 101])
 def test_robust_normalizer_median_zero_mad_one(n):

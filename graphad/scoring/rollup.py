@@ -18,15 +18,10 @@ def rollup_components(bundle: GraphBundle, comps: Components,
     """Add the evidence of linked nodes of other types to each entity type.
 
     ``obs:<type>`` for observation types (a review, a photo), ``nbr:<type>`` for other
-    entity types (a shared device, a shell merchant): the harmonic mean p-value of the
-    combined scores of the entity's neighbours of that type (scores are surprisals,
-    ``s = -log p``: ``log(mean_u exp(s_u))``; NaN where it has none: a missing modality
-    is no evidence either way). With one such neighbour that is its score; with several
-    it is led by the most anomalous one, less ``log`` of their number when it stands
-    alone (a user with 40 reviews is not flagged for one 1-in-40 review), and it grows
-    when several are odd together (a user whose every review contradicts its product's
-    others). Same-type neighbours are not rolled up (the consistency component covers
-    them); observation types are returned unchanged.
+    entity types (a shared device, a shell merchant): the highest combined score among
+    the entity's neighbours of that type (NaN where it has none: a missing modality is
+    no evidence either way). Same-type neighbours are not rolled up (the consistency
+    component covers them); observation types are returned unchanged.
     """
     out = {t: dict(c) for t, c in comps.items()}
     data = bundle.data
@@ -39,24 +34,14 @@ def rollup_components(bundle: GraphBundle, comps: Components,
         ei = data[et].edge_index
         n = data[dst].num_nodes
         key = f"{'nbr' if bundle.modality.get(src) is None else 'obs'}:{src}"
-        vals = harmonic_mean_surprisal(scores[src][ei[0]], ei[1], n)
+        vals = scatter(scores[src][ei[0]], ei[1], dim=0, dim_size=n, reduce="max")
+        has = torch.bincount(ei[1], minlength=n) > 0
+        vals = torch.where(has, vals, torch.full_like(vals, float("nan")))
         if key in out[dst]:
             out[dst][key] = torch.fmax(out[dst][key], vals)
         else:
             out[dst][key] = vals
     return out
-
-
-def harmonic_mean_surprisal(s: Tensor, index: Tensor, n: int) -> Tensor:
-    """``[n]`` ``log(mean exp(s))`` of the surprisals ``s [m]`` per group ``index [m]``
-    (the harmonic mean of their p-values, as ``-log``), computed stably around each
-    group's maximum; NaN for an empty group."""
-    s = s.double()
-    top = scatter(s, index, dim=0, dim_size=n, reduce="max")
-    count = torch.bincount(index, minlength=n).double()
-    total = scatter(torch.exp(s - top[index]), index, dim=0, dim_size=n, reduce="sum")
-    value = top + torch.log(total.clamp(min=1e-300)) - torch.log(count.clamp(min=1))
-    return torch.where(count > 0, value, torch.full_like(value, float("nan"))).float()
 
 
 def _phrase(ex, name: str, rarity: str) -> str:
@@ -70,7 +55,7 @@ def _phrase(ex, name: str, rarity: str) -> str:
     return f"anomalous {kind} ({kind}{rarity})"
 
 
-register_component(ComponentSpec("obs", "its anomalous observations of a type",
+register_component(ComponentSpec("obs", "its most anomalous observation of a type",
                                  rollup=True, phrase=_phrase))
-register_component(ComponentSpec("nbr", "its anomalous linked entities of a type",
+register_component(ComponentSpec("nbr", "its most anomalous linked entity of a type",
                                  rollup=True, phrase=_phrase))
