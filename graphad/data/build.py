@@ -220,7 +220,7 @@ class _Builder:
                 "of the series it belongs to", table=spec.points.table,
                 column=spec.points.key)
         out = []
-        for sid in rows[spec.id].tolist():
+        for sid in ids:
             pos = index.get(sid)
             if pos is None:
                 out.append((None, np.empty(0)))

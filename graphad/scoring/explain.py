@@ -242,9 +242,10 @@ def _explain(bundle: GraphBundle, node: Tuple[NodeType, Any], detector: Any, top
                      unit=component_unit(detector))
     cache = {} if cache is None else cache
     z_scores = _memo(cache, "robust_z", lambda: robust_z(scores))
-    ex.features = _features(bundle, node_type, idx, top, cache)
+    own_rows = _own_feature_rows(bundle, node_type, idx)
+    ex.features = _features(bundle, node_type, idx, top, cache, own_rows)
     ex.modalities = _modalities(bundle, detector, node_type, idx, cache)
-    ex.contrast = _contrast(bundle, detector, node_type, idx, top, cache)
+    ex.contrast = _contrast(bundle, detector, node_type, idx, top, cache, own_rows)
     ex.observations = _observations(bundle, comps, scores, detector, node_type, idx)
     ex.relations, ex.edges = _edges(bundle, detector, node_type, idx, top, edge_scores)
     ex.neighbours = _neighbours(bundle, view, detector, z_scores, node_type, idx, top,
@@ -334,10 +335,11 @@ def _nan_low(col: pd.Series) -> pd.Series:
 
 
 def _features(bundle: GraphBundle, t: NodeType, idx: int, top: int,
-              cache: Dict[Any, Any]) -> pd.DataFrame:
-    """The node's most unusual inputs: its own columns and the aggregates of its
-    incident edge attributes (both are in the attribute error's input), by robust z."""
-    rows = _own_feature_rows(bundle, t, idx) + _edge_attribute_rows(bundle, t, idx, cache)
+              cache: Dict[Any, Any], own_rows: List[Dict[str, Any]]) -> pd.DataFrame:
+    """The node's most unusual inputs: its own columns (``own_rows``, from
+    :func:`_own_feature_rows`) and the aggregates of its incident edge attributes (both
+    are in the attribute error's input), by robust z."""
+    rows = own_rows + _edge_attribute_rows(bundle, t, idx, cache)
     if not rows:
         return pd.DataFrame()
     table = pd.DataFrame(rows)
@@ -471,7 +473,7 @@ def _modalities(bundle: GraphBundle, detector: Any, t: NodeType, idx: int,
 
 
 def _contrast(bundle: GraphBundle, detector: Any, t: NodeType, idx: int, top: int,
-              cache: Dict[Any, Any]) -> pd.DataFrame:
+              cache: Dict[Any, Any], own_rows: List[Dict[str, Any]]) -> pd.DataFrame:
     """The node's own features on which it differs most from what its neighbours say
     (the ``consistency`` component split over its input columns, averaged over its
     relations as the component is): ``feature, value, z`` (robust z against its
@@ -492,7 +494,7 @@ def _contrast(bundle: GraphBundle, detector: Any, t: NodeType, idx: int, top: in
     if count == 0 or float(total.sum()) <= 0:
         return pd.DataFrame()
     share = (total / total.sum()).numpy()
-    own = {r["feature"]: r for r in _own_feature_rows(bundle, t, idx)}
+    own = {r["feature"]: r for r in own_rows}
     rows = [{"feature": name, "value": own[name]["value"] if name in own else None,
              "z": own[name]["z"] if name in own else float("nan"),
              "share": float(share[j])} for j, name in enumerate(names[:width])]
