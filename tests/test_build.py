@@ -261,3 +261,41 @@ def test_idmap_errors_name_table_and_column():
     with pytest.raises(DataValidationError, match="duplicate") as exc:
         IdMap({"user": ["a", "b", "a"]})
     assert exc.value.rows == ["a"]
+
+
+def test_edge_times_read_from_a_time_named_attribute(bundle, tables):
+    """``time`` among the attrs is read as the edges' times, in seconds, on both
+    directions (PyG's ``time`` attribute), besides staying an edge attribute."""
+    pays = bundle.data[PAYS]
+    assert pays.time.dtype == torch.float64
+    assert pays.time.tolist() == tables["payments"]["time"].astype(float).tolist()
+    assert torch.equal(bundle.data[reverse_edge_type(PAYS)].time, pays.time)
+    for et in (USES, WROTE, SPENDS):
+        assert "time" not in bundle.data[et]
+
+
+def test_edge_time_column_named_in_the_schema(tables, schema_dict):
+    """``time: <column>`` reads any column (datetimes as unix seconds), ``time: none``
+    reads none, and a missing time column is an error naming table and column."""
+    pays = next(r for r in schema_dict["relations"] if r["rel"] == "pays")
+    tables = dict(tables)
+    stamps = pd.to_datetime(tables["payments"]["time"], unit="s")
+    tables["payments"] = tables["payments"].assign(paid=stamps)
+    pays["time"] = "paid"
+    b = build_graph(tables, schema_dict, use_cache=False)
+    assert b.data[PAYS].time.tolist() == tables["payments"]["time"].astype(float).tolist()
+    assert b.edge_attr_names[PAYS] == ["amount", "time"]       # attrs are unchanged
+    pays["time"] = "none"
+    assert "time" not in build_graph(tables, schema_dict, use_cache=False).data[PAYS]
+    pays["time"] = "paid_at"
+    with pytest.raises(DataValidationError, match=r"payments.*paid_at|paid_at.*payments"):
+        build_graph(tables, schema_dict, use_cache=False)
+
+
+@pytest.mark.parametrize("name, is_time", [
+    ("time", True), ("TS", True), ("created_at", True), ("review_date", True),
+    ("event_timestamp", True), ("amount", False), ("rating", False), ("status", False),
+    ("times_seen", False)])
+def test_which_attribute_names_read_as_times(name, is_time):
+    from graphad.data.schema import looks_like_time
+    assert looks_like_time(name) is is_time

@@ -260,6 +260,8 @@ class _Builder:
         frame = self.frames[rel.table]
         require_columns(frame, rel.table, [rel.src_key, rel.dst_key], "key column")
         require_columns(frame, rel.table, rel.attrs, "edge attribute column")
+        if rel.time_column:
+            require_columns(frame, rel.table, [rel.time_column], "edge time column")
         check_ids(frame, rel.table, rel.src_key, unique=False)
         check_ids(frame, rel.table, rel.dst_key, unique=False)
         rows = frame.reset_index(drop=True)
@@ -293,6 +295,12 @@ class _Builder:
             self.bundle.data[et].edge_attr = attr
             self.bundle.data[rev].edge_attr = attr
             self.bundle.edge_attr_names[et] = names
+        if rel.time_column:
+            time = torch.as_tensor(
+                numeric_column(rows, rel.table, rel.time_column).to_numpy(),
+                dtype=torch.float64)
+            self.bundle.data[et].time = time
+            self.bundle.data[rev].time = time
         self.bundle.edges_raw[et] = rows[[rel.src_key, rel.dst_key] + rel.attrs]
 
     def _edge_attr(self, rel: RelationSpec, rows: pd.DataFrame) -> Tuple[torch.Tensor, list]:

@@ -38,6 +38,8 @@ def from_hetero_data(data: HeteroData, ids: Optional[IdMap] = None) -> GraphBund
         if "edge_attr" in data[et] and data[et].edge_attr is not None:
             ea = data[et].edge_attr
             out[et].edge_attr = (ea.view(-1, 1) if ea.dim() == 1 else ea).float()
+        if "time" in data[et] and data[et].time is not None:
+            out[et].time = data[et].time.double().view(-1)
     for et in list(out.edge_types):
         rev = reverse_edge_type(et)
         if is_reverse(et) or rev in out.edge_types:
@@ -48,6 +50,8 @@ def from_hetero_data(data: HeteroData, ids: Optional[IdMap] = None) -> GraphBund
         out[rev].edge_index = ei.flip(0).contiguous()
         if "edge_attr" in out[et]:
             out[rev].edge_attr = out[et].edge_attr
+        if "time" in out[et]:
+            out[rev].time = out[et].time
     if ids is None:
         ids = IdMap({t: range(out[t].num_nodes) for t in out.node_types})
     bundle = GraphBundle(data=out, ids=ids)

@@ -71,6 +71,11 @@ class RelationSpec:
     ``on_unknown``: what a row whose key names no node does: ``"error"`` (default: the
     build stops, naming the rows) or ``"drop"`` (the row is left out, with one warning
     that counts them).
+
+    ``time``: the column that holds when each edge happened (numbers, datetimes or ISO
+    8601 text), read as seconds into ``data[edge_type].time`` (PyG's name for edge
+    times), which the ``burst`` component reads. When not given, the first of ``attrs``
+    named like a time (:func:`looks_like_time`) is taken; ``time: none`` takes none.
     """
 
     src: NodeType
@@ -81,15 +86,39 @@ class RelationSpec:
     dst_key: str
     attrs: List[str] = field(default_factory=list)
     on_unknown: str = "error"
+    time: Optional[str] = None
 
     @property
     def edge_type(self) -> EdgeType:
         return (self.src, self.rel, self.dst)
 
+    @property
+    def time_column(self) -> Optional[str]:
+        """The column read as the edge's time: ``time``, else the first of ``attrs``
+        that :func:`looks_like_time`; None for ``time: none`` or when there is none."""
+        if self.time is not None:
+            return None if self.time == NO_TIME else self.time
+        return next((a for a in self.attrs if looks_like_time(a)), None)
+
+
+#: ``time: none`` in a relation: no column is read as its edges' time
+NO_TIME = "none"
+_TIME_NAMES = {"time", "timestamp", "ts", "date", "datetime", "created", "created_at"}
+_TIME_SUFFIXES = ("_time", "_timestamp", "_ts", "_date", "_datetime", "_at")
+
+
+def looks_like_time(column: str) -> bool:
+    """Whether a column's name says it holds a time: ``time``, ``timestamp``, ``ts``,
+    ``date``, ``datetime``, ``created``, or a name ending in ``_time``, ``_timestamp``,
+    ``_ts``, ``_date``, ``_datetime`` or ``_at`` (any case)."""
+    name = column.lower()
+    return name in _TIME_NAMES or name.endswith(_TIME_SUFFIXES)
+
 
 _NODE_KEYS = {"table", "id", "numeric", "categorical", "modality", "column", "encoder",
               "points"}
-_REL_KEYS = {"src", "rel", "dst", "table", "src_key", "dst_key", "attrs", "on_unknown"}
+_REL_KEYS = {"src", "rel", "dst", "table", "src_key", "dst_key", "attrs", "on_unknown",
+             "time"}
 ON_UNKNOWN = ("error", "drop")
 
 
@@ -156,7 +185,7 @@ class GraphSchema:
             d = {k: v for k, v in asdict(s).items() if k != "name" and v not in (None, [])}
             nodes[name] = d
         rels = [{k: v for k, v in asdict(r).items()
-                 if v != [] and not (k == "on_unknown" and v == "error")}
+                 if v not in ([], None) and not (k == "on_unknown" and v == "error")}
                 for r in self.relations]
         out: Dict[str, Any] = {"nodes": nodes, "relations": rels}
         if self.tables:
@@ -269,4 +298,12 @@ def _relation_spec(i: int, spec: Any) -> RelationSpec:
                         table=str(spec["table"]), src_key=spec["src_key"],
                         dst_key=spec["dst_key"],
                         attrs=_listify(spec.get("attrs"), f"relation #{i}: attrs"),
-                        on_unknown=on_unknown)
+                        on_unknown=on_unknown, time=_time_key(i, spec))
+
+
+def _time_key(i: int, spec: Mapping[str, Any]) -> Optional[str]:
+    time = spec.get("time")
+    if time is not None and (not isinstance(time, str) or not time):
+        raise SchemaError(f"relation #{i} ({spec['src']}, {spec['rel']}, {spec['dst']}): "
+                          f"time must be a column name or 'none', got {time!r}")
+    return time

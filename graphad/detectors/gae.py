@@ -20,7 +20,8 @@ class MultimodalGAE(DeepDetector):
 
     Components (kept in :meth:`score_components`; see :mod:`graphad.nn.gae`):
     ``attribute``, ``structure``, ``consistency``, ``cross_modal:<a>~<b>``,
-    ``context:<obs>``, ``edge``, ``incident``, ``peer:<type>``, ``density``, ``outlier``
+    ``context:<obs>``, ``edge``, ``incident``, ``burst``, ``peer:<type>``, ``density``,
+    ``outlier``
     and, for entities, ``obs:<type>`` / ``nbr:<type>`` roll-ups and ``group``. Their
     surprisals are combined by the omnibus rule
     (``combination="omnibus"``): the harmonic mean p-value (sparse evidence) and the mean
@@ -101,6 +102,7 @@ class MultimodalGAE(DeepDetector):
                 "in_dims": dict(self.in_dims_),
                 "own_dims": dict(self.own_dims_),
                 "incident": True,
+                "burst": True,
                 "edge_dims": {edge_type_str(et): int(data[et].edge_attr.size(1))
                               for et in edge_types if "edge_attr" in data[et]},
                 "views": {t: [list(et) for et in ets]
@@ -115,6 +117,7 @@ class MultimodalGAE(DeepDetector):
                                    dict(config["in_dims"]), edge_dims, views,
                                    own_dims=config.get("own_dims"),   # older models: none
                                    incident=config.get("incident", False),   # ... nor this
+                                   burst=config.get("burst", False),         # ... nor this
                                    hidden=self.hidden, layers=self.layers,
                                    conv=self.conv, dropout=self.dropout, trim=self.trim,
                                    bottleneck=self.bottleneck, seed=self.seed)

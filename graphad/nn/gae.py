@@ -14,6 +14,7 @@ components, higher = more anomalous:
 * ``edge``: its most unusual incident edge against the endpoints' other edges;
 * ``incident``: its edges' attributes as a whole (their shrunk mean) against other
   nodes' (a user whom all raters give -10);
+* ``burst``: many of its edges of one relation packed into a short time;
 * ``peer:<s>``: unlike its peers through a shared ``s`` node (two hops);
 * ``outlier``, ``outlier:fused``: inputs isolated among its type (isolation forests on
   the own and on the fused input).
@@ -29,9 +30,9 @@ from torch_geometric.data import HeteroData
 from ..typing import EdgeType, NodeType
 from .chunked import CHUNK_EDGES
 from .encoder import HeteroEncoder
-from .families import (AttributeFamily, ConsistencyFamily, ContextFamily, CrossModalFamily,
-                       DensityFamily, EdgeEvidenceFamily, IncidentFamily, OutlierFamily,
-                       PeerFamily, StructureFamily)
+from .families import (AttributeFamily, BurstFamily, ConsistencyFamily, ContextFamily,
+                       CrossModalFamily, DensityFamily, EdgeEvidenceFamily, IncidentFamily,
+                       OutlierFamily, PeerFamily, StructureFamily)
 from .families.base import EdgeErrors, Errors
 
 
@@ -54,6 +55,7 @@ class MultimodalGAEModule(nn.Module):
             :class:`~graphad.nn.families.consistency.ConsistencyFamily`); default all.
         incident: include the ``incident`` family (models saved before it existed
             are rebuilt without it, so they score as they did).
+        burst: include the ``burst`` family (the same for models saved before it).
     """
 
     def __init__(self, metadata: Tuple[List[NodeType], List[EdgeType]],
@@ -61,7 +63,8 @@ class MultimodalGAEModule(nn.Module):
                  views: Dict[NodeType, List[EdgeType]], hidden: int = 64,
                  layers: int = 2, conv: str = "sage", dropout: float = 0.0,
                  trim: float = 0.0, bottleneck: bool = False, seed: int = 0,
-                 own_dims: Optional[Dict[NodeType, int]] = None, incident: bool = True):
+                 own_dims: Optional[Dict[NodeType, int]] = None, incident: bool = True,
+                 burst: bool = True):
         super().__init__()
         node_types, edge_types = metadata
         self.edge_types = list(edge_types)
@@ -80,6 +83,8 @@ class MultimodalGAEModule(nn.Module):
         }
         if incident:
             families["incident"] = IncidentFamily()
+        if burst:
+            families["burst"] = BurstFamily()
         self.families = nn.ModuleDict(families)
 
     def register_fitted(self, state: Dict[str, Tensor]) -> None:

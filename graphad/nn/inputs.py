@@ -136,6 +136,8 @@ def prepare_inputs(data: HeteroData, x_dict: Dict[NodeType, Tensor],
             if fit_edges:
                 edge_stats[key] = fit_standardiser(ea)
             out[et].edge_attr = standardise(ea, edge_stats[key])
+        if "time" in data[et]:
+            out[et].time = data[et].time.double()
         mean, has = sparse_mean(out[et[0]].x, ei, out[et[2]].num_nodes)
         out[et[2]][nbr_key(et)] = mean
         out[et[2]][has_key(et)] = has

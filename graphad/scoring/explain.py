@@ -15,6 +15,8 @@
   z among the entities that have both, from the detector's cross-modal maps.
 * **contrast**: for ``consistency``, the node's own features on which it differs most
   from what its neighbours say (each one's share of the component's ``1 - cos``).
+* **bursts**: for ``burst``, the densest run of the node's edges in time on the
+  relation of its strongest test (``relation, edges, seconds, within``).
 * **observations**: for each roll-up (``obs:<type>`` for observations, ``nbr:<type>``
   for linked entities), the linked node that drove it (the highest-scoring one) with
   a snippet of its raw value.
@@ -68,8 +70,8 @@ class Explanation:
             (None if unknown); ``rank``: 1 = most anomalous of its type, of ``n``.
         contributions: ``component, z, weight, contribution, share``; the
             contributions add up to ``score`` (see the module docstring).
-        features, modalities, contrast, observations, relations, edges, neighbours,
-            shared, group: see the module docstring.
+        features, modalities, contrast, bursts, observations, relations, edges,
+            neighbours, shared, group: see the module docstring.
         reason: one line of plain language.
         unit: what the contributions' ``z`` is measured in: ``"nats"`` (surprisal,
             the default normalisation: rarer than 1 in ``2 exp(z)``) or ``"σ"``
@@ -86,6 +88,7 @@ class Explanation:
     features: pd.DataFrame = field(default_factory=pd.DataFrame)
     modalities: pd.DataFrame = field(default_factory=pd.DataFrame)
     contrast: pd.DataFrame = field(default_factory=pd.DataFrame)
+    bursts: pd.DataFrame = field(default_factory=pd.DataFrame)
     observations: pd.DataFrame = field(default_factory=pd.DataFrame)
     relations: pd.DataFrame = field(default_factory=pd.DataFrame)
     edges: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -115,6 +118,7 @@ class Explanation:
                     ("modality pairs (cross-modal)", self.modalities),
                     ("unlike its neighbours in (share of the consistency error)",
                      self.contrast),
+                    ("edges packed in time (the burst component)", self.bursts),
                     ("observations behind the roll-ups", self.observations),
                     ("structure by relation", self.relations),
                     ("most anomalous incident edges", self.edges),
@@ -132,7 +136,7 @@ class Explanation:
     def _sections(self) -> List[Tuple[str, pd.DataFrame]]:
         return [("contributions", self.contributions), ("features", self.features),
                 ("modalities", self.modalities), ("contrast", self.contrast),
-                ("observations", self.observations),
+                ("bursts", self.bursts), ("observations", self.observations),
                 ("relations", self.relations), ("edges", self.edges),
                 ("neighbours", self.neighbours), ("shared", self.shared),
                 ("group", self.group)]
@@ -246,6 +250,7 @@ def _explain(bundle: GraphBundle, node: Tuple[NodeType, Any], detector: Any, top
     ex.features = _features(bundle, node_type, idx, top, cache, own_rows)
     ex.modalities = _modalities(bundle, detector, node_type, idx, cache)
     ex.contrast = _contrast(bundle, detector, node_type, idx, top, cache, own_rows)
+    ex.bursts = _bursts(bundle, detector, node_type, idx, cache)
     ex.observations = _observations(bundle, comps, scores, detector, node_type, idx)
     ex.relations, ex.edges = _edges(bundle, detector, node_type, idx, top, edge_scores)
     ex.neighbours = _neighbours(bundle, view, detector, z_scores, node_type, idx, top,
@@ -500,6 +505,20 @@ def _contrast(bundle: GraphBundle, detector: Any, t: NodeType, idx: int, top: in
              "share": float(share[j])} for j, name in enumerate(names[:width])]
     table = pd.DataFrame(rows).sort_values("share", ascending=False, kind="stable")
     return table.head(top).reset_index(drop=True)
+
+
+def _bursts(bundle: GraphBundle, detector: Any, t: NodeType, idx: int,
+            cache: Dict[Any, Any]) -> pd.DataFrame:
+    """The densest run of the node's edges in time on the relation of its strongest
+    ``burst`` test: ``relation, edges, seconds, within`` (one row; empty where it has
+    no run)."""
+    from ..nn.families.burst import duration_text
+    return pd.DataFrame([
+        {"relation": label, "edges": int(count[idx]), "seconds": float(span[idx]),
+         "within": duration_text(float(span[idx]))}
+        for label, count, span, best in
+        _family_details(bundle, detector, t, cache).get("burst", [])
+        if bool(best[idx]) and int(count[idx]) > 0])
 
 
 def _observations(bundle: GraphBundle, comps, scores, detector: Any, t: NodeType,

@@ -4,6 +4,7 @@ Importing this package registers every family's spec and precompute step.
 """
 from .attribute import AttributeFamily
 from .base import ComponentFamily, precompute_all, register_precompute
+from .burst import BurstFamily
 from .consistency import ConsistencyFamily
 from .context import ContextFamily
 from .cross_modal import CrossModalFamily
@@ -16,5 +17,5 @@ from .structure import StructureFamily
 
 __all__ = ["ComponentFamily", "AttributeFamily", "StructureFamily", "ConsistencyFamily",
            "ContextFamily", "CrossModalFamily", "DensityFamily", "EdgeEvidenceFamily",
-           "IncidentFamily", "PeerFamily", "OutlierFamily", "precompute_all",
+           "IncidentFamily", "BurstFamily", "PeerFamily", "OutlierFamily", "precompute_all",
            "register_precompute"]
