@@ -241,3 +241,17 @@ def test_as_bundle_dispatch(bundle):
         == ["node"]
     with pytest.raises(TypeError, match="GraphBundle, HeteroData or Data"):
         as_bundle({"user": 1})
+
+
+def test_from_hetero_data_keeps_edge_times_on_both_directions():
+    """PyG's ``data[rel].time`` (edge times) travels into the bundle, as float64, and to
+    the added reverse relation; the caller's tensor is not changed."""
+    h = HeteroData()
+    h["user"].num_nodes, h["shop"].num_nodes = 3, 2
+    h["user", "pays", "shop"].edge_index = torch.tensor([[0, 1, 2], [0, 1, 1]])
+    h["user", "pays", "shop"].time = torch.tensor([10, 20, 30])
+    b = from_hetero_data(h)
+    assert b.data["user", "pays", "shop"].time.dtype == torch.float64
+    assert b.data["user", "pays", "shop"].time.tolist() == [10.0, 20.0, 30.0]
+    assert b.data["shop", "rev_pays", "user"].time.tolist() == [10.0, 20.0, 30.0]
+    assert h["user", "pays", "shop"].time.dtype == torch.int64

@@ -296,7 +296,7 @@ class _Builder:
             self.bundle.data[rev].edge_attr = attr
             self.bundle.edge_attr_names[et] = names
         if rel.time_column:
-            time = torch.as_tensor(
+            time = torch.tensor(
                 numeric_column(rows, rel.table, rel.time_column).to_numpy(),
                 dtype=torch.float64)
             self.bundle.data[et].time = time
