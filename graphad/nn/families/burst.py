@@ -46,8 +46,9 @@ HAS_KEY = "burst__has"
 COUNT_KEY = "burst__count"
 SPAN_KEY = "burst__span"
 TEST_KEY = "burst__test"
-#: numbers of further edges a run holds (a run of ``m + 1`` edges)
-RUN_LENGTHS = (2, 4, 8, 16, 32)
+#: numbers of further edges a run holds (a run of ``m + 1`` edges): steps of about
+#: sqrt(2), so that a run's length is within a factor 1.4 of any burst's
+RUN_LENGTHS = (2, 3, 4, 6, 8, 11, 16, 23, 32)
 #: fewest timed edges of a node for a test
 MIN_EDGES = 3
 #: nodes per degree bin at least, and most bins
@@ -56,31 +57,34 @@ BIN_NODES, MAX_BINS = 100, 20
 
 class RunEvidence(NamedTuple):
     """Per node: the scan evidence (nats, before the degree calibration), the count
-    and span (seconds) of its densest run, and whether it has enough timed edges."""
+    and span (seconds) of its densest run, and whether it has enough timed edges;
+    per edge: whether it belongs to its node's densest run (or lies within one mean
+    gap of the run before or after it)."""
 
     evidence: Tensor
     count: Tensor
     span: Tensor
     has: Tensor
+    members: Tensor
 
 
 def run_evidence(times: Tensor, nodes: Tensor, num_nodes: int) -> RunEvidence:
     """The scan statistic of the module for edges with ``times [m]`` at ``nodes [m]``."""
-    ok = torch.isfinite(times)
+    ok = torch.nonzero(torch.isfinite(times)).flatten()
     t, v = times[ok].double(), nodes[ok]
     k = torch.bincount(v, minlength=num_nodes).double()
     evidence = torch.zeros(num_nodes, dtype=torch.float64)
-    count = torch.zeros(num_nodes, dtype=torch.float64)
+    count = torch.zeros(num_nodes, dtype=torch.long)
     span = torch.zeros(num_nodes, dtype=torch.float64)
+    start = torch.zeros(num_nodes, dtype=torch.long)
+    members = torch.zeros(times.numel(), dtype=torch.bool)
     has = k >= MIN_EDGES
-    if t.numel() < MIN_EDGES or not bool(has.any()):
-        return RunEvidence(evidence, count, span, has)
-    total = float(t.max() - t.min())
+    total = float(t.max() - t.min()) if t.numel() else 0.0
+    if t.numel() < MIN_EDGES or not bool(has.any()) or total <= 0:
+        return RunEvidence(evidence, count, span, has, members)
     distinct = torch.unique(t)
     gaps = distinct[1:] - distinct[:-1]
-    resolution = float(gaps.min()) if gaps.numel() else 1.0
-    if total <= 0:
-        return RunEvidence(evidence, count, span, has)
+    resolution = float(gaps.min())
     order = torch.argsort(t)
     order = order[torch.argsort(v[order], stable=True)]     # by node, then by time
     t, v = t[order], v[order]
@@ -89,18 +93,30 @@ def run_evidence(times: Tensor, nodes: Tensor, num_nodes: int) -> RunEvidence:
         if t.numel() <= m:
             break
         same = v[m:] == v[:-m]
-        node = v[:-m][same]
+        spans = (t[m:] - t[:-m]).clamp(min=resolution)
         # a node's densest run of this length is its shortest (p rises with the span)
         w = torch.full((num_nodes,), math.inf, dtype=torch.float64).scatter_reduce(
-            0, node, (t[m:] - t[:-m])[same].clamp(min=resolution), "amin")
+            0, v[:-m][same], spans[same], "amin")
+        first = same & (spans == w[v[:-m]])
+        begin = torch.full((num_nodes,), t.numel(), dtype=torch.long).scatter_reduce(
+            0, v[:-m][first], torch.nonzero(first).flatten(), "amin")
         at = torch.isfinite(w)
         lam = (k[at] - 1) * w[at] / total
         p = torch.special.gammainc(torch.full_like(lam, float(m)), lam)
         s = (-(torch.log(p.clamp(min=1e-300)) + torch.log(k[at]) + tries)).clamp(min=0)
         better = s > evidence[at]
         idx = torch.nonzero(at).flatten()[better]
-        evidence[idx], count[idx], span[idx] = s[better], float(m + 1), w[at][better]
-    return RunEvidence(evidence, count, span, has)
+        evidence[idx], count[idx], span[idx] = s[better], m + 1, w[at][better]
+        start[idx] = begin[idx]
+    # the run's members: the node's edges from one mean gap of the run before its
+    # first edge to one after its last (a burst a little longer than the run)
+    gap = span / (count - 1).clamp(min=1)
+    first_time = t[start.clamp(max=t.numel() - 1)]
+    last_time = t[(start + count - 1).clamp(min=0, max=t.numel() - 1)]
+    inside = ((count[v] > 0) & (t >= first_time[v] - gap[v])
+              & (t <= last_time[v] + gap[v]))
+    members[ok[order[inside]]] = True
+    return RunEvidence(evidence, count, span, has, members)
 
 
 def _upper_scale(excess: Tensor) -> float:
@@ -132,61 +148,135 @@ def degree_calibrated(evidence: Tensor, degree: Tensor, has: Tensor) -> Tensor:
     return out
 
 
-def _timed_ends(data: HeteroData, node_type: NodeType) -> List[Tuple[str, tuple, int]]:
-    """``[(relation label, relation, end)]``: the forward relations with edge times
-    and the ends (0: its edges, 1: edges to it) that ``node_type`` takes."""
-    return [(et[1] if end == 0 else f"{et[1]} (to it)", et, end)
-            for et in data.edge_types
-            if not is_reverse(et) and "time" in data[et] and data[et].num_edges > 0
-            for end in (0, 1) if et[2 * end] == node_type]
+class Test(NamedTuple):
+    """One test of a node type: its label, excess (robust units) and presence ``[n]``,
+    and the count and span (seconds) of the run behind it ``[n]``."""
+
+    label: str
+    excess: Tensor
+    has: Tensor
+    count: Tensor
+    span: Tensor
 
 
-def _tests(data: HeteroData, node_type: NodeType) -> List[Tuple[RunEvidence, Tensor]]:
-    """``[(run evidence, calibrated excess [n])]`` in :func:`_timed_ends`' order."""
-    n = data[node_type].num_nodes
+def _timed_relations(data: HeteroData) -> list:
+    """The forward relations with edge times."""
+    return [et for et in data.edge_types
+            if not is_reverse(et) and "time" in data[et] and data[et].num_edges > 0]
+
+
+def _end_runs(data: HeteroData, et: tuple, end: int) -> Tuple[RunEvidence, Tensor]:
+    """``(run evidence, degree-calibrated excess [n])`` of the nodes at ``end``."""
+    n = data[et[2 * end]].num_nodes
+    nodes = data[et].edge_index[end]
+    runs = run_evidence(data[et].time, nodes, n)
+    return runs, degree_calibrated(runs.evidence, torch.bincount(nodes, minlength=n),
+                                   runs.has)
+
+
+def _joined(data: HeteroData, et: tuple, end: int, other: Tuple[RunEvidence, Tensor]
+            ) -> Test:
+    """The nodes at ``end`` judged by the bursts at the other end that their edges
+    belong to: the mean over a node's edges of the other end's excess where the edge
+    is in that node's densest run (0 elsewhere); the run behind it is the strongest
+    such run among its edges."""
+    runs, excess = other
+    n = data[et[2 * end]].num_nodes
+    mine, theirs = data[et].edge_index[end], data[et].edge_index[1 - end]
+    per_edge = torch.where(runs.members, excess[theirs], torch.zeros_like(excess[theirs]))
+    count_edges = torch.bincount(mine, minlength=n).double()
+    mean = torch.zeros(n, dtype=torch.float64).index_add_(0, mine, per_edge)
+    mean = mean / count_edges.clamp(min=1)
+    strongest = torch.zeros(n, dtype=torch.float64).scatter_reduce(0, mine, per_edge, "amax")
+    hit = (per_edge > 0) & (per_edge == strongest[mine])
+    edge = torch.full((n,), -1, dtype=torch.long).scatter_reduce(
+        0, mine[hit], torch.nonzero(hit).flatten(), "amax")
+    node = theirs[edge.clamp(min=0)]
+    found = edge >= 0
+    count = torch.where(found, runs.count[node], torch.zeros_like(runs.count[node]))
+    span = torch.where(found, runs.span[node], torch.zeros_like(runs.span[node]))
+    return Test(_label(et, end, joined=True), mean, count_edges > 0, count, span)
+
+
+def burst_evidence(data: HeteroData) -> Tuple[Dict[NodeType, List[Test]], Dict[tuple, Tensor]]:
+    """``({type: tests}, {relation: edge evidence [m]})`` over the timed relations.
+
+    Per relation and end, a node's own test (its densest run); per end also the
+    joined test (:func:`_joined`: a review that is one of a burst of reviews of its
+    product). An edge's evidence is the larger excess of the ends whose densest run
+    it belongs to (0 for an edge in neither)."""
+    tests: Dict[NodeType, List[Test]] = {}
+    edges: Dict[tuple, Tensor] = {}
+    for et in _timed_relations(data):
+        ends = [_end_runs(data, et, end) for end in (0, 1)]
+        per_edge = torch.zeros(data[et].num_edges, dtype=torch.float64)
+        for end, (runs, excess) in enumerate(ends):
+            t = et[2 * end]
+            tests.setdefault(t, []).append(Test(_label(et, end, joined=False), excess,
+                                                runs.has, runs.count, runs.span))
+            tests[t].append(_joined(data, et, end, ends[1 - end]))
+            mine = excess[data[et].edge_index[end]]
+            per_edge = torch.maximum(per_edge, torch.where(runs.members, mine,
+                                                           torch.zeros_like(mine)))
+        edges[et] = per_edge
+    return tests, edges
+
+
+def test_labels(data: HeteroData, node_type: NodeType) -> List[str]:
+    """The labels of :func:`burst_evidence`'s tests of ``node_type``, in its order."""
     out = []
-    for _, et, end in _timed_ends(data, node_type):
-        nodes = data[et].edge_index[end]
-        runs = run_evidence(data[et].time, nodes, n)
-        degree = torch.bincount(nodes, minlength=n)
-        out.append((runs, degree_calibrated(runs.evidence, degree, runs.has)))
+    for et in _timed_relations(data):
+        for end in (0, 1):
+            if et[2 * end] == node_type:
+                out += [_label(et, end, joined=False), _label(et, end, joined=True)]
     return out
+
+
+def _label(et: tuple, end: int, joined: bool) -> str:
+    """``"pays"``, ``"pays (to it)"`` (its own runs), ``"pays (in a burst at its
+    merchant)"``, ``"pays (to it, in a burst at its user)"`` (the other end's)."""
+    inner = ["to it"] if end == 1 else []
+    if joined:
+        inner.append(f"in a burst at its {et[2 * (1 - end)]}")
+    return f"{et[1]} ({', '.join(inner)})" if inner else et[1]
 
 
 @register_precompute
 def precompute_burst(data: HeteroData, own: Dict[NodeType, int]) -> None:
-    for t in data.node_types:
-        tests = _tests(data, t)
-        if not tests:
-            continue
-        excess = torch.stack([torch.where(r.has, z, torch.full_like(z, -math.inf))
-                              for r, z in tests])
+    tests, edges = burst_evidence(data)
+    for t, ts in tests.items():
+        excess = torch.stack([torch.where(x.has, x.excess, torch.full_like(x.excess,
+                                                                             -math.inf))
+                              for x in ts])
         best, which = excess.max(0)
-        has = torch.stack([r.has for r, _ in tests]).any(0)
+        has = torch.stack([x.has for x in ts]).any(0)
         pick = which.view(1, -1)
         data[t][KEY] = torch.where(has, best, torch.zeros_like(best)).float()
         data[t][HAS_KEY] = has
         data[t][TEST_KEY] = which
-        data[t][COUNT_KEY] = torch.stack([r.count for r, _ in tests]).gather(0, pick)[0]
-        data[t][SPAN_KEY] = torch.stack([r.span for r, _ in tests]).gather(0, pick)[0]
+        data[t][COUNT_KEY] = torch.stack([x.count for x in ts]).gather(0, pick)[0]
+        data[t][SPAN_KEY] = torch.stack([x.span for x in ts]).gather(0, pick)[0]
+    for et, per_edge in edges.items():
+        data[et][KEY] = per_edge.float()
 
 
 class BurstFamily(ComponentFamily):
     """Untrained: reads the precomputed ``burst`` component (see the module)."""
 
     def errors(self, batch: HeteroData, z: Latents) -> Tuple[Errors, EdgeErrors]:
-        return {t: {"burst": masked(batch[t][KEY], batch[t][HAS_KEY])}
-                for t in batch.node_types if KEY in batch[t]}, {}
+        nodes = {t: {"burst": masked(batch[t][KEY], batch[t][HAS_KEY])}
+                 for t in batch.node_types if KEY in batch[t]}
+        return nodes, {et: batch[et][KEY] for et in batch.edge_types if KEY in batch[et]}
 
     def details(self, batch: HeteroData, node_type: NodeType) -> list:
-        """``[(relation label, edges in the densest run of the node's strongest test
-        [n], its span in seconds [n], whether this relation is that test [n])]``."""
+        """``[(test label, edges in the run behind the node's strongest test [n], its
+        span in seconds [n], whether this is that test [n])]``."""
         store = batch[node_type]
         if KEY not in store:
             return []
-        labels = [label for label, _, _ in _timed_ends(batch, node_type)]
         return [(label, store[COUNT_KEY], store[SPAN_KEY],
-                 store[HAS_KEY] & (store[TEST_KEY] == i)) for i, label in enumerate(labels)]
+                 store[HAS_KEY] & (store[TEST_KEY] == i))
+                for i, label in enumerate(test_labels(batch, node_type))]
 
 
 def duration_text(seconds: float) -> str:
@@ -199,13 +289,21 @@ def duration_text(seconds: float) -> str:
 
 
 def _phrase(ex, name: str, rarity: str) -> str:
-    """``"its pays edges packed in time (burst: 1 in 900): 17 within 5.2 hours"``."""
+    """``"its pays edges packed in time (burst: 1 in 900): 17 within 5.2 hours"``, or
+    for a node in a burst at the other end, ``"its about edge in a burst at its
+    product (burst: 1 in 40): one of 12 within 40 minutes"``."""
     runs = getattr(ex, "bursts", None)
     if runs is None or runs.empty:
         return f"its edges packed in time ({name}{rarity})"
     run = runs.iloc[0]
-    return (f"its {run['relation']} edges packed in time ({name}{rarity}): "
-            f"{int(run['edges'])} within {duration_text(float(run['seconds']))}")
+    within = f"{int(run['edges'])} within {duration_text(float(run['seconds']))}"
+    rel, _, inner = str(run["relation"]).partition(" (")
+    to_it = inner.startswith("to it")
+    where = inner.rstrip(")").partition("in a burst at its ")[2]
+    edges = f"{rel} edge{'s' if not where else ''}{' to it' if to_it else ''}"
+    if where:
+        return f"its {edges} in a burst at its {where} ({name}{rarity}): one of {within}"
+    return f"its {edges} packed in time ({name}{rarity}): {within}"
 
 
 register_component(ComponentSpec("burst", "its edges packed in time", phrase=_phrase))
