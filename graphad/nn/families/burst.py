@@ -18,14 +18,23 @@ similar degree: the nodes with at least :data:`MIN_EDGES` timed edges are sorted
 degree and cut into up to 20 bins of at least 100 nodes; a node's test is its excess
 over its bin's median in units of 1.4826 x the median positive excess (the upper
 half's spread: most nodes show no burst at all, a point mass at 0), in the bin or
-over all bins where that is larger. Its ``burst``
-component is the largest excess over its tests, which the training graph's surprisal
-normalisation turns into nats; NaN for a node without :data:`MIN_EDGES` timed edges
-on any relation. Computed on the whole prepared graph (sorts and scatters, exact in
-mini-batches); like ``incident``, its medians and spreads are the scored graph's.
+over all bins where that is larger.
 
-The explanation names the densest run: how many edges of which relation within how
-long (:meth:`BurstFamily.details`).
+A node with too few timed edges for a run of its own (a review has one edge, to its
+product) is judged by the bursts its edges belong to at the other end: per relation
+and end, a second test, the mean over the node's edges of the other end's excess
+where the edge belongs to that node's densest run (or lies within one mean gap of
+the run before or after it), 0 elsewhere. So twelve reviews of one product within an
+hour are each judged by that burst, and so, through the review roll-up, are their
+authors. Each edge carries the larger excess of the ends whose burst it belongs to
+into ``score_edges``.
+
+A node's ``burst`` component is the largest excess over its tests, which the
+training graph's surprisal normalisation turns into nats; NaN for a node without
+timed edges. Computed on the whole prepared graph (sorts and scatters, exact in
+mini-batches); like ``incident``, its medians and spreads are the scored graph's.
+The explanation names the run behind the strongest test: how many edges of which
+relation within how long (:meth:`BurstFamily.details`).
 """
 from __future__ import annotations
 
