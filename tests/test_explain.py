@@ -246,3 +246,26 @@ def test_reason_wording_of_inputs_and_forests():
                      "(outlier:fused: 1 in 810)")
     assert spec_for("attribute").words(near, "attribute", ": 1 in 410").startswith(
         "unusual attributes (attribute: 1 in 410): a rare combination of inputs")
+
+
+def test_an_observation_is_shown_by_its_modality_column():
+    """A review table with a text column and a later text column (an ISO date): the
+    snippet is the review's text, the column the schema names."""
+    import pandas as pd
+    from torch_geometric.data import HeteroData
+
+    from graphad.data.bundle import GraphBundle
+    from graphad.data.idmap import IdMap
+    from graphad.data.schema import GraphSchema
+    from graphad.scoring.explain import _snippet
+    raw = pd.DataFrame({"review_id": ["r1"], "text": ["great shoes"],
+                        "created_at": ["2024-01-15T19:58:59Z"]})
+    schema = GraphSchema({"review": {"table": "reviews", "id": "review_id",
+                                     "modality": "text", "column": "text"}})
+    data = HeteroData()
+    data["review"].num_nodes = 1
+    bundle = GraphBundle(data=data, ids=IdMap({"review": ["r1"]}), schema=schema,
+                         raw={"review": raw})
+    assert _snippet(bundle, "review", 0) == "great shoes"
+    bundle.schema = None                            # a converted graph: no schema
+    assert _snippet(bundle, "review", 0) == "2024-01-15T19:58:59Z"

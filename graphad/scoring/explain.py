@@ -552,11 +552,16 @@ def _observations(bundle: GraphBundle, comps, scores, detector: Any, t: NodeType
 
 
 def _snippet(bundle: GraphBundle, t: NodeType, idx: int, width: int = 50) -> str:
+    """The node's modality column (a review's text, a photo's path) as the schema
+    names it, else its table's last text column other than its id; shortened."""
     raw = bundle.raw.get(t)
     if raw is None or idx >= len(raw):
         return ""
     row = raw.iloc[idx]
-    for col in reversed(list(raw.columns)):
+    spec = getattr(bundle.schema, "nodes", {}).get(t) if bundle.schema is not None else None
+    column = getattr(spec, "column", None)
+    columns = [column] if column in raw.columns else []
+    for col in columns + list(reversed(list(raw.columns))):
         value = row[col]
         if isinstance(value, str) and value != str(bundle.ids.external(t, [idx])[0]):
             return value if len(value) <= width else value[:width - 3] + "..."
