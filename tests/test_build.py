@@ -299,3 +299,20 @@ def test_edge_time_column_named_in_the_schema(tables, schema_dict):
 def test_which_attribute_names_read_as_times(name, is_time):
     from graphad.data.schema import looks_like_time
     assert looks_like_time(name) is is_time
+
+
+def test_edge_times_that_cannot_be_seconds_warn(tables, schema_dict):
+    """All-missing edge times and epoch milliseconds are read, with a warning naming
+    the table and column; a time column outside the attrs is shown with the edges."""
+    pays = next(r for r in schema_dict["relations"] if r["rel"] == "pays")
+    pays["time"] = "at"
+    ms = tables["payments"]["time"].astype("int64") * 1000
+    with pytest.warns(UserWarning, match=r"table 'payments', column 'at': .*milliseconds"):
+        b = build_graph({**tables, "payments": tables["payments"].assign(at=ms)},
+                        schema_dict, use_cache=False)
+    assert b.data[PAYS].time.tolist() == ms.astype(float).tolist()
+    assert list(b.edges_raw[PAYS].columns[2:]) == ["amount", "time", "at"]
+    with pytest.warns(UserWarning, match=r"table 'payments', column 'at': every edge "
+                                         r"time is missing"):
+        build_graph({**tables, "payments": tables["payments"].assign(at=np.nan)},
+                    schema_dict, use_cache=False)

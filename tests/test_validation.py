@@ -195,3 +195,12 @@ def test_lone_surrogate_text_is_refused_naming_the_row(tables, schema_dict):
     with pytest.raises(DataValidationError, match=r"table 'reviews', column 'text'.*"
                                                   r"lone surrogate.*\(1, "):
         build_graph({**tables, "reviews": reviews}, schema_dict, use_cache=False)
+
+
+def test_a_date_column_names_only_the_rows_that_are_no_date():
+    dates = [f"2024-01-{d:02d}T10:00:00" for d in range(1, 21)]
+    dates[3], dates[17] = "yesterday", "n.a."
+    with pytest.raises(DataValidationError) as exc:
+        numeric_column(pd.DataFrame({"when": dates}), "orders", "when")
+    assert exc.value.rows == [(3, "yesterday"), (17, "n.a.")]
+    assert "table 'orders'" in str(exc.value) and "column 'when'" in str(exc.value)

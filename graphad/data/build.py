@@ -299,9 +299,11 @@ class _Builder:
             time = torch.tensor(
                 numeric_column(rows, rel.table, rel.time_column).to_numpy(),
                 dtype=torch.float64)
+            _check_edge_times(time, rel.table, rel.time_column)
             self.bundle.data[et].time = time
             self.bundle.data[rev].time = time
-        self.bundle.edges_raw[et] = rows[[rel.src_key, rel.dst_key] + rel.attrs]
+        shown = rel.attrs + [c for c in [rel.time_column] if c and c not in rel.attrs]
+        self.bundle.edges_raw[et] = rows[[rel.src_key, rel.dst_key] + shown]
 
     def _edge_attr(self, rel: RelationSpec, rows: pd.DataFrame) -> Tuple[torch.Tensor, list]:
         from ..encoders.tabular import TabularEncoder
@@ -313,6 +315,28 @@ class _Builder:
             enc.fit(numeric, table=rel.table)
             self.bundle.transforms[key] = enc
         return enc.transform(numeric, table=rel.table).float(), list(enc.feature_names)
+
+
+#: edge times beyond this many seconds since 1970 (the year 5138) are taken for
+#: milliseconds or finer
+SECONDS_LIMIT = 1e11
+
+
+def _check_edge_times(time: torch.Tensor, table: str, column: str) -> None:
+    """Warn where a relation's edge times cannot be what they are read as: all missing
+    (the ``burst`` component then ignores the relation), or numbers too large for
+    seconds since 1970 (epoch milliseconds: the component, which compares spans, is
+    unaffected, but durations in explanations would read 1,000 times too long)."""
+    finite = time[torch.isfinite(time)]
+    if time.numel() and finite.numel() == 0:
+        warnings.warn(f"table '{table}', column '{column}': every edge time is missing; "
+                      "the burst component will not judge this relation", stacklevel=3)
+    elif finite.numel() and float(finite.abs().median()) > SECONDS_LIMIT:
+        warnings.warn(f"table '{table}', column '{column}': edge times are read as "
+                      f"seconds, but their median {float(finite.abs().median()):.3g} "
+                      "is more than 3,000 years: if they are epoch milliseconds, divide "
+                      "them by 1,000 or pass datetimes, or durations in explanations "
+                      "will be off", stacklevel=3)
 
 
 def _known_ids(ids: pd.Index, column: pd.Series) -> np.ndarray:

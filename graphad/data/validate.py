@@ -70,6 +70,12 @@ def numeric_column(frame: pd.DataFrame, table: str, column: str) -> pd.Series:
         dates = pd.to_datetime(col, errors="coerce", format="ISO8601", utc=True)
         if (dates.notna() | col.isna()).all():
             return (dates - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+        if dates.notna().sum() > (dates.isna() & col.notna()).sum():
+            # mostly dates: the rows to name are those that are no date
+            raise DataValidationError(
+                "must be numeric or ISO 8601 dates; values that are no date at row(s)",
+                table=table, column=column,
+                rows=[(i, v) for i, v in col[dates.isna() & col.notna()].head(5).items()])
     if bad.any():
         raise DataValidationError(
             "must be numeric (or ISO 8601 dates); non-numeric values at row(s)",
