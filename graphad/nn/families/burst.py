@@ -23,8 +23,8 @@ over all bins where that is larger.
 A node with too few timed edges for a run of its own (a review has one edge, to its
 product) is judged by the bursts its edges belong to at the other end: per relation
 and end, a second test, the mean over the node's edges of the other end's excess
-where the edge belongs to that node's densest run (or lies within one mean gap of
-the run before or after it), 0 elsewhere. So twelve reviews of one product within an
+where the edge belongs to that node's densest run (or lies within three of the run's
+mean gaps before or after it), 0 elsewhere. So twelve reviews of one product within an
 hour are each judged by that burst, and so, through the review roll-up, are their
 authors. Each edge carries the larger excess of the ends whose burst it belongs to
 into ``score_edges``.
@@ -62,13 +62,17 @@ RUN_LENGTHS = (2, 3, 4, 6, 8, 11, 16, 23, 32)
 MIN_EDGES = 3
 #: nodes per degree bin at least, and most bins
 BIN_NODES, MAX_BINS = 100, 20
+#: a burst's edges just outside its densest run still belong to it: within this many
+#: of the run's mean gaps before or after it (gaps at the burst's own rate exceed
+#: three means 5% of the time)
+MEMBER_GAPS = 3.0
 
 
 class RunEvidence(NamedTuple):
     """Per node: the scan evidence (nats, before the degree calibration), the count
     and span (seconds) of its densest run, and whether it has enough timed edges;
-    per edge: whether it belongs to its node's densest run (or lies within one mean
-    gap of the run before or after it)."""
+    per edge: whether it belongs to its node's densest run (or lies within
+    :data:`MEMBER_GAPS` of the run's mean gaps before or after it)."""
 
     evidence: Tensor
     count: Tensor
@@ -117,9 +121,9 @@ def run_evidence(times: Tensor, nodes: Tensor, num_nodes: int) -> RunEvidence:
         idx = torch.nonzero(at).flatten()[better]
         evidence[idx], count[idx], span[idx] = s[better], m + 1, w[at][better]
         start[idx] = begin[idx]
-    # the run's members: the node's edges from one mean gap of the run before its
-    # first edge to one after its last (a burst a little longer than the run)
-    gap = span / (count - 1).clamp(min=1)
+    # the run's members: the node's edges from MEMBER_GAPS mean gaps of the run before
+    # its first edge to as many after its last (a burst a little longer than the run)
+    gap = MEMBER_GAPS * span / (count - 1).clamp(min=1)
     first_time = t[start.clamp(max=t.numel() - 1)]
     last_time = t[(start + count - 1).clamp(min=0, max=t.numel() - 1)]
     inside = ((count[v] > 0) & (t >= first_time[v] - gap[v])
