@@ -161,7 +161,7 @@ def degree_calibrated(evidence: Tensor, degree: Tensor, has: Tensor) -> Tensor:
     return out
 
 
-class Test(NamedTuple):
+class BurstTest(NamedTuple):
     """One test of a node type: its label, excess (robust units) and presence ``[n]``,
     and the count and span (seconds) of the run behind it ``[n]``."""
 
@@ -188,7 +188,7 @@ def _end_runs(data: HeteroData, et: tuple, end: int) -> Tuple[RunEvidence, Tenso
 
 
 def _joined(data: HeteroData, et: tuple, end: int, other: Tuple[RunEvidence, Tensor]
-            ) -> Test:
+            ) -> BurstTest:
     """The nodes at ``end`` judged by the bursts at the other end that their edges
     belong to: the mean over a node's edges of the other end's excess where the edge
     is in that node's densest run (0 elsewhere); the run behind it is the strongest
@@ -200,7 +200,8 @@ def _joined(data: HeteroData, et: tuple, end: int, other: Tuple[RunEvidence, Ten
     count_edges = torch.bincount(mine, minlength=n).double()
     mean = torch.zeros(n, dtype=torch.float64).index_add_(0, mine, per_edge)
     mean = mean / count_edges.clamp(min=1)
-    strongest = torch.zeros(n, dtype=torch.float64).scatter_reduce(0, mine, per_edge, "amax")
+    strongest = torch.zeros(n, dtype=torch.float64).scatter_reduce(0, mine, per_edge,
+                                                                   "amax")
     hit = (per_edge > 0) & (per_edge == strongest[mine])
     edge = torch.full((n,), -1, dtype=torch.long).scatter_reduce(
         0, mine[hit], torch.nonzero(hit).flatten(), "amax")
@@ -208,25 +209,27 @@ def _joined(data: HeteroData, et: tuple, end: int, other: Tuple[RunEvidence, Ten
     found = edge >= 0
     count = torch.where(found, runs.count[node], torch.zeros_like(runs.count[node]))
     span = torch.where(found, runs.span[node], torch.zeros_like(runs.span[node]))
-    return Test(_label(et, end, joined=True), mean, count_edges > 0, count, span)
+    return BurstTest(_label(et, end, joined=True), mean, count_edges > 0, count, span)
 
 
-def burst_evidence(data: HeteroData) -> Tuple[Dict[NodeType, List[Test]], Dict[tuple, Tensor]]:
+def burst_evidence(data: HeteroData
+                   ) -> Tuple[Dict[NodeType, List[BurstTest]], Dict[tuple, Tensor]]:
     """``({type: tests}, {relation: edge evidence [m]})`` over the timed relations.
 
     Per relation and end, a node's own test (its densest run); per end also the
     joined test (:func:`_joined`: a review that is one of a burst of reviews of its
     product). An edge's evidence is the larger excess of the ends whose densest run
     it belongs to (0 for an edge in neither)."""
-    tests: Dict[NodeType, List[Test]] = {}
+    tests: Dict[NodeType, List[BurstTest]] = {}
     edges: Dict[tuple, Tensor] = {}
     for et in _timed_relations(data):
         ends = [_end_runs(data, et, end) for end in (0, 1)]
         per_edge = torch.zeros(data[et].num_edges, dtype=torch.float64)
         for end, (runs, excess) in enumerate(ends):
             t = et[2 * end]
-            tests.setdefault(t, []).append(Test(_label(et, end, joined=False), excess,
-                                                runs.has, runs.count, runs.span))
+            own = BurstTest(_label(et, end, joined=False), excess, runs.has, runs.count,
+                            runs.span)
+            tests.setdefault(t, []).append(own)
             tests[t].append(_joined(data, et, end, ends[1 - end]))
             mine = excess[data[et].edge_index[end]]
             per_edge = torch.maximum(per_edge, torch.where(runs.members, mine,
@@ -235,7 +238,7 @@ def burst_evidence(data: HeteroData) -> Tuple[Dict[NodeType, List[Test]], Dict[t
     return tests, edges
 
 
-def test_labels(data: HeteroData, node_type: NodeType) -> List[str]:
+def burst_test_labels(data: HeteroData, node_type: NodeType) -> List[str]:
     """The labels of :func:`burst_evidence`'s tests of ``node_type``, in its order."""
     out = []
     for et in _timed_relations(data):
@@ -289,11 +292,12 @@ class BurstFamily(ComponentFamily):
             return []
         return [(label, store[COUNT_KEY], store[SPAN_KEY],
                  store[HAS_KEY] & (store[TEST_KEY] == i))
-                for i, label in enumerate(test_labels(batch, node_type))]
+                for i, label in enumerate(burst_test_labels(batch, node_type))]
 
 
 def duration_text(seconds: float) -> str:
-    """``"40 minutes"``, ``"5.2 hours"``, ``"3 days"``: a span in the unit that reads best."""
+    """``"40 minutes"``, ``"5.2 hours"``, ``"3 days"``: a span in the unit that reads
+    best."""
     for unit, size in (("days", 86400.0), ("hours", 3600.0), ("minutes", 60.0)):
         if seconds >= 2 * size or unit == "minutes" and seconds >= size:
             value = seconds / size
