@@ -558,8 +558,8 @@ def _snippet(bundle: GraphBundle, t: NodeType, idx: int, width: int = 50) -> str
     if raw is None or idx >= len(raw):
         return ""
     row = raw.iloc[idx]
-    spec = getattr(bundle.schema, "nodes", {}).get(t) if bundle.schema is not None else None
-    column = getattr(spec, "column", None)
+    nodes = getattr(bundle.schema, "nodes", None) or {}
+    column = getattr(nodes.get(t), "column", None)
     columns = [column] if column in raw.columns else []
     for col in columns + list(reversed(list(raw.columns))):
         value = row[col]

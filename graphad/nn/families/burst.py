@@ -286,12 +286,12 @@ class BurstFamily(ComponentFamily):
 
     def details(self, batch: HeteroData, node_type: NodeType) -> list:
         """``[(test label, edges in the run behind the node's strongest test [n], its
-        span in seconds [n], whether this is that test [n])]``."""
+        span in seconds [n], whether this is that test and it finds a burst [n])]``."""
         store = batch[node_type]
         if KEY not in store:
             return []
-        return [(label, store[COUNT_KEY], store[SPAN_KEY],
-                 store[HAS_KEY] & (store[TEST_KEY] == i))
+        strong = store[HAS_KEY] & (store[KEY] > 0)
+        return [(label, store[COUNT_KEY], store[SPAN_KEY], strong & (store[TEST_KEY] == i))
                 for i, label in enumerate(burst_test_labels(batch, node_type))]
 
 
