@@ -652,3 +652,21 @@ def test_reviews_in_a_burst_at_their_product_are_found():
     ex = explain(h, ("review", 0), det)
     assert re.search(r"its about edge in a burst at its product \(burst: [^)]*\): one of "
                      r"\d+ within [\d.]+ minutes", ex.reason), ex.reason
+
+
+def test_incident_leaves_out_the_edge_time_and_older_models_keep_it(tables, schema_dict):
+    """``time`` among a relation's attrs is its edges' time: ``incident`` does not
+    average it (when a user was active is no oddity; ``burst`` judges times). A model
+    saved before (no ``time_attrs`` in its config) scores with it, as it was fitted."""
+    from graphad.data import build_graph
+    from graphad.nn.families.incident import incident_tests
+    pays = ("user", "pays", "merchant")
+    bundle = build_graph(tables, schema_dict, use_cache=False)
+    assert bundle.data[pays].time_attr == 1                 # attrs: [amount, time]
+    det = MultimodalGAE(epochs=5, seed=0).fit(bundle)
+    assert det.module_config_["time_attrs"] is True
+    now = det._prepare(bundle, fit=False)
+    assert int(now[pays].time_attr) == 1 and len(incident_tests(now, "user")) == 1
+    det.module_config_.pop("time_attrs")                    # as saved before
+    old = det._prepare(bundle, fit=False)
+    assert "time_attr" not in old[pays] and len(incident_tests(old, "user")) == 2

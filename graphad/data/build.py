@@ -300,8 +300,10 @@ class _Builder:
                 numeric_column(rows, rel.table, rel.time_column).to_numpy(),
                 dtype=torch.float64)
             _check_edge_times(time, rel.table, rel.time_column)
-            self.bundle.data[et].time = time
-            self.bundle.data[rev].time = time
+            for store in (self.bundle.data[et], self.bundle.data[rev]):
+                store.time = time
+                if rel.time_column in rel.attrs:     # numeric attrs lead edge_attr
+                    store.time_attr = rel.attrs.index(rel.time_column)
         shown = rel.attrs + [c for c in [rel.time_column] if c and c not in rel.attrs]
         self.bundle.edges_raw[et] = rows[[rel.src_key, rel.dst_key] + shown]
 

@@ -51,6 +51,9 @@ MAX_STEPS = 50
 #: graphs with fewer nodes + edges than this train and score on one torch thread
 #: (:func:`one_thread_if_small`)
 SMALL_GRAPH = 20_000
+#: module config key: the prepared graph says which ``edge_attr`` column is the edges'
+#: time (``incident`` leaves it out); absent in models saved before, which score with it
+TIME_ATTRS_KEY = "time_attrs"
 
 
 def node_edge_counts(data: HeteroData) -> Tuple[int, int]:
@@ -190,8 +193,12 @@ class DeepDetector(BaseDetector):
                                f"training graph: {data_mismatch}")
         # the same own widths as at fit (checked above): the peer comparison reads the
         # own features only, not the degrees and edge aggregates after them
+        # a model saved before the time column was left out of ``incident`` scores
+        # with it, as it was fitted
+        config = getattr(self, "module_config_", None) or {}
         data, _, _ = prepare_inputs(bundle.data, x, self.node_stats_, self.edge_stats_,
-                                    max_dim=self.max_input_dim, own=dict(self.raw_dims_))
+                                    max_dim=self.max_input_dim, own=dict(self.raw_dims_),
+                                    time_attrs=bool(config.get(TIME_ATTRS_KEY, False)))
         return data
 
     def _schema_mismatch(self, bundle: GraphBundle, x: Dict[NodeType, Tensor]) -> str:
@@ -326,7 +333,7 @@ class DeepDetector(BaseDetector):
             # is decided per call, by _scoring_batch_size)
             train_batch = (self.batch_size_ or distributed.DEFAULT_BATCH_SIZE
                            if parallel else self.batch_size_)
-            self.module_config_ = self._module_config(data, bundle)
+            self.module_config_ = {**self._module_config(data, bundle), TIME_ATTRS_KEY: True}
             module = self._module_from_config(self.module_config_)
             if hasattr(module, "fit_closed_form"):
                 module.fit_closed_form(data)

@@ -85,8 +85,8 @@ def prepare_inputs(data: HeteroData, x_dict: Dict[NodeType, Tensor],
                    node_stats: Optional[Stats] = None, edge_stats: Optional[Stats] = None,
                    max_dim: int = 64, own: Optional[Dict[NodeType, int]] = None,
                    keep: Optional[Dict[NodeType, int]] = None,
-                   categories: Optional[Dict[NodeType, Tensor]] = None
-                   ) -> Tuple[HeteroData, Stats, Stats]:
+                   categories: Optional[Dict[NodeType, Tensor]] = None,
+                   time_attrs: bool = True) -> Tuple[HeteroData, Stats, Stats]:
     """A new ``HeteroData`` with standardised ``x`` / ``edge_attr`` and, per relation,
     the destination's neighbour-mean input (``nbr_key``) and mask (``has_key``); over
     same-type relations also the local affinity (``affinity_key``).
@@ -103,7 +103,9 @@ def prepare_inputs(data: HeteroData, x_dict: Dict[NodeType, Tensor],
     the comparison on 8 of the 9 one-type benchmark sets.
     Statistics are fitted when not given (training graph) and reused otherwise. The
     precompute steps of the component families (:mod:`graphad.nn.families`) then add
-    their whole-graph evidence.
+    their whole-graph evidence. Edge times (``data[rel].time``) are kept; with
+    ``time_attrs`` so is which ``edge_attr`` column holds them (``time_attr``), which
+    the ``incident`` component then leaves out (models saved before it averaged it).
     """
     from .families import precompute_all
     fit_nodes, fit_edges = node_stats is None, edge_stats is None
@@ -138,6 +140,8 @@ def prepare_inputs(data: HeteroData, x_dict: Dict[NodeType, Tensor],
             out[et].edge_attr = standardise(ea, edge_stats[key])
         if "time" in data[et]:
             out[et].time = data[et].time.double()
+            if time_attrs and "time_attr" in data[et]:
+                out[et].time_attr = int(data[et].time_attr)
         mean, has = sparse_mean(out[et[0]].x, ei, out[et[2]].num_nodes)
         out[et[2]][nbr_key(et)] = mean
         out[et[2]][has_key(et)] = has

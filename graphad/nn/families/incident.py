@@ -1,7 +1,8 @@
 """Incident-edge profile: a node whose edges, taken together, are unlike other nodes'.
 
 For every forward relation with edge attributes, each end the node type takes (its
-edges; edges to it) and each attribute column, a node's statistic is the mean of the
+edges; edges to it) and each attribute column but the edges' time (when a node was
+active is no oddity; ``burst`` judges times), a node's statistic is the mean of the
 attribute over its edges, shrunk towards the relation's median by ``PRIOR_EDGES``
 pseudo-edges (one -10 rating is weak evidence, fifteen are strong)::
 
@@ -101,10 +102,15 @@ def incident_tests(data: HeteroData, node_type: NodeType) -> List[Tuple[Tensor, 
         if is_reverse(et) or "edge_attr" not in store or store.num_edges == 0:
             continue
         attr = store.edge_attr.view(store.num_edges, -1)
+        # the edges' time says when a node was active, not how odd it is (``burst``
+        # judges times): not an attribute to average here
+        skip = {int(store.time_attr)} if "time_attr" in store else set()
         for end, t in ((0, et[0]), (1, et[2])):
             if t != node_type:
                 continue
             for j in range(attr.size(1)):
+                if j in skip:
+                    continue
                 ok = torch.isfinite(attr[:, j])
                 m, has = shrunk_means(attr[ok, j], store.edge_index[end][ok], n)
                 out.append((skewed_side_excess(m, has), has))
