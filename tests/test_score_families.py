@@ -281,6 +281,24 @@ def test_burst_scan_and_degree_calibration():
     assert duration_text(5.2 * 3600) == "5.2 hours" and duration_text(90) == "1.5 minutes"
 
 
+def test_bursts_filling_a_busy_bin_do_not_set_its_spread():
+    """A busy bin where 15 of 100 nodes are bursts and 35 are somewhat bursty (shopping
+    sprees): its spread is its MAD, not the median of its upper half (which lies among
+    the sprees and bursts), so the bursts outrank a spree in a quiet bin; they were
+    below it."""
+    from graphad.nn.families.burst import degree_calibrated
+    g = torch.Generator().manual_seed(1)
+    quiet = torch.rand(300, generator=g, dtype=torch.float64)
+    quiet[7] = 6.0
+    busy = torch.cat([torch.rand(50, generator=g, dtype=torch.float64),
+                      4 + 2 * torch.rand(35, generator=g, dtype=torch.float64),
+                      30 + 10 * torch.rand(15, generator=g, dtype=torch.float64)])
+    z = degree_calibrated(torch.cat([quiet, busy]),
+                          torch.cat([torch.full((300,), 5), torch.full((100,), 100)]),
+                          torch.ones(400, dtype=torch.bool))
+    assert float(z[385:].min()) > float(z[7]) > float(z[350:385].max())
+
+
 def test_merchant_explanation_names_the_payment_it_received():
     h, planted, edge = payments_graph()
     det = MultimodalGAE(epochs=30, seed=0).fit(h)
