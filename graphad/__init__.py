@@ -13,6 +13,7 @@ command line's ``--help`` do not load torch until something needs it.
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import Any
 
 __version__ = "0.1.0"
@@ -39,12 +40,22 @@ __all__ = sorted(_EXPORTS) + ["datasets", "viz"]
 
 def __getattr__(name: str) -> Any:
     if name in ("datasets", "viz"):
-        return importlib.import_module(f"graphad.{name}")
+        return _import(f"graphad.{name}")
     if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        value = getattr(_import(_EXPORTS[name]), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'graphad' has no attribute {name!r}")
+
+
+def _import(module: str) -> Any:
+    """``importlib.import_module`` without the notice that PyG 2.8 prints while it is
+    imported (it calls ``torch.jit.script``, which torch 2.14 deprecates): a notice
+    about PyG's code, not the user's. Nothing is filtered after the import."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated",
+                                category=FutureWarning)
+        return importlib.import_module(module)
 
 
 def __dir__() -> list:

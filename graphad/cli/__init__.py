@@ -15,7 +15,7 @@ import click
 from ..errors import GraphadError
 from .bench import bench
 from .demo import demo
-from .model import explain, feedback, fit, score, subgraphs
+from .model import explain, feedback, fit, score, set_allow_paths_outside, subgraphs
 from .output import set_quiet
 from .report import report
 
@@ -31,7 +31,11 @@ from .report import report
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for torch; --threads 1 makes runs with one seed "
                    "bit-identical across processes  [default: all cores]")
-def cli(debug: bool, verbose: bool, quiet: bool, threads: Optional[int]) -> None:
+@click.option("--allow-paths-outside", is_flag=True,
+              help="Read image files whose paths lead outside the data folder "
+                   "(absolute, ../, or through a symlinked folder); refused by default.")
+def cli(debug: bool, verbose: bool, quiet: bool, threads: Optional[int],
+        allow_paths_outside: bool) -> None:
     """graphad: unsupervised anomaly detection on heterogeneous multimodal graphs.
 
     \b
@@ -41,6 +45,7 @@ def cli(debug: bool, verbose: bool, quiet: bool, threads: Optional[int]) -> None
     """
     configure_output(verbose or debug)
     set_quiet(quiet)
+    set_allow_paths_outside(allow_paths_outside)
     if threads is not None:
         set_threads(threads)
 
@@ -55,12 +60,20 @@ def set_threads(threads: int) -> None:
 
 def configure_output(verbose: bool) -> None:
     """Logging to stderr (INFO with ``--verbose``, else WARNING); without it, the
-    deprecation notices of third-party libraries are not shown."""
+    deprecation notices of third-party libraries are not shown and warnings are one
+    line each."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", force=True)
     if not verbose:
         for category in (FutureWarning, DeprecationWarning):
             warnings.filterwarnings("ignore", category=category)
+        warnings.formatwarning = _one_line_warning
+
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """A warning as one ``warning: ...`` line, like the CLI's own warnings (Python's
+    format adds the source file and line; ``--verbose`` keeps it)."""
+    return f"warning: {message}\n"
 
 
 for command in (demo, bench, fit, feedback, score, explain, subgraphs, report):

@@ -35,10 +35,19 @@ labels_option = click.option(
 
 
 # ---------------------------------------------------------------- helpers
+#: ``graphad --allow-paths-outside``: image paths may lead outside the data folder
+_PATHS_OUTSIDE = [False]
+
+
+def set_allow_paths_outside(allow: bool) -> None:
+    _PATHS_OUTSIDE[0] = allow
+
+
 def build_from_schema(schema_path: str, tables_dir: Optional[str] = None,
                       fitted: Any = None):
     """The :class:`GraphBundle` of a schema YAML and (optionally) a tables folder,
-    featurised with a fitted detector's stored transforms when ``fitted`` is given."""
+    featurised with a fitted detector's stored transforms when ``fitted`` is given;
+    image paths outside the data folder only with ``graphad --allow-paths-outside``."""
     from ..data.build import build_graph
     from ..data.schema import GraphSchema
     from ..errors import DataValidationError
@@ -66,7 +75,8 @@ def build_from_schema(schema_path: str, tables_dir: Optional[str] = None,
                       "graph, not on tables): the features of these tables are fitted "
                       "anew, so their scales may differ from training", stacklevel=2)
         fitted = None
-    return build_graph(tables, schema, base_dir=base_dir, fitted=fitted)
+    return build_graph(tables, schema, base_dir=base_dir, fitted=fitted,
+                       allow_paths_outside=_PATHS_OUTSIDE[0])
 
 
 def _load(model_path: str):
@@ -247,7 +257,7 @@ def score(model_path: str, schema_path: str, tables_dir: Optional[str], out_path
             --out out/scores.parquet
         graphad score --model out/model --schema s.yaml --out s.csv --edges edges.csv
         graphad score --model out/model --schema s.yaml --out scores/ --shard-size 100000
-        graphad score --model m --schema s.yaml --out scores/ --shard-size 100000 \
+        graphad score --model m --schema s.yaml --out scores/ --shard-size 100000 \\
             --engine ray --workers 8
     """
     import torch
@@ -316,6 +326,9 @@ def score(model_path: str, schema_path: str, tables_dir: Optional[str], out_path
                       | ((report["measure"] == "edge count") & (report["value"] > 0)))
         shown = report[~quiet_rows]
         click.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        if int(quiet_rows.sum()):
+            click.echo(f"({int(quiet_rows.sum())} more rows in {drift_path}: median shifts "
+                       "under 0.5 and the edge counts of relations that have edges)")
         for line in drift_warnings(report):
             click.echo(f"warning: {line}", err=True)
     for t in bundle.entity_types:

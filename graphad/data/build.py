@@ -244,7 +244,8 @@ class _Builder:
         if outside:
             raise DataValidationError(
                 f"{len(outside)} image path(s) lead outside the data folder {root} "
-                "(build_graph(..., allow_paths_outside=True) reads them)",
+                "(build_graph(..., allow_paths_outside=True), or graphad "
+                "--allow-paths-outside on the command line, reads them)",
                 table=spec.table, column=spec.column,
                 rows=[(i, str(rows[spec.column].iloc[i])) for i in outside])
         return items
