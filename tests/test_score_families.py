@@ -688,3 +688,69 @@ def test_incident_leaves_out_the_edge_time_and_older_models_keep_it(tables, sche
     det.module_config_.pop("time_attrs")                    # as saved before
     old = det._prepare(bundle, fit=False)
     assert "time_attr" not in old[pays] and len(incident_tests(old, "user")) == 2
+
+
+LISTING_SCHEMA = {
+    "nodes": {"seller": {"table": "sellers", "id": "seller_id"},
+              "listing": {"table": "listings", "id": "listing_id",
+                          "numeric": ["price", "weight"], "categorical": ["category"]}},
+    "relations": [{"src": "seller", "rel": "lists", "dst": "listing", "table": "listings",
+                   "src_key": "seller_id", "dst_key": "listing_id"}],
+}
+
+
+def listing_tables(seed: int = 0, n: int = 1000):
+    """1,000 listings in 8 categories whose prices differ by a factor of 100 (books
+    about 8, jewellery about 900); listing 0 is a book at 300, a price that is
+    ordinary among all listings."""
+    import pandas as pd
+    rng = np.random.default_rng(seed)
+    medians = {"books": 8, "toys": 20, "clothing": 25, "sports": 60, "furniture": 150,
+               "electronics": 280, "antiques": 500, "jewelry": 900}
+    cats = rng.choice(list(medians), n)
+    price = np.array([medians[c] for c in cats]) * rng.lognormal(0, 0.3, n)
+    cats[0], price[0] = "books", 300.0
+    listings = pd.DataFrame({"listing_id": [f"l{i}" for i in range(n)],
+                             "seller_id": [f"s{i % 100}" for i in range(n)],
+                             "category": cats, "price": price,
+                             "weight": rng.normal(1.0, 0.2, n)})
+    return {"sellers": pd.DataFrame({"seller_id": [f"s{i}" for i in range(100)]}),
+            "listings": listings}
+
+
+def test_a_price_odd_for_its_category_is_found_within_it(tmp_path, monkeypatch):
+    """A book at 300 (books cost about 8; jewellery 900) ranks first on
+    ``within:category`` and in the top 1% of the combined score; a listing in a
+    category unseen at fit has no such test; a model saved before the family
+    rebuilds without it and scores as fitted."""
+    from graphad.data import build_graph
+    from graphad.nn.families.within import within_columns
+    tables = listing_tables()
+    g = build_graph(tables, LISTING_SCHEMA, use_cache=False)
+    det = MultimodalGAE(epochs=30, seed=0).fit(g)
+    assert det.module_config_["within"] == {
+        "listing": {"categories": {"category": list(range(2, 10))}, "numeric": [0, 1]}}
+    comps = det.score_components(g)["listing"]
+    assert _rank(comps["within:category"], 0) == 1
+    assert _rank(det.decision_function(g)["listing"], 0) <= 10
+    ex = explain(g, ("listing", "l0"), det)
+    assert "its numbers unlike those of other listings with its category" in ex.reason
+    new = dict(tables, listings=tables["listings"].assign(
+        category=["rare"] + list(tables["listings"].category[1:])))
+    other = build_graph(new, LISTING_SCHEMA, use_cache=False, fitted=det)
+    within = det.score_components(other)["listing"]["within:category"]
+    assert torch.isnan(within[0]) and not torch.isnan(within[1:]).any()
+    assert within_columns({"t": ["a", "c=x", "c=y", "a__isnan", "h#h0"]}, {"t": 5},
+                          {"t": 5}) == {"t": {"categories": {"c": [1, 2]}, "numeric": [0]}}
+    assert within_columns({"t": ["a", "c=x", "c=y"]}, {"t": 2}, {"t": 3}) == {}  # PCA
+    config = MultimodalGAE._module_config                   # a model saved before
+    monkeypatch.setattr(MultimodalGAE, "_module_config", lambda self, data, bundle: {
+        k: v for k, v in config(self, data, bundle).items() if k != "within"})
+    before = MultimodalGAE(epochs=5, seed=0).fit(g)
+    monkeypatch.undo()
+    before.save(tmp_path / "old.pt")
+    old = MultimodalGAE.load(tmp_path / "old.pt")
+    assert "within" not in old.module_.families
+    assert "within:category" not in old.score_components(g)["listing"]
+    torch.testing.assert_close(old.decision_function(g)["listing"],
+                               before.decision_function(g)["listing"])

@@ -9,6 +9,7 @@ from torch_geometric.data import HeteroData
 
 from ..data.bundle import GraphBundle
 from ..nn.encoder import CONVS, HGT_HEADS
+from ..nn.families.within import within_columns
 from ..nn.gae import MultimodalGAEModule
 from ..scoring.normalize import Components
 from ..typing import EdgeType, NodeType, edge_type_str
@@ -103,6 +104,8 @@ class MultimodalGAE(DeepDetector):
                 "own_dims": dict(self.own_dims_),
                 "incident": True,
                 "burst": True,
+                "within": within_columns(bundle.feature_names, self.own_dims_,
+                                         self.raw_dims_),
                 "edge_dims": {edge_type_str(et): int(data[et].edge_attr.size(1))
                               for et in edge_types if "edge_attr" in data[et]},
                 "views": {t: [list(et) for et in ets]
@@ -118,6 +121,7 @@ class MultimodalGAE(DeepDetector):
                                    own_dims=config.get("own_dims"),   # older models: none
                                    incident=config.get("incident", False),   # ... nor this
                                    burst=config.get("burst", False),         # ... nor this
+                                   within=config.get("within"),              # ... nor this
                                    hidden=self.hidden, layers=self.layers,
                                    conv=self.conv, dropout=self.dropout, trim=self.trim,
                                    bottleneck=self.bottleneck, seed=self.seed)

@@ -32,7 +32,7 @@ from .chunked import CHUNK_EDGES
 from .encoder import HeteroEncoder
 from .families import (AttributeFamily, BurstFamily, ConsistencyFamily, ContextFamily,
                        CrossModalFamily, DensityFamily, EdgeEvidenceFamily, IncidentFamily,
-                       OutlierFamily, PeerFamily, StructureFamily)
+                       OutlierFamily, PeerFamily, StructureFamily, WithinFamily)
 from .families.base import EdgeErrors, Errors
 
 
@@ -56,6 +56,9 @@ class MultimodalGAEModule(nn.Module):
         incident: include the ``incident`` family (models saved before it existed
             are rebuilt without it, so they score as they did).
         burst: include the ``burst`` family (the same for models saved before it).
+        within: the ``within`` family's columns
+            (:func:`~graphad.nn.families.within.within_columns`); None: no such family
+            (models saved before it).
     """
 
     def __init__(self, metadata: Tuple[List[NodeType], List[EdgeType]],
@@ -64,7 +67,7 @@ class MultimodalGAEModule(nn.Module):
                  layers: int = 2, conv: str = "sage", dropout: float = 0.0,
                  trim: float = 0.0, bottleneck: bool = False, seed: int = 0,
                  own_dims: Optional[Dict[NodeType, int]] = None, incident: bool = True,
-                 burst: bool = True):
+                 burst: bool = True, within: Optional[Dict[NodeType, Dict]] = None):
         super().__init__()
         node_types, edge_types = metadata
         self.edge_types = list(edge_types)
@@ -85,6 +88,8 @@ class MultimodalGAEModule(nn.Module):
             families["incident"] = IncidentFamily()
         if burst:
             families["burst"] = BurstFamily()
+        if within:
+            families["within"] = WithinFamily(within)
         self.families = nn.ModuleDict(families)
 
     def register_fitted(self, state: Dict[str, Tensor]) -> None:

@@ -14,8 +14,10 @@ from .incident import IncidentFamily
 from .outlier import OutlierFamily
 from .peers import PeerFamily
 from .structure import StructureFamily
+from .within import WithinFamily
 
 __all__ = ["ComponentFamily", "AttributeFamily", "StructureFamily", "ConsistencyFamily",
            "ContextFamily", "CrossModalFamily", "DensityFamily", "EdgeEvidenceFamily",
-           "IncidentFamily", "BurstFamily", "PeerFamily", "OutlierFamily", "precompute_all",
+           "IncidentFamily", "BurstFamily", "PeerFamily", "OutlierFamily", "WithinFamily",
+           "precompute_all",
            "register_precompute"]
