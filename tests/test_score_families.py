@@ -734,7 +734,11 @@ def test_a_price_odd_for_its_category_is_found_within_it(tmp_path, monkeypatch):
     assert _rank(comps["within:category"], 0) == 1
     assert _rank(det.decision_function(g)["listing"], 0) <= 10
     ex = explain(g, ("listing", "l0"), det)
-    assert "its numbers unlike those of other listings with its category" in ex.reason
+    assert re.search(r"its price=300 unlike other listings with category=books \(median "
+                     r"[5-9]\.\d+\) \(within:category", ex.reason), ex.reason
+    top = ex.within.iloc[0]
+    assert (top["feature"], top["category"], top["value"]) == ("price", "books", 300.0)
+    assert top["z"] > 5 and ex.within["feature"].tolist() == ["price", "weight"]
     new = dict(tables, listings=tables["listings"].assign(
         category=["rare"] + list(tables["listings"].category[1:])))
     other = build_graph(new, LISTING_SCHEMA, use_cache=False, fitted=det)

@@ -15,6 +15,9 @@
   z among the entities that have both, from the detector's cross-modal maps.
 * **contrast**: for ``consistency``, the node's own features on which it differs most
   from what its neighbours say (each one's share of the component's ``1 - cos``).
+* **within**: for the ``within:<column>`` components, each numeric column of the node
+  against the nodes sharing its value of the categorical column (its value, the
+  category's median, the robust z), furthest first.
 * **bursts**: for ``burst``, the densest run of the node's edges in time on the
   relation of its strongest test (``relation, edges, seconds, within``).
 * **observations**: for each roll-up (``obs:<type>`` for observations, ``nbr:<type>``
@@ -70,8 +73,8 @@ class Explanation:
             (None if unknown); ``rank``: 1 = most anomalous of its type, of ``n``.
         contributions: ``component, z, weight, contribution, share``; the
             contributions add up to ``score`` (see the module docstring).
-        features, modalities, contrast, bursts, observations, relations, edges,
-            neighbours, shared, group: see the module docstring.
+        features, modalities, contrast, bursts, within, observations, relations,
+            edges, neighbours, shared, group: see the module docstring.
         reason: one line of plain language.
         unit: what the contributions' ``z`` is measured in: ``"nats"`` (surprisal,
             the default normalisation: rarer than 1 in ``2 exp(z)``) or ``"σ"``
@@ -89,6 +92,7 @@ class Explanation:
     modalities: pd.DataFrame = field(default_factory=pd.DataFrame)
     contrast: pd.DataFrame = field(default_factory=pd.DataFrame)
     bursts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    within: pd.DataFrame = field(default_factory=pd.DataFrame)
     observations: pd.DataFrame = field(default_factory=pd.DataFrame)
     relations: pd.DataFrame = field(default_factory=pd.DataFrame)
     edges: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -119,6 +123,8 @@ class Explanation:
                     ("unlike its neighbours in (share of the consistency error)",
                      self.contrast),
                     ("edges packed in time (the burst component)", self.bursts),
+                    ("numbers against its category (the within components)",
+                     self.within),
                     ("observations behind the roll-ups", self.observations),
                     ("structure by relation", self.relations),
                     ("most anomalous incident edges", self.edges),
@@ -136,7 +142,8 @@ class Explanation:
     def _sections(self) -> List[Tuple[str, pd.DataFrame]]:
         return [("contributions", self.contributions), ("features", self.features),
                 ("modalities", self.modalities), ("contrast", self.contrast),
-                ("bursts", self.bursts), ("observations", self.observations),
+                ("bursts", self.bursts), ("within", self.within),
+                ("observations", self.observations),
                 ("relations", self.relations), ("edges", self.edges),
                 ("neighbours", self.neighbours), ("shared", self.shared),
                 ("group", self.group)]
@@ -251,6 +258,7 @@ def _explain(bundle: GraphBundle, node: Tuple[NodeType, Any], detector: Any, top
     ex.modalities = _modalities(bundle, detector, node_type, idx, cache)
     ex.contrast = _contrast(bundle, detector, node_type, idx, top, cache, own_rows)
     ex.bursts = _bursts(bundle, detector, node_type, idx, cache)
+    ex.within = _within(bundle, detector, node_type, idx, cache)
     ex.observations = _observations(bundle, comps, scores, detector, node_type, idx)
     ex.relations, ex.edges = _edges(bundle, detector, node_type, idx, top, edge_scores)
     ex.neighbours = _neighbours(bundle, view, detector, z_scores, node_type, idx, top,
@@ -519,6 +527,38 @@ def _bursts(bundle: GraphBundle, detector: Any, t: NodeType, idx: int,
         for label, count, span, best in
         _family_details(bundle, detector, t, cache).get("burst", [])
         if bool(best[idx]) and int(count[idx]) > 0])
+
+
+def _within(bundle: GraphBundle, detector: Any, t: NodeType, idx: int,
+            cache: Dict[Any, Any]) -> pd.DataFrame:
+    """For the ``within:<column>`` components: each numeric column of the node against
+    its category, furthest first: ``component, column, category, feature, value,
+    category_median, z`` (the raw value and the median of the nodes of this graph
+    with its category; ``z`` in the category's robust units, as the component)."""
+    names = bundle.feature_names.get(t) or []
+    raw = bundle.raw.get(t)
+    rows = []
+    for column, numeric, z, has in _family_details(bundle, detector, t, cache).get(
+            "within", []):
+        if not bool(has[idx]):
+            continue
+        known = raw is not None and column in raw.columns and idx < len(raw)
+        category = raw[column].iloc[idx] if known else ""
+        for k, j in enumerate(numeric):
+            feature = str(names[j]) if j < len(names) else f"x{j}"
+            value = median = float("nan")
+            if known and feature in raw.columns:
+                value = raw[feature].iloc[idx]
+                median = pd.to_numeric(raw.loc[raw[column] == category, feature],
+                                       errors="coerce").median()
+            rows.append({"component": f"within:{column}", "column": column,
+                         "category": category, "feature": feature, "value": value,
+                         "category_median": median, "z": float(z[idx, k])})
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    order = table["z"].abs().sort_values(ascending=False, kind="stable").index
+    return table.loc[order].reset_index(drop=True)
 
 
 def _observations(bundle: GraphBundle, comps, scores, detector: Any, t: NodeType,

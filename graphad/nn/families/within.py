@@ -135,32 +135,59 @@ class WithinFamily(ComponentFamily):
                 self.register_buffer(f"centre_{safe}", centre.float())
                 self.register_buffer(f"scale_{safe}", scale.float())
 
+    def _z(self, batch: HeteroData, t: NodeType) -> List[Tuple[str, Tensor, Tensor]]:
+        """``[(column, z [n, d] of the numeric inputs, in a category [n])]``."""
+        out = []
+        if t not in self.columns or t not in batch.node_types:
+            return out
+        spec = self.columns[t]
+        x = batch[t].x
+        numeric = x[:, spec["numeric"]]
+        for column, idx in spec["categories"].items():
+            safe = self._safe(t, column)
+            if not hasattr(self, f"centre_{safe}"):
+                continue                  # too few training nodes
+            codes = _codes(x[:, idx])
+            at = codes.clamp(min=0)
+            z = (numeric - getattr(self, f"centre_{safe}")[at]) \
+                / getattr(self, f"scale_{safe}")[at]
+            out.append((column, z, codes >= 0))
+        return out
+
     def errors(self, batch: HeteroData, z: Latents) -> Tuple[Errors, EdgeErrors]:
         out: Errors = {}
-        for t, spec in self.columns.items():
-            if t not in batch.node_types:
-                continue
-            x = batch[t].x
-            numeric = x[:, spec["numeric"]]
-            for column, idx in spec["categories"].items():
-                safe = self._safe(t, column)
-                if not hasattr(self, f"centre_{safe}"):
-                    continue              # too few training nodes
-                codes = _codes(x[:, idx])
-                has = codes >= 0
-                at = codes.clamp(min=0)
-                zs = (numeric - getattr(self, f"centre_{safe}")[at]) \
-                    / getattr(self, f"scale_{safe}")[at]
+        for t in self.columns:
+            for column, zs, has in self._z(batch, t):
                 s = two_sided_surprisal(zs)
                 err = torch.logsumexp(s, dim=1) - math.log(s.size(1))
                 out.setdefault(t, {})[f"within:{column}"] = masked(err, has)
         return out, {}
 
+    def details(self, batch: HeteroData, node_type: NodeType) -> list:
+        """``[(column, numeric input indices, z [n, d], in a category [n])]``."""
+        numeric = self.columns.get(node_type, {}).get("numeric", [])
+        return [(column, list(numeric), z.detach().cpu(), has.detach().cpu())
+                for column, z, has in self._z(batch, node_type)]
+
 
 def _phrase(ex, name: str, rarity: str) -> str:
+    """``"its price=300 unlike other listings with category=books (median 8.1)
+    (within:category: 1 in 900)"``: the numeric column furthest from its category."""
     column = name.split(":", 1)[1] if ":" in name else "category"
-    return (f"its numbers unlike those of other {ex.node_type}s with its {column} "
+    table = getattr(ex, "within", None)
+    rows = table[table["column"] == column] if table is not None and not table.empty \
+        else None
+    if rows is None or rows.empty:
+        return (f"its numbers unlike those of other {ex.node_type}s with its {column} "
+                f"({name}{rarity})")
+    r = rows.iloc[0]
+    return (f"its {r['feature']}={_num(r['value'])} unlike other {ex.node_type}s with "
+            f"{column}={r['category']} (median {_num(r['category_median'])}) "
             f"({name}{rarity})")
+
+
+def _num(v) -> str:
+    return f"{float(v):.4g}" if isinstance(v, (int, float)) else str(v)
 
 
 register_component(ComponentSpec("within", "numbers unlike those of its category",
