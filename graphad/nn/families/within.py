@@ -33,8 +33,8 @@ from torch_geometric.data import HeteroData
 from ...components import ComponentSpec, register_component
 from ...typing import NodeType
 from .base import ComponentFamily, EdgeErrors, Errors, Latents, masked, two_sided_surprisal
+from .edge_evidence import MAD_TO_STD
 
-MAD_TO_STD = 1.4826
 #: pseudo-nodes by which a category's median and spread are shrunk to the column's
 PSEUDO_NODES = 5.0
 #: fewest training nodes of a type for the family
