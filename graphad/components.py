@@ -30,12 +30,19 @@ class ComponentSpec:
         rollup: its values are linked nodes' combined scores (``obs:`` / ``nbr:``),
             normalised a second time after the combination of the others.
         phrase: words for a reason line; default ``"<title> (<name><rarity>)"``.
+        fitted: its values come from state fitted to the training nodes (trained
+            weights, ridge maps, forests), so the training nodes' own values run lower
+            than a new node's and it is calibrated on held-out nodes
+            (:mod:`graphad.scoring.holdout`): ``"node"`` = fitted to the node itself,
+            ``"edges"`` = to its edges (a node none of whose edges trained counts as
+            held out); None = not fitted.
     """
 
     family: str
     title: str
     rollup: bool = False
     phrase: Optional[Phrase] = None
+    fitted: Optional[str] = None
 
     def words(self, ex: Any, name: str, rarity: str) -> str:
         if self.phrase is not None:
@@ -86,4 +93,9 @@ def spec_for(name: str) -> ComponentSpec:
 
 def is_rollup(name: str) -> bool:
     return spec_for(name).rollup
+
+
+def fitted_by(name: str) -> Optional[str]:
+    """``"node"``, ``"edges"`` or None: see :attr:`ComponentSpec.fitted`."""
+    return spec_for(name).fitted
 

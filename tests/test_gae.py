@@ -105,7 +105,7 @@ def test_clone_and_get_params_round_trip():
                   device="cpu", verbose=True, contamination=0.05,
                   weights={"structure": 2.0}, rollup=False, max_input_dim=12,
                   trim=0.05, bottleneck=True, normalize="robust_z", combination="mean",
-                  max_steps=40, groups=False)
+                  max_steps=40, groups=False, holdout=0.1)
     det = MultimodalGAE(**params)
     assert det.get_params() == params            # every hyper-parameter, by name
     assert MultimodalGAE().get_params().keys() == params.keys()

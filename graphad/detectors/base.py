@@ -34,6 +34,8 @@ from ..components import is_rollup
 from ..errors import GraphadError
 from ..scoring.combine import (RULES, combine_components, component_parts, family_weights,
                                omnibus_parts, omnibus_score, sparse_dense_tests)
+from ..scoring.holdout import (apply_shift, fit_shift, graph_fingerprint, held_out_edges,
+                               held_rows)
 from ..scoring.normalize import Components, RobustNormalizer, SurprisalNormalizer
 from ..scoring.rollup import rollup_components
 from ..scoring.threshold import confidence, fit_thresholds, linear_proba, unify_proba
@@ -120,15 +122,32 @@ class BaseDetector(BaseEstimator):
         self.feedback_labels_: Dict[str, Dict[str, list]] = {}
         from ..data.featurizer import featurizer_state
         self.featurizer_ = featurizer_state(bundle)
-        self._fit(bundle)
+        self.holdout_: Dict[NodeType, Tensor] = {}    # set by _fit where it holds out
+        self._fitting = bundle
+        try:
+            self._fit(bundle)
+            self._fit_scoring(bundle)
+        finally:
+            del self._fitting
+        if labels is not None:
+            self.feedback(bundle, labels)
+        return self
+
+    def _fit_scoring(self, bundle: GraphBundle) -> None:
+        """Everything after ``_fit``: normalisers, calibrations, training scores."""
         raw = self._components(bundle)
-        self.normalizer_ = self._normalizer().fit(raw)
+        held = held_rows(bundle.data, self.holdout_, raw)
+        self.holdout_shift_ = fit_shift(raw, held)
+        self.normalizer_ = self._normalizer().fit(apply_shift(raw, self.holdout_shift_,
+                                                              held))
+        self.train_fingerprint_ = (graph_fingerprint(bundle.data) if self.holdout_
+                                   else None)
         self.calibration_ = self.rollup_calibration_ = self.edge_calibration_ = None
         comps = self._finish(bundle, raw, fit=True)
         self.rollup_normalizer_ = self._normalizer().fit(
             {t: {k: v for k, v in c.items() if is_rollup(k)}
              for t, c in comps.items()})
-        self.edge_normalizer_, self.edge_calibration_ = self._fit_edge_scoring(bundle)
+        self._fit_edge_scoring(bundle)
         comps = self._fit_groups(bundle, self._normalise_rollup(comps))
         self.calibration_ = self._fit_calibration(comps)
         self.decision_scores_ = self.combine(comps)
@@ -139,9 +158,37 @@ class BaseDetector(BaseEstimator):
         #: edges per relation on the training graph (the drift report compares)
         self.edge_counts_ = {edge_type_str(et): int(bundle.data[et].num_edges)
                              for et in bundle.edge_types}
-        if labels is not None:
-            self.feedback(bundle, labels)
-        return self
+
+    def _normalise_raw(self, bundle: GraphBundle, raw: Components) -> Components:
+        """Raw components -> evidence by ``normalizer_``, the fitted ones of nodes the
+        model did not train on first put on the trained nodes' scale
+        (``holdout_shift_``; :mod:`graphad.scoring.holdout`): on a new graph every
+        node, on the training graph itself its held-out nodes."""
+        shift = getattr(self, "holdout_shift_", None)
+        if shift:
+            held = (held_rows(bundle.data, self.holdout_, raw)
+                    if self._is_training_graph(bundle) else None)
+            raw = apply_shift(raw, shift, held)
+        return self.normalizer_.transform(raw)
+
+    def _is_training_graph(self, bundle: GraphBundle) -> bool:
+        """Whether ``bundle`` is the graph the detector was fitted on (the same
+        tensors: the same tables built again count), once per scoring block."""
+        if getattr(self, "_fitting", None) is bundle:
+            return True
+        want = getattr(self, "train_fingerprint_", None)
+        hold = getattr(self, "holdout_", None) or {}
+        if want is None or any(t not in bundle.data.node_types
+                               or bundle.data[t].num_nodes != int(m.numel())
+                               for t, m in hold.items()):
+            return False
+        memo = self._scoring_memo(bundle)
+        if memo is not None and "training_graph" in memo:
+            return memo["training_graph"]
+        same = graph_fingerprint(bundle.data) == want
+        if memo is not None:
+            memo["training_graph"] = same
+        return same
 
     def feedback(self, graph: Any, labels: Any) -> "BaseDetector":
         """Re-weigh the components from analyst labels, without retraining; returns self.
@@ -391,25 +438,37 @@ class BaseDetector(BaseEstimator):
     def score_edge_components(self, graph: Any) -> Dict[EdgeType, Dict[str, Tensor]]:
         """Normalised per-edge components ``{relation: {family: FloatTensor[m]}}``."""
         check_is_fitted(self, "normalizer_")
-        raw = self._edge_components(as_bundle(graph))    # raises where it cannot
+        bundle = as_bundle(graph)
+        raw = self._edge_components(bundle)    # raises where it cannot
         if getattr(self, "edge_normalizer_", None) is None:
             raise GraphadError(f"{type(self).__name__} does not score edges")
-        normed = self.edge_normalizer_.transform({edge_type_str(et): c
-                                                  for et, c in raw.items()})
+        shift = getattr(self, "edge_holdout_shift_", None)
+        keyed = {edge_type_str(et): c for et, c in raw.items()}
+        if shift:
+            held = (held_out_edges(bundle.data, self.holdout_, raw)
+                    if self._is_training_graph(bundle) else None)
+            keyed = apply_shift(keyed, shift, held)
+        normed = self.edge_normalizer_.transform(keyed)
         return {et: normed[edge_type_str(et)] for et in raw}
 
-    def _fit_edge_scoring(self, bundle: GraphBundle):
-        """``(edge normaliser, edge calibration)``; ``(None, None)`` for a detector
-        without edge scores."""
+    def _fit_edge_scoring(self, bundle: GraphBundle) -> None:
+        """Fit ``edge_normalizer_``, ``edge_holdout_shift_`` (the edges with a held-out
+        end are to edges what held-out nodes are to nodes) and ``edge_calibration_``;
+        None for a detector without edge scores."""
+        self.edge_normalizer_ = self.edge_calibration_ = None
+        self.edge_holdout_shift_ = {}
         try:
             raw = self._edge_components(bundle)
         except GraphadError:
-            return None, None
+            return
         if not raw:
-            return None, None
+            return
+        held = held_out_edges(bundle.data, self.holdout_, raw)
         raw = {edge_type_str(et): c for et, c in raw.items()}
-        normalizer = self._normalizer().fit(raw)
-        return normalizer, self._fit_calibration(normalizer.transform(raw))
+        self.edge_holdout_shift_ = fit_shift(raw, held)
+        raw = apply_shift(raw, self.edge_holdout_shift_, held)
+        self.edge_normalizer_ = self._normalizer().fit(raw)
+        self.edge_calibration_ = self._fit_calibration(self.edge_normalizer_.transform(raw))
 
     # ------------------------------------------------------------------ internals
     def _check_params(self) -> None:
@@ -441,7 +500,7 @@ class BaseDetector(BaseEstimator):
 
     def _finish(self, bundle: GraphBundle, raw: Components, fit: bool = False
                 ) -> Components:
-        comps = self.normalizer_.transform(raw)
+        comps = self._normalise_raw(bundle, raw)
         if self.rollup:      # linked nodes' unsupervised scores, feedback or not
             if fit:
                 self.rollup_calibration_ = self._fit_calibration(comps)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import numbers
 from abc import abstractmethod
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
@@ -33,7 +34,8 @@ from torch_geometric.data import Data, HeteroData
 from ..data.bundle import GraphBundle, as_bundle
 from ..data.features import category_columns, edge_stat_widths, node_inputs, own_width
 from ..errors import GraphadError
-from ..nn.inputs import prepare_inputs, prepared_own_width
+from ..nn.inputs import HOLDOUT_KEY, prepare_inputs, prepared_own_width
+from ..scoring.holdout import held_out_nodes
 from ..scoring.normalize import Components
 from ..typing import EdgeType, NodeType, edge_type_str
 from . import distributed
@@ -113,6 +115,11 @@ class DeepDetector(BaseDetector):
         device: ``"cpu"``, ``"cuda"``... (``None``: cuda when available).
         verbose: log the loss every 10 epochs.
         max_input_dim: wider inputs are PCA-reduced to this many columns.
+        holdout: share of each node type's training nodes left out of the training
+            losses and closed-form fits, to calibrate the fitted components for nodes
+            the model has not seen (:mod:`graphad.scoring.holdout`); a type gets none
+            where that share is under 25 nodes. ``0``: none (a new graph's nodes are
+            then judged against errors the model fitted).
         contamination, weights, rollup, normalize, combination, groups: see
             :class:`BaseDetector`.
     """
@@ -123,12 +130,13 @@ class DeepDetector(BaseDetector):
                  contamination: float = 0.1, weights=None, rollup: bool = True,
                  max_input_dim: int = 64, normalize: str = "surprisal",
                  combination: str = "hmp", max_steps: Optional[int] = MAX_STEPS,
-                 groups: bool = False):
+                 groups: bool = False, holdout: float = 0.2):
         super().__init__(contamination=contamination, weights=weights, rollup=rollup,
                          normalize=normalize, combination=combination, groups=groups)
         self.max_input_dim = max_input_dim
         self.epochs = epochs
         self.max_steps = max_steps
+        self.holdout = holdout
         self.lr = lr
         self.weight_decay = weight_decay
         self.batch_size = batch_size
@@ -170,6 +178,10 @@ class DeepDetector(BaseDetector):
                                            or int(self.max_steps) < 1):
             raise ValueError(f"{type(self).__name__}: max_steps must be None or >= 1, "
                              f"got {self.max_steps!r}")
+        h = self.holdout
+        if isinstance(h, bool) or not isinstance(h, numbers.Real) or not 0.0 <= h < 0.5:
+            raise ValueError(f"{type(self).__name__}: holdout must be a number in "
+                             f"[0, 0.5), got {h!r}")
         if self.batch_size is not None and int(self.batch_size) < 1:
             raise ValueError(f"{type(self).__name__}: batch_size must be None or >= 1, "
                              f"got {self.batch_size}")
@@ -325,6 +337,11 @@ class DeepDetector(BaseDetector):
                 torch.cuda.default_generators[index].manual_seed(self.seed)
             gen = torch.Generator().manual_seed(self.seed)
             data = self._prepare(bundle, fit=True)
+            self.holdout_ = held_out_nodes(
+                {t: data[t].num_nodes for t in data.node_types}, float(self.holdout),
+                self.seed)
+            for t, mask in self.holdout_.items():    # read by the losses and fits
+                data[t][HOLDOUT_KEY] = mask
             if hasattr(self, "_fit_memo"):   # fit scores this very graph next
                 self._fit_memo.update(bundle=bundle, data=data)
             self.batch_size_ = self._resolve_batch_size(data)
@@ -371,6 +388,8 @@ class DeepDetector(BaseDetector):
                     log.info("epoch %d loss %.4f", epoch, self.loss_history_[-1])
             module.eval()
             self.module_ = module.cpu()
+            for t in self.holdout_:
+                del data[t][HOLDOUT_KEY]
 
     def _scoring_batch_size(self, data: HeteroData) -> Optional[int]:
         """None (the whole graph at once) where the module passes messages in slices

@@ -41,7 +41,7 @@ class MultimodalGAE(DeepDetector):
             benchmark sets, but on the multimodal fraud sample AUPRC 0.15 vs 0.30 and
             fewer rings / farms recovered; off by default (see README).
         epochs, max_steps, lr, weight_decay, batch_size, num_neighbors, seed, device,
-        verbose, max_input_dim:
+        verbose, max_input_dim, holdout:
             see :class:`DeepDetector`.
         contamination: expected share of anomalies (for ``predict``).
         weights: component name -> weight in the combined score (default all 1).
@@ -66,13 +66,13 @@ class MultimodalGAE(DeepDetector):
                  rollup: bool = True, max_input_dim: int = 64, trim: float = 0.0,
                  bottleneck: bool = False, normalize: str = "surprisal",
                  combination: str = "omnibus", max_steps: Optional[int] = MAX_STEPS,
-                 groups: bool = True):
+                 groups: bool = True, holdout: float = 0.2):
         super().__init__(epochs=epochs, lr=lr, weight_decay=weight_decay,
                          batch_size=batch_size, num_neighbors=num_neighbors, seed=seed,
                          device=device, verbose=verbose, contamination=contamination,
                          weights=weights, rollup=rollup, max_input_dim=max_input_dim,
                          normalize=normalize, combination=combination,
-                         max_steps=max_steps, groups=groups)
+                         max_steps=max_steps, groups=groups, holdout=holdout)
         self.hidden = hidden
         self.layers = layers
         self.conv = conv

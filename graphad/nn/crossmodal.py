@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from ..typing import EdgeType, NodeType, edge_type_str
-from .inputs import has_key, nbr_key
+from .inputs import has_key, nbr_key, training_rows
 
 
 class CrossModalRidge(nn.Module):
@@ -48,6 +48,8 @@ class CrossModalRidge(nn.Module):
         for key, (a, b) in self._names.items():
             store = data[a[2]]
             both = store[has_key(a)] & store[has_key(b)]
+            if (rows := training_rows(store)) is not None:
+                both = both & rows
             weight, ma, mb = ridge_map(store[nbr_key(a)][both], store[nbr_key(b)][both],
                                        self.alpha)
             safe = key.replace(".", "_")

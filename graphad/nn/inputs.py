@@ -28,6 +28,25 @@ def affinity_key(et: EdgeType) -> str:
     return "aff__" + edge_type_str(et)
 
 
+#: node attribute of the prepared training graph: the nodes held out of the training
+#: losses and closed-form fits (:mod:`graphad.scoring.holdout`); absent = none
+HOLDOUT_KEY = "holdout"
+
+
+def training_rows(store) -> Optional[Tensor]:
+    """``BoolTensor[n]``: the nodes of a store that losses and fits learn from; None
+    where all of them do (no held-out nodes, or scoring)."""
+    if HOLDOUT_KEY not in store:
+        return None
+    return ~store[HOLDOUT_KEY]
+
+
+def training_part(values: Tensor, store) -> Tensor:
+    """``values`` (per node, first dim) of the nodes that losses and fits learn from."""
+    keep = training_rows(store)
+    return values if keep is None else values[keep.to(values.device)]
+
+
 def fit_standardiser(x: Tensor, categories: Optional[Tensor] = None
                      ) -> Tuple[Tensor, Tensor]:
     """Column mean and scale (std; 1 where a column is constant).

@@ -10,6 +10,7 @@ from torch_geometric.data import HeteroData
 from ...components import ComponentSpec, register_component
 from ...typing import NodeType
 from ..decoders import AttributeDecoder
+from ..inputs import training_part
 from .base import ComponentFamily, EdgeErrors, Errors, Latents, trimmed_mean
 
 
@@ -31,7 +32,8 @@ class AttributeFamily(ComponentFamily):
 
     def loss(self, batch: HeteroData, z: Latents,
              generator: Optional[torch.Generator] = None) -> Optional[Tensor]:
-        terms = [trimmed_mean(self.attr_dec[t].error(z[t], batch[t].x), self.trim)
+        terms = [trimmed_mean(training_part(self.attr_dec[t].error(z[t], batch[t].x),
+                                            batch[t]), self.trim)
                  for t in z if batch[t].num_nodes > 0]
         return torch.stack(terms).mean() if terms else None
 
@@ -47,4 +49,4 @@ def _phrase(ex, name: str, rarity: str) -> str:
 
 
 register_component(ComponentSpec("attribute", "input badly reconstructed",
-                                 phrase=_phrase))
+                                 phrase=_phrase, fitted="node"))

@@ -10,7 +10,7 @@ from torch_geometric.data import HeteroData
 
 from ...components import ComponentSpec, register_component
 from ...typing import EdgeType, NodeType, edge_type_str
-from ..inputs import affinity_key, has_key, nbr_key, sparse_mean
+from ..inputs import affinity_key, has_key, nbr_key, sparse_mean, training_part
 from .base import ComponentFamily, EdgeErrors, Errors, Latents, masked
 
 
@@ -63,7 +63,8 @@ class ConsistencyFamily(ComponentFamily):
 
     def loss(self, batch: HeteroData, z: Latents,
              generator: Optional[torch.Generator] = None) -> Optional[Tensor]:
-        sums = self._sums(batch)
+        sums = {t: (training_part(tot, batch[t]), training_part(cnt, batch[t]))
+                for t, (tot, cnt) in self._sums(batch).items()}
         if not sums:
             return None
         return torch.stack([(tot / cnt.clamp(min=1)).sum() / cnt.gt(0).sum().clamp(min=1)
@@ -115,4 +116,5 @@ def _phrase(ex, name: str, rarity: str) -> str:
     return f"{text}: most in {', '.join(parts)}"
 
 
-register_component(ComponentSpec("consistency", "unlike its neighbours", phrase=_phrase))
+register_component(ComponentSpec("consistency", "unlike its neighbours", phrase=_phrase,
+                                 fitted="node"))

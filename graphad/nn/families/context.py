@@ -31,7 +31,7 @@ from torch_geometric.data import HeteroData
 from ...components import ComponentSpec, register_component
 from ...typing import EdgeType, NodeType, edge_type_str
 from ..crossmodal import ridge_error, ridge_map
-from ..inputs import has_key, nbr_key
+from ..inputs import has_key, nbr_key, training_rows
 from .base import ComponentFamily, EdgeErrors, Errors, Latents, masked
 
 #: ridge penalty relative to the number of fitted entities (as the cross-modal maps)
@@ -90,6 +90,8 @@ class ContextFamily(ComponentFamily):
             ctx = self._context(store, entity)
             for obs in observations:
                 has = store[has_key(obs)]
+                if (rows := training_rows(store)) is not None:
+                    has = has & rows
                 if int(has.sum()) < 2:
                     continue
                 weight, ma, mb = ridge_map(ctx[has], store[nbr_key(obs)][has].float(), ALPHA)
@@ -125,4 +127,4 @@ def _phrase(ex, name: str, rarity: str) -> str:
 
 
 register_component(ComponentSpec("context", "observations unlike what its links predict",
-                                 phrase=_phrase))
+                                 phrase=_phrase, fitted="node"))

@@ -56,4 +56,5 @@ def _phrase(ex, name: str, rarity: str) -> str:
     return f"its modalities disagree (cross-modal{rarity})"
 
 
-register_component(ComponentSpec("cross_modal", "modalities disagree", phrase=_phrase))
+register_component(ComponentSpec("cross_modal", "modalities disagree", phrase=_phrase,
+                                 fitted="node"))

@@ -53,6 +53,11 @@ class OutlierFamily(ComponentFamily):
     """Isolation forests per node type on the own and the fused input (components
     ``outlier`` and ``outlier:fused``).
 
+    Fitted on every training node, held-out ones included
+    (:mod:`graphad.scoring.holdout`): a forest isolates a point beyond the range of
+    the points it was grown on no faster than the most extreme of them, so a node
+    left out of it would be judged no rarer than the edge of the bulk.
+
     Args:
         seed: seeds the forests' row samples, features and thresholds.
     """

@@ -13,6 +13,7 @@ from ...components import ComponentSpec, link_text, register_component
 from ...typing import EdgeType, edge_type_str, is_reverse, reverse_edge_type
 from ..chunked import CHUNK_EDGES
 from ..decoders import EdgeDecoder
+from ..inputs import training_rows
 from .base import ComponentFamily, EdgeErrors, Errors, Latents, masked, trimmed_mean
 
 
@@ -43,7 +44,7 @@ class StructureFamily(ComponentFamily):
              generator: Optional[torch.Generator] = None) -> Optional[Tensor]:
         struct = []
         for et in self.forward_types:
-            ei = batch[et].edge_index
+            ei, edge_attr = _training_edges(batch, et)
             if ei.numel() == 0:
                 continue
             dec = self.edge_dec[edge_type_str(et)]
@@ -53,8 +54,8 @@ class StructureFamily(ComponentFamily):
                                    generator=generator).to(ei.device)
             neg_logit = dec.logits(z[et[0]], z[et[2]], neg)
             pos = F.softplus(-logit)
-            if attr is not None and "edge_attr" in batch[et]:
-                pos = pos + (attr - batch[et].edge_attr).pow(2).mean(dim=-1)
+            if attr is not None and edge_attr is not None:
+                pos = pos + (attr - edge_attr).pow(2).mean(dim=-1)
             struct.append(trimmed_mean(pos, self.trim) + F.softplus(neg_logit).mean())
         return torch.stack(struct).mean() if struct else None
 
@@ -127,6 +128,23 @@ def _edge_errors_in_chunks(decoder: EdgeDecoder, z_src: Tensor, z_dst: Tensor,
                       for a in range(0, max(m, 1), CHUNK_EDGES)])
 
 
+def _training_edges(batch: HeteroData, et: EdgeType
+                    ) -> Tuple[Tensor, Optional[Tensor]]:
+    """``(edge_index [2, m], edge_attr [m, d] or None)`` of the edges the loss learns
+    from: those between two training nodes (both ends not held out)."""
+    ei = batch[et].edge_index
+    attr = batch[et].edge_attr if "edge_attr" in batch[et] else None
+    keep = None
+    for end, t in ((0, et[0]), (1, et[2])):
+        rows = training_rows(batch[t])
+        if rows is not None:
+            ok = rows.to(ei.device)[ei[end]]
+            keep = ok if keep is None else keep & ok
+    if keep is None:
+        return ei, attr
+    return ei[:, keep], None if attr is None else attr[keep]
+
+
 def _phrase(ex, name: str, rarity: str) -> str:
     if not ex.edges.empty:
         e = ex.edges.iloc[0]
@@ -135,4 +153,4 @@ def _phrase(ex, name: str, rarity: str) -> str:
 
 
 register_component(ComponentSpec("structure", "links badly reconstructed",
-                                 phrase=_phrase))
+                                 phrase=_phrase, fitted="edges"))
