@@ -31,7 +31,7 @@ class ComponentSpec:
             normalised a second time after the combination of the others.
         phrase: words for a reason line; default ``"<title> (<name><rarity>)"``.
         fitted: its values come from state fitted to the training nodes (trained
-            weights, ridge maps, forests), so the training nodes' own values run lower
+            weights, ridge maps), so the training nodes' own values run lower
             than a new node's and it is calibrated on held-out nodes
             (:mod:`graphad.scoring.holdout`): ``"node"`` = fitted to the node itself,
             ``"edges"`` = to its edges (a node none of whose edges trained counts as

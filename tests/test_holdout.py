@@ -25,17 +25,18 @@ PAYS = ("user", "pays", "merchant")
 
 
 def test_held_out_nodes_share_seed_and_small_types():
-    masks = held_out_nodes({"user": 1000, "merchant": 100, "device": 125}, 0.2, seed=3)
-    assert set(masks) == {"user", "device"}           # 100 * 0.2 = 20 < MIN_HELD_OUT
-    assert int(masks["user"].sum()) == 200 and int(masks["device"].sum()) == MIN_HELD_OUT
-    again = held_out_nodes({"user": 1000, "merchant": 100, "device": 125}, 0.2, seed=3)
+    masks = held_out_nodes({"user": 1000, "merchant": 31, "device": 20}, 0.2, seed=3)
+    assert set(masks) == {"user", "merchant"}     # 20 * 0.2 = 4 < MIN_HELD_OUT
+    assert int(masks["user"].sum()) == 200 and int(masks["merchant"].sum()) == 6
+    again = held_out_nodes({"user": 1000, "merchant": 31, "device": 20}, 0.2, seed=3)
     assert torch.equal(masks["user"], again["user"])
     other = held_out_nodes({"user": 1000}, 0.2, seed=4)
     assert not torch.equal(masks["user"], other["user"])
     assert held_out_nodes({"user": 1000}, 0.0, seed=3) == {}
     # a small share still holds out MIN_HELD_OUT nodes where they are at most a fifth
-    masks = held_out_nodes({"user": 1000, "merchant": 203, "device": 120}, 0.1, seed=3)
-    assert {t: int(m.sum()) for t, m in masks.items()} == {"user": 100, "merchant": 25}
+    masks = held_out_nodes({"user": 1000, "merchant": 30, "device": 20}, 0.1, seed=3)
+    assert {t: int(m.sum()) for t, m in masks.items()} == {"user": 100,
+                                                           "merchant": MIN_HELD_OUT}
 
 
 def _tiny() -> HeteroData:
@@ -172,3 +173,23 @@ def test_a_new_draw_is_flagged_near_the_contamination_share(draws):
     # distinguishes from the first; with it 17% and 17%
     assert all(share <= 0.25 for share in flagged[0.2].values()), flagged
     assert all(share >= 0.4 for share in flagged[0.0].values()), flagged
+
+
+def test_transfer_benchmark_small_draws(tmp_path):
+    """``graphad bench transfer --quick``: 300 users and 31 merchants per draw. Without
+    held-out calibration the memorised merchants of the new draw are all flagged and
+    roll up into every user (measured: all users flagged, AUROC 0.37); with it about
+    a third (0.74)."""
+    from graphad.bench.transfer import run_transfer_benchmark
+    summary = run_transfer_benchmark(300, seeds=1, out_dir=str(tmp_path), quick=True,
+                                     command="graphad bench transfer --quick",
+                                     echo=lambda _: None)
+    by = summary.set_index("holdout")
+    assert list(by.index) == [0.2, 0.0]
+    assert by.loc[0.0, "flagged:user"] > 0.9 and by.loc[0.2, "flagged:user"] < 0.5
+    assert by.loc[0.2, "auroc_transfer"] > by.loc[0.0, "auroc_transfer"] + 0.2
+    assert by.loc[0.2, "auroc_fresh"] > 0.75
+    text = (tmp_path / "TRANSFER.md").read_text()
+    assert "graphad bench transfer --quick" in text and "| 0.200 |" in text
+    runs = pd.read_csv(tmp_path / "transfer.csv")
+    assert len(runs) == 2 and runs["flagged:merchant"].between(0, 1).all()

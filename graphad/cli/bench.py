@@ -126,6 +126,38 @@ def bench_feedback_cmd(datasets: str | None, ks: str, seeds: int | None, out_dir
     click.echo(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
+@bench.command("transfer")
+@click.option("--users", type=int, default=None,
+              help="Users per draw  [default: 3000; --quick: 300]")
+@click.option("--seeds", type=int, default=None, help="Detector seeds  [default: 3; --quick: 1]")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              default="out/bench-transfer", show_default=True,
+              help="Folder for TRANSFER.md, transfer.csv, transfer_summary.csv.")
+@click.option("--quick", is_flag=True, help="300 users, fast encoders, one seed.")
+def bench_transfer_cmd(users: int | None, seeds: int | None, out_dir: str,
+                       quick: bool) -> None:
+    """A fitted model scoring a new draw of the tables it was fitted on: the share of
+    each type flagged at the training threshold and the AUROC of the new users, with
+    held-out calibration (holdout=0.2, the default) and without (holdout=0), against a
+    model fitted on the new draw.
+
+    \b
+    Example:
+        graphad bench transfer --out benchmarks/transfer
+        graphad bench transfer --quick
+    """
+    import shlex
+
+    from ..bench.transfer import run_transfer_benchmark
+    users = users if users is not None else (300 if quick else 3000)
+    seeds = seeds if seeds is not None else (1 if quick else 3)
+    args = ["graphad", "bench", "transfer", "--users", str(users), "--seeds", str(seeds),
+            "--out", out_dir] + (["--quick"] if quick else [])
+    summary = run_transfer_benchmark(users, seeds, out_dir=out_dir, quick=quick,
+                                     command=shlex.join(args), echo=click.echo)
+    click.echo(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
 @bench.command("robustness")
 @click.option("--datasets", default=None,
               help="Comma-separated dataset names with modalities (default: fraud_sample; "

@@ -117,9 +117,9 @@ class DeepDetector(BaseDetector):
         max_input_dim: wider inputs are PCA-reduced to this many columns.
         holdout: share of each node type's training nodes left out of the training
             losses and closed-form fits, to calibrate the fitted components for nodes
-            the model has not seen (:mod:`graphad.scoring.holdout`); a type gets none
-            where that share is under 25 nodes. ``0``: none (a new graph's nodes are
-            then judged against errors the model fitted).
+            the model has not seen (:mod:`graphad.scoring.holdout`): at least 5 nodes
+            of a type, and none where that is more than a fifth of it. ``0``: none (a
+            new graph's nodes are then judged against errors the model fitted).
         contamination, weights, rollup, normalize, combination, groups: see
             :class:`BaseDetector`.
     """
