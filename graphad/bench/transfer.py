@@ -89,6 +89,8 @@ def run_transfer_benchmark(n_users: int = 3000, seeds: int = 3,
 def _write(out: Path, runs: pd.DataFrame, summary: pd.DataFrame, n_users: int,
            quick: bool, command: str) -> None:
     from ..data.io import atomic_write_text
+    from .report import environment
+    env = environment()
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "transfer.csv", runs.to_csv(index=False))
     atomic_write_text(out / "transfer_summary.csv", summary.to_csv(index=False))
@@ -101,6 +103,8 @@ def _write(out: Path, runs: pd.DataFrame, summary: pd.DataFrame, n_users: int,
     text = "\n".join([
         "# graphad transfer benchmark", "",
         f"Command: `{command}`", "",
+        f"- Date: {env['date']}; graphad git {env['git']}; {env['nproc']} CPU cores, "
+        f"{env['ram']} RAM; torch {env.get('torch', '?')}", "",
         f"A default `MultimodalGAE` fitted on a draw of the fraud generator ({n_users} "
         f"users, generator seed {TRAIN_DRAW}{', fast encoders' if quick else ''}) "
         f"scores a second draw (generator seed {NEW_DRAW}), featurised with the first "
