@@ -37,6 +37,9 @@ def test_held_out_nodes_share_seed_and_small_types():
     masks = held_out_nodes({"user": 1000, "merchant": 30, "device": 20}, 0.1, seed=3)
     assert {t: int(m.sum()) for t, m in masks.items()} == {"user": 100,
                                                            "merchant": MIN_HELD_OUT}
+    # a larger share than a fifth is the caller's to choose
+    masks = held_out_nodes({"user": 1000, "merchant": 30}, 0.4, seed=3)
+    assert {t: int(m.sum()) for t, m in masks.items()} == {"user": 400, "merchant": 12}
 
 
 def _tiny() -> HeteroData:

@@ -37,15 +37,18 @@ MAX_HELD_OUT_SHARE = 0.2
 
 def held_out_nodes(sizes: Mapping[NodeType, int], share: float, seed: int
                    ) -> Dict[NodeType, Tensor]:
-    """``{type: BoolTensor[n]}``: ``max(round(share * n), MIN_HELD_OUT)`` nodes per
-    type drawn at random (``seed``), for the types where that is at most
-    ``round(MAX_HELD_OUT_SHARE * n)`` (none where ``share`` is 0)."""
+    """``{type: BoolTensor[n]}``: ``round(share * n)`` nodes per type drawn at random
+    (``seed``); where that is under :data:`MIN_HELD_OUT`, that many, for the types
+    where they are at most ``round(MAX_HELD_OUT_SHARE * n)`` (none where ``share`` is
+    0)."""
     gen = torch.Generator().manual_seed(int(seed) + 104_729)
     out: Dict[NodeType, Tensor] = {}
     for t in sorted(sizes):
         n = int(sizes[t])
-        k = max(int(round(share * n)), MIN_HELD_OUT)
-        if share <= 0 or k > round(MAX_HELD_OUT_SHARE * n):
+        k = int(round(share * n))
+        if k < MIN_HELD_OUT:
+            k = MIN_HELD_OUT if MIN_HELD_OUT <= round(MAX_HELD_OUT_SHARE * n) else 0
+        if share <= 0 or k == 0:
             continue
         mask = torch.zeros(n, dtype=torch.bool)
         mask[torch.randperm(n, generator=gen)[:k]] = True
