@@ -732,6 +732,9 @@ def test_a_price_odd_for_its_category_is_found_within_it(tmp_path, monkeypatch):
         "listing": {"categories": {"category": list(range(2, 10))}, "numeric": [0, 1]}}
     comps = det.score_components(g)["listing"]
     assert _rank(comps["within:category"], 0) == 1
+    # sellers have no own features: nothing for `consistency` to compare
+    assert det.module_config_["featureless"] == ["seller"]
+    assert "consistency" not in det.score_components(g)["seller"]
     assert _rank(det.decision_function(g)["listing"], 0) <= 10
     ex = explain(g, ("listing", "l0"), det)
     assert re.search(r"its price=300 unlike other listings with category=books \(median "

@@ -102,6 +102,7 @@ class MultimodalGAE(DeepDetector):
                 "edge_types": [list(et) for et in edge_types],
                 "in_dims": dict(self.in_dims_),
                 "own_dims": dict(self.own_dims_),
+                "featureless": sorted(t for t, w in self.raw_dims_.items() if w == 0),
                 "incident": True,
                 "burst": True,
                 "within": within_columns(bundle.feature_names, self.own_dims_,
@@ -119,6 +120,7 @@ class MultimodalGAE(DeepDetector):
         return MultimodalGAEModule((list(config["node_types"]), edge_types),
                                    dict(config["in_dims"]), edge_dims, views,
                                    own_dims=config.get("own_dims"),   # older models: none
+                                   featureless=config.get("featureless", ()),  # nor this
                                    incident=config.get("incident", False),   # ... nor this
                                    burst=config.get("burst", False),         # ... nor this
                                    within=config.get("within"),              # ... nor this

@@ -21,7 +21,7 @@ components, higher = more anomalous:
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -53,6 +53,8 @@ class MultimodalGAEModule(nn.Module):
         seed: seed of the closed-form families (isolation forest).
         own_dims: how many leading input columns per type are its own features (see
             :class:`~graphad.nn.families.consistency.ConsistencyFamily`); default all.
+        featureless: types without own features (no ``consistency``; models saved
+            before keep it).
         incident: include the ``incident`` family (models saved before it existed
             are rebuilt without it, so they score as they did).
         burst: include the ``burst`` family (the same for models saved before it).
@@ -67,6 +69,7 @@ class MultimodalGAEModule(nn.Module):
                  layers: int = 2, conv: str = "sage", dropout: float = 0.0,
                  trim: float = 0.0, bottleneck: bool = False, seed: int = 0,
                  own_dims: Optional[Dict[NodeType, int]] = None, incident: bool = True,
+                 featureless: Sequence[NodeType] = (),
                  burst: bool = True, within: Optional[Dict[NodeType, Dict]] = None):
         super().__init__()
         node_types, edge_types = metadata
@@ -76,7 +79,8 @@ class MultimodalGAEModule(nn.Module):
         families = {
             "attribute": AttributeFamily(node_types, in_dims, hidden, bottleneck, trim),
             "structure": StructureFamily(edge_types, hidden, edge_dims, trim),
-            "consistency": ConsistencyFamily(edge_types, in_dims, hidden, own_dims),
+            "consistency": ConsistencyFamily(edge_types, in_dims, hidden, own_dims,
+                                             featureless),
             "cross_modal": CrossModalFamily(views),
             "context": ContextFamily(edge_types, views),
             "edge": EdgeEvidenceFamily(),

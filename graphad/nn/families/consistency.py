@@ -1,7 +1,7 @@
 """Neighbourhood consistency: a node against what its direct neighbours say about it."""
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -27,11 +27,17 @@ class ConsistencyFamily(ComponentFamily):
             degrees and edge aggregates after them are structure, which other
             components judge: predicting them too blurred the comparison, measured on
             the fraud sample); types not named, or ``None``, compare every column.
+        featureless: types without own features: nothing to compare, so no component
+            (a type of sellers with none compared its degree columns, the same for
+            every seller, and one seller whose prediction pointed the other way got
+            100 nats).
     """
 
     def __init__(self, edge_types: List[EdgeType], in_dims: Dict[NodeType, int],
-                 hidden: int, own_dims: Optional[Dict[NodeType, int]] = None):
+                 hidden: int, own_dims: Optional[Dict[NodeType, int]] = None,
+                 featureless: Sequence[NodeType] = ()):
         super().__init__()
+        self.featureless = set(featureless)
         self.edge_types = list(edge_types)
         self.width = {t: (own_dims or {}).get(t) or d for t, d in in_dims.items()}
         self.consist = nn.ModuleDict({
@@ -46,7 +52,7 @@ class ConsistencyFamily(ComponentFamily):
             dst = et[2]
             store = batch[dst]
             key = nbr_key(et)
-            if key not in store:
+            if key not in store or dst in self.featureless:
                 continue
             mean, has = store[key], store[has_key(et)]
             if affinity_key(et) in store:  # same type: untrained local affinity
