@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence, Tuple
 
-import numpy as np
 import pandas as pd
 
 HOLDOUTS = (0.2, 0.0)
@@ -89,17 +88,13 @@ def run_transfer_benchmark(n_users: int = 3000, seeds: int = 3,
 def _write(out: Path, runs: pd.DataFrame, summary: pd.DataFrame, n_users: int,
            quick: bool, command: str) -> None:
     from ..data.io import atomic_write_text
-    from .report import environment
+    from .report import _table, environment
     env = environment()
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "transfer.csv", runs.to_csv(index=False))
     atomic_write_text(out / "transfer_summary.csv", summary.to_csv(index=False))
-    table = summary.copy()
-    header = "| " + " | ".join(table.columns) + " |"
-    lines = [header, "| " + " | ".join("---" for _ in table.columns) + " |"]
-    for _, r in table.iterrows():
-        lines.append("| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v)
-                                       for v in r.tolist()) + " |")
+    lines = _table(list(summary.columns),
+                   [[f"{v:.3f}" for v in r] for r in summary.itertuples(index=False)])
     text = "\n".join([
         "# graphad transfer benchmark", "",
         f"Command: `{command}`", "",

@@ -24,7 +24,7 @@ from torch_geometric.data import HeteroData
 
 from ..components import fitted_by
 from ..typing import EdgeType, NodeType, edge_type_str
-from .normalize import MAD_TO_STD
+from .normalize import median_spread
 
 #: a node type holds out at least this many nodes, and only where they are at most
 #: :data:`MAX_HELD_OUT_SHARE` of it: a type of 31 merchants memorised by the model,
@@ -159,15 +159,10 @@ def fit_shift(raw: Mapping[Any, Mapping[str, Tensor]],
             unseen, seen = unseen[torch.isfinite(unseen)], seen[torch.isfinite(seen)]
             if min(unseen.numel(), seen.numel()) < MIN_HELD_OUT:
                 continue
-            (m_u, s_u), (m_s, s_s) = _median_spread(unseen), _median_spread(seen)
+            (m_u, s_u), (m_s, s_s) = median_spread(unseen), median_spread(seen)
             a = min(s_s / s_u, 1.0) if min(s_u, s_s) > 1e-12 else 1.0
             out.setdefault(k, {})[name] = (a, m_s - a * m_u)
     return out
-
-
-def _median_spread(e: Tensor) -> Tuple[float, float]:
-    med = float(torch.quantile(e, 0.5))
-    return med, MAD_TO_STD * float(torch.quantile((e - med).abs(), 0.5))
 
 
 def apply_shift(raw: Mapping[Any, Mapping[str, Tensor]],

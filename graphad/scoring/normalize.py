@@ -14,6 +14,14 @@ Components = Dict[NodeType, Dict[str, Tensor]]
 MAD_TO_STD = 1.4826
 
 
+def median_spread(e: Tensor) -> "tuple[float, float]":
+    """``(median, 1.4826 MAD)`` of finite values ``e`` (``torch.quantile``, not
+    ``Tensor.median``, which returns the lower of the two middle values on an even
+    count)."""
+    med = float(torch.quantile(e, 0.5))
+    return med, MAD_TO_STD * float(torch.quantile((e - med).abs(), 0.5))
+
+
 class RobustNormalizer:
     """Robust z-score ``(e - median) / (1.4826 * MAD)`` per node type and component.
 
@@ -31,13 +39,9 @@ class RobustNormalizer:
                 if e.numel() == 0:
                     med, scale = 0.0, 1.0
                 else:
-                    # quantile, not Tensor.median: that returns the lower of the two
-                    # middle values on an even count
-                    med = float(torch.quantile(e, 0.5))
-                    dev = (e - med).abs()
-                    scale = MAD_TO_STD * float(torch.quantile(dev, 0.5))
+                    med, scale = median_spread(e)
                     if scale <= 1e-12:
-                        scale = float(dev.mean()) or 1.0
+                        scale = float((e - med).abs().mean()) or 1.0
                 self.center_[t][name], self.scale_[t][name] = med, scale
         return self
 
