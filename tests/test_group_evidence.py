@@ -61,6 +61,22 @@ def test_groups_of_one_entity_type_do_not_count(graph):
     assert all(float(c[GROUP].abs().sum()) == 0 for c in ev.values())
 
 
+def test_a_farm_the_first_stage_missed_still_gets_its_group(graph):
+    """The first stage flags none of the farm's accounts (they score lowest), but its
+    shared phone (every other user has a phone of their own) seeds the group, so each
+    member gets the group's evidence."""
+    scores = planted_scores(graph, flagged=[])
+    ring = _index(graph, "user", CLIQUE)
+    scores["user"][ring] = -3.0
+    groups = typed_groups(graph, scores, THRESHOLDS)
+    assert len(groups) == 1
+    group, terms = groups[0]
+    assert set(group["user"]) == set(ring.tolist())
+    ev = group_evidence(graph, groups)["user"][GROUP]
+    assert torch.all(ev[ring] == terms["score"]) and float(terms["score"]) > 0
+    assert int((ev > 0).sum()) == len(CLIQUE)
+
+
 def test_one_entity_type_has_no_group_component(graph):
     data = HeteroData()
     data["user"].x = graph.data["user"].x

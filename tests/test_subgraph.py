@@ -178,11 +178,57 @@ def test_discovery_uses_detector_threshold(graph, scores):
 
 def test_no_flags_or_no_scores(graph):
     flat = {"user": torch.zeros(N_USERS), "device": torch.zeros(N_USERS + 1)}
-    assert find_suspicious_subgraphs(graph, scores=flat, quantile=0.01) == []
+    assert find_suspicious_subgraphs(graph, scores=flat, quantile=0.01,
+                                     hubs=False) == []
     with pytest.raises(GraphadError, match="detector or scores"):
         find_suspicious_subgraphs(graph)
     with pytest.raises(GraphadError, match="alpha"):
         find_suspicious_subgraphs(graph, scores=flat, alpha=2)
+
+
+def test_a_farm_nobody_flagged_is_found_through_its_phone(graph):
+    """Eight accounts on one device, where every other device has one account: a hub
+    of a private resource seeds the group although no score flags a member."""
+    low = {"user": torch.zeros(N_USERS), "device": torch.zeros(N_USERS + 1)}
+    low["user"][:len(CLIQUE)] = -1.0                  # the farm's accounts score lowest
+    found = find_suspicious_subgraphs(graph, scores=low, quantile=0.05)
+    assert len(found) == 1
+    assert set(found[0].members["user"]) == set(CLIQUE)
+    assert list(found[0].members["device"]) == [FARM_DEVICE]
+    assert len(found[0].seeds.get("user", ())) == 0     # none of them was flagged
+
+
+def _shop_graph(shared_phone: bool) -> "object":
+    """60 users with a phone each who pay 3 of 6 shops (shops have ~30 payers: sharing
+    is the norm for them); with ``shared_phone`` users 0-7 also share two more phones
+    (an emulator pair)."""
+    rng = np.random.default_rng(3)
+    n = 60
+    farm = [(i, n + k) for i in range(8) for k in (0, 1)] if shared_phone else []
+    uses = [(i, i) for i in range(n)] + farm
+    pays = [(i, int(m)) for i in range(n) for m in rng.choice(6, 3, replace=False)]
+    data = HeteroData()
+    data["user"].x = torch.randn(n, 2, generator=torch.Generator().manual_seed(3))
+    data["device"].num_nodes = n + 2
+    data["shop"].num_nodes = 6
+    data["user", "uses", "device"].edge_index = torch.tensor(uses).t()
+    data["user", "pays", "shop"].edge_index = torch.tensor(pays).t()
+    return from_hetero_data(data)
+
+
+def test_hubs_are_private_resources_not_busy_shops():
+    """A shop with 30 payers is improbably busy under a Poisson count too, but shops
+    are shared by nature, so it seeds no group; phones shared by eight accounts, where
+    phones have one, do."""
+    flat = lambda b: {t: torch.zeros(b.ids.num_nodes(t)) for t in b.node_types}  # noqa: E731
+    plain = _shop_graph(shared_phone=False)
+    assert find_suspicious_subgraphs(plain, scores=flat(plain), quantile=0.01) == []
+    farm = _shop_graph(shared_phone=True)
+    found = find_suspicious_subgraphs(farm, scores=flat(farm), quantile=0.01)
+    assert len(found) == 1
+    assert sorted(found[0].members["user"]) == sorted(farm.ids.ids("user")[:8])
+    assert len(found[0].members["device"]) == 2
+    assert "shop" not in found[0].members or len(found[0].members["shop"]) == 0
 
 
 def test_trivial_stars_are_dropped():

@@ -427,7 +427,9 @@ def _wanted_nodes(nodes: Optional[str], nodes_file: Optional[str]) -> List[Tuple
               help="Share of each type to flag (default: the model's threshold).")
 @click.option("--alpha", type=float, default=0.01, show_default=True,
               help="Significance level of the grouping tests.")
-@click.option("--hubs", is_flag=True, help="Also seed groups from shared hubs.")
+@click.option("--hubs/--no-hubs", default=True, show_default=True,
+              help="Also seed groups from hubs: private resources (phones, photos) "
+                   "shared by improbably many entities.")
 @click.option("--explain/--no-explain", "with_reasons", default=True, show_default=True,
               help="Print a one-line reason per subgraph.")
 @click.option("--evaluate", is_flag=True,

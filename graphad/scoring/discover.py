@@ -32,10 +32,11 @@
    link them (Poisson tail of the internal same-type edges below ``alpha`` divided by
    the number of such resources) makes a group with them: a flagged shell merchant
    whose customers all follow each other is a ring even when the customers
-   themselves score low. Optionally (``hubs=True``) also seed from **hubs**: shared
-   resources with an outlying number of neighbours (see :meth:`_Finder.add_hubs`),
-   which finds device farms that a detector does not flag, at the price of a few
-   groups around merely busy nodes. Such a neighbourhood is a core like those of step
+   themselves score low. With ``hubs=True`` (the default) also seed from **hubs**:
+   shared private resources with an outlying number of neighbours (a phone behind
+   eight accounts, where phones have one; see :meth:`_Finder.add_hubs`), which finds
+   device farms whose members the detector does not flag (on small graphs, where a
+   member's own evidence is weak). Such a neighbourhood is a core like those of step
    2 and is merged by the same rules: a group lying at least half inside it joins it,
    and a member of another group moves to it when it has more links into it than into
    its own group (the ring members that step 2 had put with a few flagged friends).
@@ -76,6 +77,9 @@ from .graphview import Group, GraphView, check_type, get_scores, induced, scorin
 from .subgraph import GroupScorer, Subgraph, to_subgraph
 
 DEFAULT_QUANTILE = 0.05
+#: a resource kind is private (a hub may form around one of it) where its nodes linked
+#: over a relation have at most this many distinct neighbours at the median
+PRIVATE_MEDIAN_DEGREE = 1
 #: seed of the modularity split (step 7), so that discovery is repeatable
 SPLIT_SEED = 0
 
@@ -87,7 +91,7 @@ def find_suspicious_subgraphs(graph: Any, detector: Any = None,
                               alpha: float = 0.01, min_shared: int = 2,
                               min_support: int = 1, min_size: int = 3,
                               max_size: int = 100, resources: bool = True,
-                              hubs: bool = False, expand: int = 2, split: bool = True,
+                              hubs: bool = True, expand: int = 2, split: bool = True,
                               top_k: int = 3) -> List[Subgraph]:
     """Groups of high-scoring nodes tied together, most suspicious first.
 
@@ -109,7 +113,8 @@ def find_suspicious_subgraphs(graph: Any, detector: Any = None,
         max_size: largest neighbourhood of a flagged resource or hub taken as a group.
         resources: also seed groups from flagged resources whose users are tied to
             each other (step 5).
-        hubs: also seed groups from hubs (shared resources with outlying degree).
+        hubs: also seed groups from hubs (shared private resources with outlying
+            degree: step 5).
         expand: rounds of growth (0: cores only).
         split: split groups whose modularity parts are denser than the whole (step 7).
         top_k: members averaged in the subgraph score's member term.
@@ -161,7 +166,7 @@ def find_suspicious_subgraphs(graph: Any, detector: Any = None,
 def discover_groups(view: GraphView, flagged: Group, scorer: GroupScorer,
                     alpha: float = 0.01, min_shared: int = 2, min_support: int = 1,
                     min_size: int = 3, max_size: int = 100, resources: bool = True,
-                    hubs: bool = False, expand: int = 2, split: bool = True
+                    hubs: bool = True, expand: int = 2, split: bool = True
                     ) -> List[Group]:
     """Steps 2-7 of :func:`find_suspicious_subgraphs` (unranked): the groups, as
     ``{node_type: sorted indices}``, around the ``flagged`` nodes of ``view``'s graph;
@@ -425,17 +430,23 @@ class _Finder:
     def add_hubs(self, labels: np.ndarray) -> np.ndarray:
         """Add the neighbourhoods of hubs as groups of their own.
 
-        A hub is a shared resource (a node of another type: device, photo, merchant)
-        with more distinct neighbours of a seed type than a Poisson count with the
-        relation's mean degree would give (tail ``< alpha / n`` over its type), and
-        ``min_size..max_size`` of them. Popularity within a same-type relation (an
-        account with many followers) is ordinary and makes no hub. Its neighbourhood
-        becomes a group, unless half of it already belongs to one (the farm's photo
-        after its device, say).
+        A hub is a shared *private* resource: a node of another type whose linked
+        nodes mostly have one neighbour of the seed type (a phone, a photo, a card:
+        the median of its kind over the relation is 1), with more distinct neighbours
+        than a Poisson count with the relation's mean degree would give (tail ``<
+        alpha / n`` over its type), and ``min_size..max_size`` of them: eight accounts
+        on one phone. Popularity is ordinary where sharing is the norm (a merchant
+        that many users pay; an account with many followers) and makes no hub: on
+        the fraud sample the busiest merchants put some 300 ordinary users in groups.
+        Its neighbourhood becomes a group, unless half of it already belongs to one
+        (the farm's photo after its device, say).
         """
         hubs = []
         for v in self.view.views():
             if v.a not in self.seed_types or v.a == v.b or v.deg_b.size == 0:
+                continue
+            linked = v.deg_b[v.deg_b > 0]
+            if linked.size == 0 or float(np.median(linked)) > PRIVATE_MEDIAN_DEGREE:
                 continue
             mean = float(v.deg_b.mean())
             cand = np.flatnonzero((v.deg_b >= self.min_size) & (v.deg_b <= self.max_size))
