@@ -52,7 +52,8 @@ def entity_types(bundle: GraphBundle) -> list:
 
 
 def typed_groups(bundle: GraphBundle, scores: Mapping[NodeType, Tensor],
-                 thresholds: Mapping[NodeType, float]) -> List[Tuple[Group, Dict[str, Any]]]:
+                 thresholds: Mapping[NodeType, float], hubs: bool = True
+                 ) -> List[Tuple[Group, Dict[str, Any]]]:
     """The discovered groups with members of two or more entity types, each with its
     scored terms (:meth:`~graphad.scoring.subgraph.GroupScorer.scored_terms`: ``score``,
     ``log_density``, ``internal_edges``, ...); ``[]`` where the graph has fewer than
@@ -61,6 +62,8 @@ def typed_groups(bundle: GraphBundle, scores: Mapping[NodeType, Tensor],
     Args:
         scores: ``{type: FloatTensor[n]}`` node scores to flag from.
         thresholds: ``{type: threshold}``; entity nodes above it are flagged.
+        hubs: also seed groups from hubs of private resources (models saved before
+            hubs existed score without them, as fitted).
     """
     types = entity_types(bundle)
     if len(types) < MIN_ENTITY_TYPES:
@@ -72,7 +75,7 @@ def typed_groups(bundle: GraphBundle, scores: Mapping[NodeType, Tensor],
     view = GraphView(bundle)
     scorer = GroupScorer(bundle, view, {t: scores[t] for t in types}, None, k=3)
     out = []
-    for group in discover_groups(view, flagged, scorer):
+    for group in discover_groups(view, flagged, scorer, hubs=hubs):
         if sum(1 for t in types if len(group.get(t, ()))) >= MIN_ENTITY_TYPES:
             out.append((group, scorer.scored_terms(group)))
     return out
