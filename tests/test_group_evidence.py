@@ -75,8 +75,8 @@ def test_a_farm_the_first_stage_missed_still_gets_its_group(graph):
     ev = group_evidence(graph, groups)["user"][GROUP]
     assert torch.all(ev[ring] == terms["score"]) and float(terms["score"]) > 0
     assert int((ev > 0).sum()) == len(CLIQUE)
-    # without hubs (how models saved before them score) nothing seeds it
-    assert typed_groups(graph, scores, THRESHOLDS, hubs=False) == []
+    # without structural seeds (how models saved before them score) nothing seeds it
+    assert typed_groups(graph, scores, THRESHOLDS, structural=False) == []
 
 
 def test_one_entity_type_has_no_group_component(graph):
@@ -124,7 +124,7 @@ def test_group_stage_is_stored_and_reloaded(graph, fitted, tmp_path):
     assert det.group_normalizer_ is not None and set(det.group_threshold_) == {"user", "device"}
     det.save(tmp_path / "m.pt")
     again = MultimodalGAE.load(tmp_path / "m.pt")
-    assert det.group_hubs_ is True and again.group_hubs_ is True
+    assert det.group_structural_ is True and again.group_structural_ is True
     a, b = det.decision_function(graph), again.decision_function(graph)
     assert all(torch.equal(a[t], b[t]) for t in a)
     # fit's training scores are what scoring the training graph gives

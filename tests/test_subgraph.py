@@ -179,7 +179,7 @@ def test_discovery_uses_detector_threshold(graph, scores):
 def test_no_flags_or_no_scores(graph):
     flat = {"user": torch.zeros(N_USERS), "device": torch.zeros(N_USERS + 1)}
     assert find_suspicious_subgraphs(graph, scores=flat, quantile=0.01,
-                                     hubs=False) == []
+                                     hubs=False, tied=False) == []
     with pytest.raises(GraphadError, match="detector or scores"):
         find_suspicious_subgraphs(graph)
     with pytest.raises(GraphadError, match="alpha"):
@@ -304,6 +304,45 @@ def test_flagged_resource_with_tied_users_is_a_group():
     assert found[0].members["merchant"] == [0]
     off = find_suspicious_subgraphs(bundle, scores=s, quantile=0.05, resources=False)
     assert not any(set(ring) <= set(g.members.get("user", [])) for g in off)
+
+
+def _shell_graph(ring_links: int):
+    """120 users paying a popular merchant (1) and ten others; users 0-5 also pay the
+    shell merchant 0 and hold ``ring_links`` of the 30 possible follows among them."""
+    rng = np.random.default_rng(3)
+    n, ring = 120, list(range(6))
+    pays = [(i, 0) for i in ring] + [(i, 1) for i in range(n) if rng.random() < 0.5]
+    pays += [(i, 2 + int(rng.integers(0, 10))) for i in range(n)]
+    follows = {(i, int(j)) for i in range(n) for j in rng.choice(n, 3) if i != j}
+    follows -= {(i, j) for i in ring for j in ring}
+    pairs = [(i, j) for i in ring for j in ring if i != j]
+    follows |= {pairs[k] for k in rng.choice(len(pairs), ring_links, replace=False)}
+    data = HeteroData()
+    data["user"].num_nodes = n
+    data["merchant"].num_nodes = 12
+    data["user", "pays", "merchant"].edge_index = torch.tensor(pays).t()
+    data["user", "follows", "user"].edge_index = torch.tensor(sorted(follows)).t()
+    return from_hetero_data(data), ring
+
+
+def test_an_unflagged_resource_whose_users_are_mostly_tied_is_a_group():
+    """Nobody flags the shell merchant or its customers, but they hold 24 of the 30
+    follows possible among them: a group. With 9 of 30 (still far above chance) the
+    merchant must be flagged to seed one."""
+    for links, unflagged_found in ((24, True), (9, False)):
+        bundle, ring = _shell_graph(links)
+        s = {"user": torch.zeros(120), "merchant": torch.arange(12.0)}
+        s["user"][60:66] = 5.0                   # what is flagged: unrelated users
+        s["merchant"][0] = -1.0                  # and merchant 11, not the shell
+        found = find_suspicious_subgraphs(bundle, scores=s, quantile=0.05)
+        hit = [g for g in found if set(ring) <= set(g.members.get("user", []))]
+        assert bool(hit) == unflagged_found
+        if hit:
+            assert list(hit[0].members["merchant"]) == [0]
+            assert len(hit[0].members["user"]) == len(ring)
+        s["merchant"][0] = 50.0                  # flagged: the density test decides
+        found = find_suspicious_subgraphs(bundle, scores=s, quantile=0.05)
+        assert any(set(ring) <= set(g.members.get("user", [])) for g in found)
 
 
 def _ring_and_friends(seed: int = 4, n: int = 150):

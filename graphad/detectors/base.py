@@ -283,7 +283,7 @@ class BaseDetector(BaseEstimator):
         """Fit the ``group`` stage (``groups=True``) on the training graph; ``comps``
         with the ``group`` component added where the stage applies."""
         self.group_normalizer_ = self.group_calibration_ = self.group_threshold_ = None
-        self.group_hubs_ = False
+        self.group_structural_ = False
         if not self.groups:
             return comps
         from ..scoring.group_evidence import entity_types, group_evidence
@@ -291,8 +291,9 @@ class BaseDetector(BaseEstimator):
             return comps
         self.group_calibration_ = self._fit_calibration(comps)
         self.group_threshold_ = fit_thresholds(self._first_stage(comps), self.contamination)
-        # discovery also seeds from hubs (models saved before score without them)
-        self.group_hubs_ = True
+        # discovery also seeds from structure alone: hubs, tied resources (models
+        # saved before these existed score without them)
+        self.group_structural_ = True
         found = self._typed_groups(bundle, comps)
         self.group_normalizer_ = self._normalizer().fit(group_evidence(bundle, found))
         return self._with_groups(bundle, comps, found)
@@ -318,7 +319,7 @@ class BaseDetector(BaseEstimator):
         if comps is None:
             comps = self._normalise_rollup(self._finish(bundle, self._components(bundle)))
         found = typed_groups(bundle, self._first_stage(comps), self.group_threshold_,
-                             hubs=bool(getattr(self, "group_hubs_", False)))
+                             structural=bool(getattr(self, "group_structural_", False)))
         if memo is not None:
             memo["groups"] = found
         return found

@@ -26,13 +26,15 @@
    members were a random share of their type (binomial tails multiplied over
    relations, below ``alpha`` divided by the number of candidates). This brings back
    members of a ring or farm that were not flagged themselves.
-5. **Flagged resources** (``resources=True``): a flagged node of another type (a
-   merchant, a device) with ``min_size..max_size`` neighbours of a flagged type that
-   are linked to each other far more than a degree-preserving random graph would
-   link them (Poisson tail of the internal same-type edges below ``alpha`` divided by
-   the number of such resources) makes a group with them: a flagged shell merchant
-   whose customers all follow each other is a ring even when the customers
-   themselves score low. With ``hubs=True`` (the default) also seed from **hubs**:
+5. **Tied resources** (``resources=True``): a node of another type (a merchant, a
+   device) with ``min_size..max_size`` neighbours of a flagged type that are linked to
+   each other far more than a degree-preserving random graph would link them
+   (Poisson tail of the internal same-type edges below ``alpha`` divided by the
+   number of resources tested) makes a group with them, where it is flagged itself or
+   its neighbours are mostly tied (at least half of the possible links among them): a
+   shell merchant whose customers all follow each other is a ring even when neither
+   it nor they score high (on a 300-user graph the rings' shell merchants ranked 8th
+   of 31 merchants). With ``hubs=True`` (the default) also seed from **hubs**:
    shared private resources with an outlying number of neighbours (a phone behind
    eight accounts, where phones have one; see :meth:`_Finder.add_hubs`), which finds
    device farms whose members the detector does not flag (on small graphs, where a
@@ -80,6 +82,9 @@ DEFAULT_QUANTILE = 0.05
 #: a resource kind is private (a hub may form around one of it) where its nodes linked
 #: over a relation have at most this many distinct neighbours at the median
 PRIVATE_MEDIAN_DEGREE = 1
+#: share of the possible links among an unflagged resource's neighbours that they must
+#: hold for it to seed a group (step 5; a flagged one needs only the density test)
+TIED_SHARE = 0.5
 #: seed of the modularity split (step 7), so that discovery is repeatable
 SPLIT_SEED = 0
 
@@ -91,8 +96,8 @@ def find_suspicious_subgraphs(graph: Any, detector: Any = None,
                               alpha: float = 0.01, min_shared: int = 2,
                               min_support: int = 1, min_size: int = 3,
                               max_size: int = 100, resources: bool = True,
-                              hubs: bool = True, expand: int = 2, split: bool = True,
-                              top_k: int = 3) -> List[Subgraph]:
+                              hubs: bool = True, tied: bool = True, expand: int = 2,
+                              split: bool = True, top_k: int = 3) -> List[Subgraph]:
     """Groups of high-scoring nodes tied together, most suspicious first.
 
     Args:
@@ -110,9 +115,11 @@ def find_suspicious_subgraphs(graph: Any, detector: Any = None,
         min_support: common flagged neighbours a same-type flagged link needs.
         min_size: a group needs this many nodes of one type with two or more member
             neighbours each.
-        max_size: largest neighbourhood of a flagged resource or hub taken as a group.
+        max_size: largest neighbourhood of a resource or hub taken as a group.
         resources: also seed groups from flagged resources whose users are tied to
             each other (step 5).
+        tied: with ``resources``, also from unflagged ones whose users hold at least
+            half of the links possible among them (step 5).
         hubs: also seed groups from hubs (shared private resources with outlying
             degree: step 5).
         expand: rounds of growth (0: cores only).
@@ -147,8 +154,8 @@ def find_suspicious_subgraphs(graph: Any, detector: Any = None,
         groups = discover_groups(view, flagged, scorer, alpha=alpha,
                                  min_shared=min_shared, min_support=min_support,
                                  min_size=min_size, max_size=max_size,
-                                 resources=resources, hubs=hubs, expand=expand,
-                                 split=split)
+                                 resources=resources, hubs=hubs, tied=tied,
+                                 expand=expand, split=split)
         if not groups:
             return []
         rows = [scorer.score(g) for g in groups]
@@ -166,8 +173,8 @@ def find_suspicious_subgraphs(graph: Any, detector: Any = None,
 def discover_groups(view: GraphView, flagged: Group, scorer: GroupScorer,
                     alpha: float = 0.01, min_shared: int = 2, min_support: int = 1,
                     min_size: int = 3, max_size: int = 100, resources: bool = True,
-                    hubs: bool = True, expand: int = 2, split: bool = True
-                    ) -> List[Group]:
+                    hubs: bool = True, tied: bool = True, expand: int = 2,
+                    split: bool = True) -> List[Group]:
     """Steps 2-7 of :func:`find_suspicious_subgraphs` (unranked): the groups, as
     ``{node_type: sorted indices}``, around the ``flagged`` nodes of ``view``'s graph;
     ``scorer`` gives the split its density test."""
@@ -175,7 +182,7 @@ def discover_groups(view: GraphView, flagged: Group, scorer: GroupScorer,
                      min_size, max_size)
     labels = finder.prune(finder.components())
     if resources:
-        labels = finder.add_flagged_resources(labels)
+        labels = finder.add_tied_resources(labels, unflagged=tied)
     if hubs:
         labels = finder.add_hubs(labels)
     for _ in range(int(expand)):
@@ -348,9 +355,12 @@ class _Finder:
         return out
 
     # -------------------------------------------------------------- resources
-    def add_flagged_resources(self, labels: np.ndarray) -> np.ndarray:
-        """Groups around flagged resources whose neighbours are tied to each other
-        (see step 5 of :func:`find_suspicious_subgraphs`)."""
+    def add_tied_resources(self, labels: np.ndarray, unflagged: bool = True
+                           ) -> np.ndarray:
+        """Groups around resources whose neighbours are tied to each other: flagged
+        resources, and with ``unflagged`` any whose neighbours hold at least half of
+        the possible links among them (see step 5 of
+        :func:`find_suspicious_subgraphs`)."""
         found = []
         tested = 0
         for v in self.view.views():
@@ -358,12 +368,15 @@ class _Finder:
             if v.a not in self.seed_types or v.a == v.b or not same:
                 continue
             fb = self.flag_vec[v.b]
-            cand = np.flatnonzero(fb & (v.deg_b >= self.min_size)
+            cand = np.flatnonzero((fb | unflagged) & (v.deg_b >= self.min_size)
                                   & (v.deg_b <= self.max_size))
             for c in cand:
                 nbrs = v.adj_t[c].indices
                 observed, expected = self._internal(v.a, nbrs, same)
                 tested += 1
+                possible = nbrs.size * (nbrs.size - 1) * len(same)
+                if not fb[c] and observed < TIED_SHARE * possible:
+                    continue
                 if observed > expected:
                     found.append((float(poisson.logsf(observed - 1, expected)), v, int(c)))
         if not found:

@@ -19,10 +19,12 @@ measure, and on graphs with one entity type ordinary communities would pass as g
 A graph with fewer than two entity types has no ``group`` component.
 
 The groups are found around the nodes flagged by the score *without* this component
-(the detector's first stage, at its contamination share) and around hubs (a private
-resource, such as a phone, shared by improbably many accounts: on a 300-user graph the
-first stage flagged one of a farm's eight accounts, and the farm went unfound without
-them), on the whole graph being
+(the detector's first stage, at its contamination share) and around what structure
+alone marks: hubs (a private resource, such as a phone, shared by improbably many
+accounts: on a 300-user graph the first stage flagged one of a farm's eight accounts,
+and the farm went unfound without them) and resources whose users are mostly tied to
+each other (a shell merchant whose customers follow each other), on the whole graph
+being
 scored, so the component is exact for whatever graph is scored (every scoring path of
 graphad scores the whole graph). It costs one discovery per scoring (1.4 s on the
 3,000-user fraud sample, whose fit takes about 20 s; about 20 s at a million users).
@@ -52,7 +54,7 @@ def entity_types(bundle: GraphBundle) -> list:
 
 
 def typed_groups(bundle: GraphBundle, scores: Mapping[NodeType, Tensor],
-                 thresholds: Mapping[NodeType, float], hubs: bool = True
+                 thresholds: Mapping[NodeType, float], structural: bool = True
                  ) -> List[Tuple[Group, Dict[str, Any]]]:
     """The discovered groups with members of two or more entity types, each with its
     scored terms (:meth:`~graphad.scoring.subgraph.GroupScorer.scored_terms`: ``score``,
@@ -62,8 +64,9 @@ def typed_groups(bundle: GraphBundle, scores: Mapping[NodeType, Tensor],
     Args:
         scores: ``{type: FloatTensor[n]}`` node scores to flag from.
         thresholds: ``{type: threshold}``; entity nodes above it are flagged.
-        hubs: also seed groups from hubs of private resources (models saved before
-            hubs existed score without them, as fitted).
+        structural: also seed groups from structure alone: hubs of private
+            resources and resources whose users are mostly tied (models saved before
+            these existed score without them, as fitted).
     """
     types = entity_types(bundle)
     if len(types) < MIN_ENTITY_TYPES:
@@ -75,7 +78,8 @@ def typed_groups(bundle: GraphBundle, scores: Mapping[NodeType, Tensor],
     view = GraphView(bundle)
     scorer = GroupScorer(bundle, view, {t: scores[t] for t in types}, None, k=3)
     out = []
-    for group in discover_groups(view, flagged, scorer, hubs=hubs):
+    for group in discover_groups(view, flagged, scorer, hubs=structural,
+                                 tied=structural):
         if sum(1 for t in types if len(group.get(t, ()))) >= MIN_ENTITY_TYPES:
             out.append((group, scorer.scored_terms(group)))
     return out
