@@ -35,11 +35,15 @@ _EXPORTS = {
     "SchemaError": "graphad.errors", "NotFittedError": "graphad.errors",
 }
 
-__all__ = sorted(_EXPORTS) + ["datasets", "viz"]
+#: subpackages reachable as attributes (``graphad.detectors.MultimodalGAE``) without
+#: importing them first
+_SUBPACKAGES = ("data", "datasets", "detectors", "scoring", "viz")
+
+__all__ = sorted(_EXPORTS) + list(_SUBPACKAGES)
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("datasets", "viz"):
+    if name in _SUBPACKAGES:
         return _import(f"graphad.{name}")
     if name in _EXPORTS:
         value = getattr(_import(_EXPORTS[name]), name)

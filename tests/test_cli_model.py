@@ -143,6 +143,23 @@ def test_subgraphs_evaluate_says_when_nothing_was_found(workdir, capsys):
     assert "no subgraph was found, so none of the 1 planted group(s) is recovered" in out
 
 
+def test_subgraphs_structural_seeds_can_be_switched_off(workdir, monkeypatch, capsys):
+    import graphad.scoring.discover as discover
+    seen = []
+    real = discover.find_suspicious_subgraphs
+
+    def spy(*args, **kwargs):
+        seen.append((kwargs["hubs"], kwargs["tied"]))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(discover, "find_suspicious_subgraphs", spy)
+    root, schema, model = workdir
+    for flags in ([], ["--no-hubs", "--no-tied"]):
+        assert main(["subgraphs", "--model", str(model), "--schema", str(schema),
+                     "--top", "3"] + flags) == 0
+    assert seen == [(True, True), (False, False)]
+    capsys.readouterr()
+
+
 def test_subgraphs_evaluate_needs_labels(workdir, tmp_path, capsys):
     from conftest import make_schema, make_tables
     schema = write_tables(tmp_path / "nolabels", make_tables(), make_schema())

@@ -516,6 +516,17 @@ def test_top_k_lists_tied_scores_in_rank_order():
     assert top["id"].tolist() == [f"u{i}" for i in range(10)]
 
 
+def test_subpackages_are_attributes_without_an_import():
+    """``import graphad`` then ``graphad.detectors.MultimodalGAE`` (as with PyG or
+    scikit-learn), in a fresh interpreter where nothing imported the subpackage."""
+    code = ("import graphad; print(graphad.detectors.MultimodalGAE.__name__, "
+            "graphad.scoring.find_suspicious_subgraphs.__name__, "
+            "graphad.data.from_hetero_data.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["MultimodalGAE", "find_suspicious_subgraphs", "from_hetero_data"]
+
+
 def test_lazy_names_are_not_shadowed_by_submodules():
     """Once a submodule of ``graphad.scoring`` is imported (the HTML report and the CLI
     import them), the package attribute of that name is the module: no public name may
