@@ -220,7 +220,8 @@ def test_hubs_are_private_resources_not_busy_shops():
     """A shop with 30 payers is improbably busy under a Poisson count too, but shops
     are shared by nature, so it seeds no group; phones shared by eight accounts, where
     phones have one, do."""
-    flat = lambda b: {t: torch.zeros(b.ids.num_nodes(t)) for t in b.node_types}  # noqa: E731
+    def flat(b):
+        return {t: torch.zeros(b.ids.num_nodes(t)) for t in b.node_types}
     plain = _shop_graph(shared_phone=False)
     assert find_suspicious_subgraphs(plain, scores=flat(plain), quantile=0.01) == []
     farm = _shop_graph(shared_phone=True)

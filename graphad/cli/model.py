@@ -450,8 +450,8 @@ def _wanted_nodes(nodes: Optional[str], nodes_file: Optional[str]) -> List[Tuple
                    "group's rank, score and reason): .parquet, .csv or .jsonl.")
 def subgraphs(model_path: Optional[str], schema_path: str, tables_dir: Optional[str],
               top: int, quantile: Optional[float], alpha: float, hubs: bool,
-              tied: bool, with_reasons: bool, evaluate: bool, labels_path: Optional[str], seed: int,
-              out_path: Optional[str]) -> None:
+              tied: bool, with_reasons: bool, evaluate: bool,
+              labels_path: Optional[str], seed: int, out_path: Optional[str]) -> None:
     """List the most suspicious groups (rings, farms) with their members.
 
     \b

@@ -118,10 +118,10 @@ def find_suspicious_subgraphs(graph: Any, detector: Any = None,
         max_size: largest neighbourhood of a resource or hub taken as a group.
         resources: also seed groups from flagged resources whose users are tied to
             each other (step 5).
-        tied: with ``resources``, also from unflagged ones whose users hold at least
-            half of the links possible among them (step 5).
         hubs: also seed groups from hubs (shared private resources with outlying
             degree: step 5).
+        tied: with ``resources``, also from unflagged ones whose users hold at least
+            half of the links possible among them (step 5).
         expand: rounds of growth (0: cores only).
         split: split groups whose modularity parts are denser than the whole (step 7).
         top_k: members averaged in the subgraph score's member term.
@@ -450,11 +450,12 @@ class _Finder:
         alpha / n`` over its type), and ``min_size..max_size`` of them: at ``alpha =
         0.01`` about eight accounts on one phone among 200 phones, nine or ten among
         4,000 (the smallest farm a hub reveals grows slowly with the graph; a smaller
-        one is found from its flagged members as before). Popularity is ordinary where sharing is the norm (a merchant
-        that many users pay; an account with many followers) and makes no hub: on
-        the fraud sample the busiest merchants put some 300 ordinary users in groups.
-        Its neighbourhood becomes a group, unless half of it already belongs to one
-        (the farm's photo after its device, say).
+        one is found from its flagged members as before). Popularity is ordinary
+        where sharing is the norm (a merchant that many users pay; an account with
+        many followers) and makes no hub: on the fraud sample the busiest merchants
+        put some 300 ordinary users in groups. Its neighbourhood becomes a group,
+        unless half of it already belongs to one (the farm's photo after its device,
+        say).
         """
         hubs = []
         for v in self.view.views():
