@@ -79,6 +79,22 @@ def test_a_farm_the_first_stage_missed_still_gets_its_group(graph):
     assert typed_groups(graph, scores, THRESHOLDS, structural=False) == []
 
 
+def test_the_evidence_goes_to_members_tied_to_the_other_types(graph):
+    """A friend that growth took in through follows alone is a member of the group but
+    does not share its device: the group's score is not its evidence."""
+    ring = _index(graph, "user", CLIQUE)
+    friend = int(_index(graph, "user", ["u40"])[0])
+    farm = _index(graph, "device", [FARM_DEVICE])
+    group = {"user": np.sort(np.r_[ring, friend]), "device": farm}
+    ev = group_evidence(graph, [(group, {"score": 3.0})])
+    assert torch.all(ev["user"][GROUP][ring] == 3.0)
+    assert float(ev["user"][GROUP][friend]) == 0.0
+    assert float(ev["device"][GROUP][farm]) == 3.0
+    from graphad.scoring.group_evidence import tied_members
+    tied = tied_members(graph, group)
+    assert set(tied["user"].tolist()) == set(ring.tolist()) and list(tied["device"]) == list(farm)
+
+
 def test_one_entity_type_has_no_group_component(graph):
     data = HeteroData()
     data["user"].x = graph.data["user"].x
