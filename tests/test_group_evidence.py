@@ -90,6 +90,8 @@ def test_the_evidence_goes_to_members_tied_to_the_other_types(graph):
     assert torch.all(ev["user"][GROUP][ring] == 3.0)
     assert float(ev["user"][GROUP][friend]) == 0.0
     assert float(ev["device"][GROUP][farm]) == 3.0
+    old = group_evidence(graph, [(group, {"score": 3.0})], tied_only=False)
+    assert float(old["user"][GROUP][friend]) == 3.0      # how models saved before score
     from graphad.scoring.group_evidence import tied_members
     tied = tied_members(graph, group)
     assert set(tied["user"].tolist()) == set(ring.tolist()) and list(tied["device"]) == list(farm)

@@ -291,11 +291,12 @@ class BaseDetector(BaseEstimator):
             return comps
         self.group_calibration_ = self._fit_calibration(comps)
         self.group_threshold_ = fit_thresholds(self._first_stage(comps), self.contamination)
-        # discovery also seeds from structure alone: hubs, tied resources (models
-        # saved before these existed score without them)
+        # discovery also seeds from structure alone (hubs, tied resources) and a
+        # group's evidence goes to its tied members (models saved before: neither)
         self.group_structural_ = True
         found = self._typed_groups(bundle, comps)
-        self.group_normalizer_ = self._normalizer().fit(group_evidence(bundle, found))
+        self.group_normalizer_ = self._normalizer().fit(
+            group_evidence(bundle, found, tied_only=True))
         return self._with_groups(bundle, comps, found)
 
     def _first_stage(self, comps: Components) -> Dict[NodeType, Tensor]:
@@ -334,7 +335,8 @@ class BaseDetector(BaseEstimator):
         from ..scoring.group_evidence import group_evidence
         if found is None:
             found = self._typed_groups(bundle, comps)
-        normed = normalizer.transform(group_evidence(bundle, found))
+        normed = normalizer.transform(group_evidence(
+            bundle, found, tied_only=bool(getattr(self, "group_structural_", False))))
         return {t: {**c, **normed.get(t, {})} for t, c in comps.items()}
 
     def seed_scores(self, graph: Any

@@ -85,8 +85,8 @@ def typed_groups(bundle: GraphBundle, scores: Mapping[NodeType, Tensor],
     return out
 
 
-def group_evidence(bundle: GraphBundle, groups: List[Tuple[Group, Dict[str, Any]]]
-                   ) -> Dict[NodeType, Dict[str, Tensor]]:
+def group_evidence(bundle: GraphBundle, groups: List[Tuple[Group, Dict[str, Any]]],
+                   tied_only: bool = True) -> Dict[NodeType, Dict[str, Tensor]]:
     """``{entity type: {"group": FloatTensor[n]}}``: each node's highest ``score``
     among the ``groups`` (:func:`typed_groups`) it is tied to, 0 elsewhere; ``{}``
     where the graph has fewer than two entity types.
@@ -98,7 +98,7 @@ def group_evidence(bundle: GraphBundle, groups: List[Tuple[Group, Dict[str, Any]
     discovery reports, but the group's evidence is not theirs. On the fraud sample
     (detector seed 0) 13 of 18 groups held ordinary users only, mostly a shared
     household computer and its users' friends, and the best of them scored above every
-    ring."""
+    ring. ``tied_only=False``: every member (how models saved before score)."""
     types = entity_types(bundle)
     if len(types) < MIN_ENTITY_TYPES:
         return {}
@@ -107,7 +107,7 @@ def group_evidence(bundle: GraphBundle, groups: List[Tuple[Group, Dict[str, Any]
         value = row["score"]
         if not np.isfinite(value):
             continue
-        tied = tied_members(bundle, group)
+        tied = tied_members(bundle, group) if tied_only else group
         for t in types:
             idx = tied.get(t)
             if idx is not None and len(idx):
