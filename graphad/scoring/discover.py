@@ -33,7 +33,7 @@
    number of resources tested) makes a group with them, where it is flagged itself or
    its neighbours are mostly tied (at least half of the possible links among them): a
    shell merchant whose customers all follow each other is a ring even when neither
-   it nor they score high (on a 300-user graph the rings' shell merchants ranked 8th
+   it nor they score high (on a 300-user graph the ring's shell merchant ranked 8th
    of 31 merchants). With ``hubs=True`` (the default) also seed from **hubs**:
    shared private resources with an outlying number of neighbours (a phone behind
    eight accounts, where phones have one; see :meth:`_Finder.add_hubs`), which finds
