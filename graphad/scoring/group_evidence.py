@@ -24,8 +24,8 @@ alone marks: hubs (a private resource, such as a phone, shared by improbably man
 accounts: on a 300-user graph the first stage flagged one of a farm's eight accounts,
 and the farm went unfound without them) and resources whose users are mostly tied to
 each other (a shell merchant whose customers follow each other), on the whole graph
-being scored, so the component is exact for whatever graph is scored (every scoring path of
-graphad scores the whole graph). It costs one discovery per scoring (1.4 s on the
+being scored, so the component is exact for whatever graph is scored (every scoring
+path of graphad scores the whole graph). It costs one discovery per scoring (1.4 s on the
 3,000-user fraud sample, whose fit takes about 20 s; about 20 s at a million users).
 """
 from __future__ import annotations
