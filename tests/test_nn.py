@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch_geometric.data import HeteroData
 
 from graphad.nn.conv import EdgeSAGEConv
-from graphad.nn.crossmodal import CrossModalRidge
+from graphad.nn.crossmodal import RIDGE_GRID, CrossModalRidge, loo_alpha, ridge_map
 from graphad.nn.decoders import AttributeDecoder, EdgeDecoder
 from graphad.nn.encoder import CONVS, HeteroEncoder
 from graphad.nn.inputs import (affinity_key, fit_standardiser, has_key, nbr_key,
@@ -198,6 +198,41 @@ def test_crossmodal_ridge_missing_view_and_single_view():
     ((_, err, both),) = ridge.pair_errors(data, "user")
     assert not bool(both[3]) and int(both.sum()) == 59 and float(err[3]) == 0.0
     assert CrossModalRidge({"user": [A_VIEW]}).views == {}   # one modality: no pair
+
+
+def _centred(x: torch.Tensor) -> torch.Tensor:
+    return x - x.mean(0)
+
+
+def test_loo_alpha_is_the_brute_force_leave_one_out_choice():
+    g = seeded(5)
+    xa = _centred(torch.randn(14, 3, generator=g, dtype=torch.float64))
+    xb = _centred(xa @ torch.randn(3, 2, generator=g, dtype=torch.float64)
+                  + 0.8 * torch.randn(14, 2, generator=g, dtype=torch.float64))
+    n = len(xa)
+    brute = []
+    for alpha in RIDGE_GRID:
+        err = 0.0
+        for i in range(n):   # refit without row i, penalty alpha * n as at full size
+            keep = torch.arange(n) != i
+            a, b = xa[keep], xb[keep]
+            w = torch.linalg.solve(a.t() @ a + alpha * n * torch.eye(3), a.t() @ b)
+            err += float((xb[i] - xa[i] @ w).pow(2).sum())
+        brute.append(err / n)
+    assert loo_alpha(xa, xb) == RIDGE_GRID[min(range(len(brute)), key=brute.__getitem__)]
+
+
+def test_loo_alpha_follows_the_signal():
+    g = seeded(6)
+    xa = torch.randn(400, 8, generator=g)
+    linked = xa @ torch.randn(8, 5, generator=g) + 0.05 * torch.randn(400, 5, generator=g)
+    noise = torch.randn(400, 5, generator=g)
+    assert loo_alpha(_centred(xa), _centred(linked)) == min(RIDGE_GRID)
+    assert loo_alpha(_centred(xa), _centred(noise)) == max(RIDGE_GRID)
+    chosen = ridge_map(xa, linked)               # alpha=None: the leave-one-out choice
+    fixed = ridge_map(xa, linked, min(RIDGE_GRID))
+    torch.testing.assert_close(chosen[0], fixed[0])
+    assert not torch.allclose(chosen[0], ridge_map(xa, linked, 1.0)[0])
 
 
 # ---------------------------------------------------------------- model inputs

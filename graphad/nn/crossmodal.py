@@ -1,8 +1,9 @@
 """Cross-modal consistency: how well one modality of an entity predicts another."""
 from __future__ import annotations
 
+import math
 from itertools import combinations, permutations
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -24,13 +25,15 @@ class CrossModalRidge(nn.Module):
 
     Args:
         views: entity type -> relations bringing its modality observations.
-        alpha: ridge penalty relative to the number of fitted entities.
+        alpha: ridge penalty relative to the number of fitted entities; ``None``
+            (default): each map's own, chosen by leave-one-out (:func:`loo_alpha`).
 
     Shapes:
         - **errors:** ``{entity: [(pair name, err [n], has both [n])]}``
     """
 
-    def __init__(self, views: Dict[NodeType, List[EdgeType]], alpha: float = 1.0):
+    def __init__(self, views: Dict[NodeType, List[EdgeType]],
+                 alpha: Optional[float] = None):
         super().__init__()
         self.views = {e: list(v) for e, v in views.items() if len(v) >= 2}
         self.alpha = alpha
@@ -76,12 +79,41 @@ class CrossModalRidge(nn.Module):
         return out
 
 
-def ridge_map(xa: Tensor, xb: Tensor, alpha: float) -> Tuple[Tensor, Tensor, Tensor]:
+#: the penalties (relative to the number of fitted rows) leave-one-out chooses among
+RIDGE_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
+
+
+def loo_alpha(xa: Tensor, xb: Tensor, grid: Sequence[float] = RIDGE_GRID) -> float:
+    """The relative penalty in ``grid`` whose ridge map ``xb ~ xa`` (centred rows
+    ``[n, d_a]``, ``[n, d_b]``) has the least leave-one-out squared error, in closed
+    form: each row's residual divided by ``1 - leverage`` (one eigendecomposition of
+    ``xa^T xa`` serves every penalty). The first of ties wins."""
+    n = len(xa)
+    a, b = xa.double(), xb.double()
+    s, v = torch.linalg.eigh(a.t() @ a)
+    proj, atb = a @ v, v.t() @ (a.t() @ b)
+    best, best_err = float(grid[0]), math.inf
+    for alpha in grid:
+        inv = 1.0 / (s.clamp(min=0) + alpha * n)
+        resid = b - proj @ (inv.unsqueeze(1) * atb)
+        leverage = (proj.pow(2) * inv).sum(1).clamp(max=1 - 1e-6)
+        err = float((resid.pow(2).sum(1) / (1 - leverage).pow(2)).mean())
+        if err < best_err:
+            best, best_err = float(alpha), err
+    return best
+
+
+def ridge_map(xa: Tensor, xb: Tensor, alpha: Optional[float] = None
+              ) -> Tuple[Tensor, Tensor, Tensor]:
     """Ridge regression ``xb ~ xa`` on centred rows, penalty ``alpha * n``: ``(weight
-    [d_a, d_b], mean of xa [d_a], mean of xb [d_b])`` (zero means for no rows)."""
+    [d_a, d_b], mean of xa [d_a], mean of xb [d_b])`` (zero means for no rows).
+    ``alpha=None``: chosen by leave-one-out (:func:`loo_alpha`; 1 for fewer than 3
+    rows)."""
     ma = xa.mean(0) if len(xa) else xa.new_zeros(xa.size(1))
     mb = xb.mean(0) if len(xb) else xb.new_zeros(xb.size(1))
     xa, xb = xa - ma, xb - mb
+    if alpha is None:
+        alpha = loo_alpha(xa, xb) if len(xa) >= 3 else 1.0
     gram = xa.t() @ xa + alpha * max(len(xa), 1) * torch.eye(xa.size(1), device=xa.device)
     return torch.linalg.solve(gram, xa.t() @ xb), ma, mb
 
