@@ -102,8 +102,9 @@ def test_user_rated_badly_by_everyone():
     top = ex.features.iloc[0]
     assert top["feature"].endswith("attr0 over rates edges to it") and top["value"] == -10
     assert "attr0 over rates edges to it=-10" in ex.reason and "rates it" in ex.reason
-    # the component's rarity heads the list; each named input carries its own robust z
-    assert re.search(r"unusual attributes \(attribute: [^)]*\): [^;]*attr0 "
+    # the component's rarity heads the list (the received ratings as a whole, or the
+    # input they feed); the named input carries its own robust z
+    assert re.search(r"\((incident|attribute): [^)]*\): [^;]*attr0 "
                      r"over rates edges to it=-10 \(-\d+\.\dσ\)", ex.reason), ex.reason
 
 
@@ -178,10 +179,15 @@ def test_incident_side_and_shrinkage():
                                                      dtype=torch.float64))
 
 
-@pytest.mark.parametrize("family", ["incident", "burst"])
+def _families(comps: dict) -> set:
+    return {name.split(":")[0] for name in comps}
+
+
+@pytest.mark.parametrize("family", ["incident", "burst", "degree"])
 def test_a_model_saved_before_a_family_scores_without_it(tmp_path, monkeypatch, family):
-    """A module config without ``incident`` or ``burst`` (models saved before the
-    family) rebuilds the module without it: no such component, scores as fitted."""
+    """A module config without ``incident``, ``burst`` or ``degree`` (models saved
+    before the family) rebuilds the module without it: no such component, scores as
+    fitted."""
     from graphad.detectors.gae import MultimodalGAE as GAE
     h, _, _ = payments_in_time(n_users=300)
     config = GAE._module_config
@@ -189,14 +195,58 @@ def test_a_model_saved_before_a_family_scores_without_it(tmp_path, monkeypatch, 
         k: v for k, v in config(self, data, bundle).items() if k != family})
     det = GAE(epochs=5, seed=0).fit(h)
     monkeypatch.undo()
-    assert family not in det.score_components(h)["user"]
+    assert family not in _families(det.score_components(h)["user"])
     det.save(tmp_path / "old.pt")
     old = GAE.load(tmp_path / "old.pt")
     assert family not in old.module_.families
-    assert family not in old.score_components(h)["user"]
+    assert family not in _families(old.score_components(h)["user"])
     torch.testing.assert_close(old.decision_function(h)["user"],
                                det.decision_function(h)["user"])
-    assert family in GAE(epochs=5, seed=0).fit(h).score_components(h)["user"]
+    assert family in _families(GAE(epochs=5, seed=0).fit(h).score_components(h)["user"])
+
+
+def devices_graph(seed: int = 0):
+    """400 users, each on one device: households of 1-3 users, and one device
+    (``planted``) that 12 accounts log in from."""
+    rng = np.random.default_rng(seed)
+    n_users = 400
+    sizes = list(rng.choice([1, 2, 3], size=300, p=[0.7, 0.2, 0.1]))
+    owner = np.repeat(np.arange(len(sizes)), sizes)[: n_users - 12]
+    planted = int(owner.max()) + 1
+    device = np.concatenate([owner, np.full(n_users - owner.size, planted)])
+    h = HeteroData()
+    h["user"].x = torch.tensor(rng.normal(size=(n_users, 3)), dtype=torch.float32)
+    h["device"].x = torch.tensor(rng.normal(size=(planted + 1, 2)), dtype=torch.float32)
+    h["user", "uses", "device"].edge_index = torch.tensor(
+        np.stack([np.arange(n_users), device]))
+    return h, planted
+
+
+def test_a_device_used_by_many_accounts():
+    h, planted = devices_graph()
+    det = _check_planted(h, "device", planted, "degree:user")
+    comps = det.score_components(h)
+    assert float(comps["device"]["degree:user"][planted]) > 5     # nats
+    # every user has exactly one device: a count without spread is no component
+    assert "degree:device" not in comps["user"]
+    assert det.module_.families["degree"].kept_user__device.item() is False
+
+
+def test_attribute_error_on_a_log_scale_and_models_saved_before(tmp_path):
+    from graphad.nn.families.attribute import LOG_FLOOR
+    h, _ = devices_graph()
+    det = MultimodalGAE(epochs=5, seed=0).fit(h)
+    fam = det.module_.families["attribute"]
+    assert det.module_config_["attribute_log"] is True and fam.log_scale
+    logged = det._components(as_bundle(h))["user"]["attribute"]
+    fam.log_scale = False                                   # how models saved before read
+    raw = det._components(as_bundle(h))["user"]["attribute"]
+    torch.testing.assert_close(logged, torch.log(raw + LOG_FLOOR))
+    fam.log_scale = True
+    det.module_config_.pop("attribute_log")                 # as saved before
+    det.save(tmp_path / "old.pt")
+    old = MultimodalGAE.load(tmp_path / "old.pt")
+    assert old.module_.families["attribute"].log_scale is False
 
 
 DAY = 86400.0

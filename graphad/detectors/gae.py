@@ -22,7 +22,7 @@ class MultimodalGAE(DeepDetector):
     Components (kept in :meth:`score_components`; see :mod:`graphad.nn.gae`):
     ``attribute``, ``structure``, ``consistency``, ``cross_modal:<a>~<b>``,
     ``context:<obs>``, ``edge``, ``incident``, ``burst``, ``peer:<type>``, ``density``,
-    ``outlier``
+    ``degree:<type>``, ``outlier``
     and, for entities, ``obs:<type>`` / ``nbr:<type>`` roll-ups and ``group``. Their
     surprisals are combined by the omnibus rule
     (``combination="omnibus"``): the harmonic mean p-value (sparse evidence) and the mean
@@ -105,6 +105,8 @@ class MultimodalGAE(DeepDetector):
                 "featureless": sorted(t for t, w in self.raw_dims_.items() if w == 0),
                 "incident": True,
                 "burst": True,
+                "degree": True,
+                "attribute_log": True,
                 "within": within_columns(bundle.feature_names, self.own_dims_,
                                          self.raw_dims_),
                 "edge_dims": {edge_type_str(et): int(data[et].edge_attr.size(1))
@@ -124,6 +126,8 @@ class MultimodalGAE(DeepDetector):
                                    incident=config.get("incident", False),   # ... nor this
                                    burst=config.get("burst", False),         # ... nor this
                                    within=config.get("within"),              # ... nor this
+                                   degree=config.get("degree", False),       # ... nor this
+                                   attribute_log=config.get("attribute_log", False),
                                    hidden=self.hidden, layers=self.layers,
                                    conv=self.conv, dropout=self.dropout, trim=self.trim,
                                    bottleneck=self.bottleneck, seed=self.seed)

@@ -4,7 +4,7 @@ A heterogeneous encoder gives every node a latent ``z``; the component families 
 :mod:`graphad.nn.families` (one file each) turn inputs and latents into error
 components, higher = more anomalous:
 
-* ``attribute``: the input badly reconstructed from ``z``;
+* ``attribute``: the input badly reconstructed from ``z`` (log of the error);
 * ``structure``: incident links (and their attributes) badly reconstructed (mean);
 * ``consistency``: its own features unlike its direct neighbours' (same type) or
   what they predict (other types);
@@ -16,6 +16,7 @@ components, higher = more anomalous:
   nodes' (a user whom all raters give -10);
 * ``burst``: many of its edges of one relation packed into a short time;
 * ``peer:<s>``: unlike its peers through a shared ``s`` node (two hops);
+* ``degree:<s>``: more links from ``s`` nodes than its type's other nodes have;
 * ``outlier``, ``outlier:fused``: inputs isolated among its type (isolation forests on
   the own and on the fused input).
 """
@@ -31,8 +32,9 @@ from ..typing import EdgeType, NodeType
 from .chunked import CHUNK_EDGES
 from .encoder import HeteroEncoder
 from .families import (AttributeFamily, BurstFamily, ConsistencyFamily, ContextFamily,
-                       CrossModalFamily, DensityFamily, EdgeEvidenceFamily, IncidentFamily,
-                       OutlierFamily, PeerFamily, StructureFamily, WithinFamily)
+                       CrossModalFamily, DegreeFamily, DensityFamily, EdgeEvidenceFamily,
+                       IncidentFamily, OutlierFamily, PeerFamily, StructureFamily,
+                       WithinFamily)
 from .families.base import EdgeErrors, Errors
 
 
@@ -58,6 +60,9 @@ class MultimodalGAEModule(nn.Module):
         incident: include the ``incident`` family (models saved before it existed
             are rebuilt without it, so they score as they did).
         burst: include the ``burst`` family (the same for models saved before it).
+        degree: include the ``degree`` family (the same).
+        attribute_log: the ``attribute`` component on a log scale (models saved before
+            it: the error itself; see :class:`~graphad.nn.families.AttributeFamily`).
         within: the ``within`` family's columns
             (:func:`~graphad.nn.families.within.within_columns`); None: no such family
             (models saved before it).
@@ -70,14 +75,16 @@ class MultimodalGAEModule(nn.Module):
                  trim: float = 0.0, bottleneck: bool = False, seed: int = 0,
                  own_dims: Optional[Dict[NodeType, int]] = None, incident: bool = True,
                  featureless: Sequence[NodeType] = (),
-                 burst: bool = True, within: Optional[Dict[NodeType, Dict]] = None):
+                 burst: bool = True, within: Optional[Dict[NodeType, Dict]] = None,
+                 degree: bool = True, attribute_log: bool = True):
         super().__init__()
         node_types, edge_types = metadata
         self.edge_types = list(edge_types)
         self.encoder = HeteroEncoder(metadata, in_dims, hidden, layers, conv, edge_dims,
                                      dropout)
         families = {
-            "attribute": AttributeFamily(node_types, in_dims, hidden, bottleneck, trim),
+            "attribute": AttributeFamily(node_types, in_dims, hidden, bottleneck, trim,
+                                         log_scale=attribute_log),
             "structure": StructureFamily(edge_types, hidden, edge_dims, trim),
             "consistency": ConsistencyFamily(edge_types, in_dims, hidden, own_dims,
                                              featureless),
@@ -94,6 +101,8 @@ class MultimodalGAEModule(nn.Module):
             families["burst"] = BurstFamily()
         if within:
             families["within"] = WithinFamily(within)
+        if degree:
+            families["degree"] = DegreeFamily()
         self.families = nn.ModuleDict(families)
 
     def register_fitted(self, state: Dict[str, Tensor]) -> None:

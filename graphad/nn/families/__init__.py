@@ -8,6 +8,7 @@ from .burst import BurstFamily
 from .consistency import ConsistencyFamily
 from .context import ContextFamily
 from .cross_modal import CrossModalFamily
+from .degree import DegreeFamily
 from .density import DensityFamily
 from .edge_evidence import EdgeEvidenceFamily
 from .incident import IncidentFamily
@@ -17,7 +18,7 @@ from .structure import StructureFamily
 from .within import WithinFamily
 
 __all__ = ["ComponentFamily", "AttributeFamily", "StructureFamily", "ConsistencyFamily",
-           "ContextFamily", "CrossModalFamily", "DensityFamily", "EdgeEvidenceFamily",
+           "ContextFamily", "CrossModalFamily", "DegreeFamily", "DensityFamily", "EdgeEvidenceFamily",
            "IncidentFamily", "BurstFamily", "PeerFamily", "OutlierFamily", "WithinFamily",
            "precompute_all",
            "register_precompute"]
