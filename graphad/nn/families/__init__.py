@@ -18,7 +18,6 @@ from .structure import StructureFamily
 from .within import WithinFamily
 
 __all__ = ["ComponentFamily", "AttributeFamily", "StructureFamily", "ConsistencyFamily",
-           "ContextFamily", "CrossModalFamily", "DegreeFamily", "DensityFamily", "EdgeEvidenceFamily",
-           "IncidentFamily", "BurstFamily", "PeerFamily", "OutlierFamily", "WithinFamily",
-           "precompute_all",
-           "register_precompute"]
+           "ContextFamily", "CrossModalFamily", "DegreeFamily", "DensityFamily",
+           "EdgeEvidenceFamily", "IncidentFamily", "BurstFamily", "PeerFamily",
+           "OutlierFamily", "WithinFamily", "precompute_all", "register_precompute"]
