@@ -26,8 +26,8 @@ class AttributeFamily(ComponentFamily):
     a rare kind among thousands of phones) has a squared error tens of times the 90th
     percentile. Judged on the error itself, the exponential tail of the surprisal
     (:class:`~graphad.scoring.normalize.SurprisalNormalizer`) reads that as 70 nats;
-    on its log, as a power law, a few nats per factor of ``e``. The order of the nodes
-    is the same.
+    on its log (a power-law tail) the surprisal grows with the log of the excess. The
+    order of the nodes is the same.
 
     Args:
         node_types, in_dims, hidden: types, their input widths, the latent size.

@@ -18,8 +18,8 @@ Unlike ``cross_modal:<a>~<b>``, which compares two observation types of the enti
 entity is linked to: on the embedded fraud sample the reviews against the context
 (merchants paid, devices used) separate the users whose reviews are about another
 product category than their spending from the ordinary users (AUROC 0.975, detector
-seed 0; 0.953 with the penalty fixed at 1 before it was chosen by leave-one-out, which
-picks 0.01 there), where reviews against photos reach 0.81.
+seed 0; the leave-one-out penalty is 0.01 there), where reviews against photos reach
+0.81.
 """
 from __future__ import annotations
 
