@@ -143,6 +143,10 @@ class BaseDetector(BaseEstimator):
         self.train_fingerprint_ = (graph_fingerprint(bundle.data) if self.holdout_
                                    else None)
         self.calibration_ = self.rollup_calibration_ = self.edge_calibration_ = None
+        # roll-ups judge the best linked node against the best of as many ordinary
+        # ones, where the combined score is calibrated as ``-log p`` (the omnibus
+        # rule); other rules and models saved before: the plain maximum
+        self.rollup_adjusted_ = getattr(self, "combination", "hmp") == "omnibus"
         comps = self._finish(bundle, raw, fit=True)
         self.rollup_normalizer_ = self._normalizer().fit(
             {t: {k: v for k, v in c.items() if is_rollup(k)}
@@ -515,7 +519,8 @@ class BaseDetector(BaseEstimator):
             scores = {t: self._combine_one(t, c, self.weights, rule,
                                            getattr(self, "rollup_calibration_", None))
                       for t, c in comps.items()}
-            comps = rollup_components(bundle, comps, scores)
+            comps = rollup_components(bundle, comps, scores,
+                                      adjust=bool(getattr(self, "rollup_adjusted_", False)))
         return comps
 
     def _fit_calibration(self, comps: Mapping[Any, Mapping[str, Tensor]]

@@ -1,0 +1,94 @@
+"""Roll-ups: an entity's best linked node, judged against the best of as many ordinary
+ones."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch_geometric.data import HeteroData
+
+from graphad.data.bundle import as_bundle
+from graphad.detectors.gae import MultimodalGAE
+from graphad.scoring.rollup import best_of, rollup_components
+
+from planted import planted_hetero
+
+
+def test_one_link_keeps_its_score():
+    s = torch.tensor([0.0, 0.5, 3.0, 12.0, 40.0])
+    torch.testing.assert_close(best_of(s, torch.ones(5, dtype=torch.long)), s)
+
+
+def test_best_of_k_ordinary_scores_is_calibrated_for_every_k():
+    """Calibrated scores (``P(S >= s) = exp(-s)``): the plain best of ``k`` grows
+    with ``k`` (about ``log k``), the adjusted one keeps ``P(T >= t) = exp(-t)``."""
+    gen = torch.Generator().manual_seed(0)
+    n = 20000
+    medians, tails = {}, {}
+    for k in (1, 5, 20):
+        s = -torch.log(torch.rand(n, k, generator=gen, dtype=torch.float64)).float()
+        best = s.max(1).values
+        adjusted = best_of(best, torch.full((n,), k))
+        medians[k] = (float(best.median()), float(adjusted.median()))
+        tails[k] = float((adjusted >= 3).double().mean())
+    assert medians[20][0] - medians[1][0] > 2.5                 # plain: ~log 20 apart
+    for k in (1, 5, 20):
+        assert abs(medians[k][1] - math.log(2)) < 0.03
+        assert abs(tails[k] - math.exp(-3)) < 0.006
+
+
+def _users_and_items(seed: int = 0):
+    """200 users; user 0 links to one item, every other user to 14 (distinct) items.
+    Item scores are calibrated ordinary scores, except user 0's item at 3.5 nats (1
+    in 33)."""
+    rng = np.random.default_rng(seed)
+    n_users, per = 200, 14
+    src = [0] + [1 + (u - 1) * per + j for u in range(1, n_users) for j in range(per)]
+    dst = [0] + [u for u in range(1, n_users) for _ in range(per)]
+    n_items = len(src)
+    h = HeteroData()
+    h["user"].x = torch.zeros(n_users, 2)
+    h["item"].x = torch.zeros(n_items, 2)
+    h["item", "bought_by", "user"].edge_index = torch.tensor([src, dst])
+    scores = torch.tensor(rng.exponential(size=n_items), dtype=torch.float32)
+    scores[0] = 3.5
+    return as_bundle(h), {"user": torch.zeros(n_users), "item": scores}
+
+
+def _rank(values: torch.Tensor, idx: int) -> int:
+    return int((values > values[idx]).sum()) + 1
+
+
+def test_a_single_rare_link_outranks_many_ordinary_ones():
+    bundle, scores = _users_and_items()
+    comps = {"user": {}, "item": {}}
+    plain = rollup_components(bundle, comps, scores, adjust=False)["user"]["nbr:item"]
+    adjusted = rollup_components(bundle, comps, scores)["user"]["nbr:item"]
+    assert _rank(plain, 0) > 60                # the best of 14 ordinary items is higher
+    assert _rank(adjusted, 0) <= 12            # 1 in 33: about the top 3%
+    assert float(adjusted[0]) == float(plain[0]) == 3.5
+    # repeated links to one item count once
+    h = bundle.data
+    ei = h["item", "bought_by", "user"].edge_index
+    h["item", "bought_by", "user"].edge_index = torch.cat([ei, ei[:, :1].repeat(1, 5)], 1)
+    again = rollup_components(bundle, comps, scores)["user"]["nbr:item"]
+    torch.testing.assert_close(again, adjusted)
+
+
+def test_omnibus_models_adjust_and_models_saved_before_do_not(tmp_path):
+    h = planted_hetero()
+    det = MultimodalGAE(epochs=3, seed=0).fit(h)
+    assert det.rollup_adjusted_ is True
+    assert MultimodalGAE(epochs=3, seed=0, combination="hmp").fit(h).rollup_adjusted_ \
+        is False
+    adjusted = det.score_components(h)
+    del det.rollup_adjusted_                              # as a model saved before
+    det.save(tmp_path / "old.pt")
+    old = MultimodalGAE.load(tmp_path / "old.pt")
+    assert not hasattr(old, "rollup_adjusted_")
+    plain = old.score_components(h)
+    rolled = [(t, c) for t, comps in plain.items() for c in comps if c.startswith("nbr:")]
+    assert rolled
+    assert any(not torch.allclose(plain[t][c], adjusted[t][c], equal_nan=True)
+               for t, c in rolled)
