@@ -106,6 +106,7 @@ class MultimodalGAE(DeepDetector):
                 "incident": True,
                 "burst": True,
                 "degree": True,
+                "block": True,
                 "attribute_log": True,
                 "within": within_columns(bundle.feature_names, self.own_dims_,
                                          self.raw_dims_),
@@ -127,6 +128,7 @@ class MultimodalGAE(DeepDetector):
                                    burst=config.get("burst", False),         # ... nor this
                                    within=config.get("within"),              # ... nor this
                                    degree=config.get("degree", False),       # ... nor this
+                                   block=config.get("block", False),         # ... nor this
                                    attribute_log=config.get("attribute_log", False),
                                    hidden=self.hidden, layers=self.layers,
                                    conv=self.conv, dropout=self.dropout, trim=self.trim,

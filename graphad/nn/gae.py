@@ -31,10 +31,10 @@ from torch_geometric.data import HeteroData
 from ..typing import EdgeType, NodeType
 from .chunked import CHUNK_EDGES
 from .encoder import HeteroEncoder
-from .families import (AttributeFamily, BurstFamily, ConsistencyFamily, ContextFamily,
-                       CrossModalFamily, DegreeFamily, DensityFamily, EdgeEvidenceFamily,
-                       IncidentFamily, OutlierFamily, PeerFamily, StructureFamily,
-                       WithinFamily)
+from .families import (AttributeFamily, BlockFamily, BurstFamily, ConsistencyFamily,
+                       ContextFamily, CrossModalFamily, DegreeFamily, DensityFamily,
+                       EdgeEvidenceFamily, IncidentFamily, OutlierFamily, PeerFamily,
+                       StructureFamily, WithinFamily)
 from .families.base import EdgeErrors, Errors
 
 
@@ -61,6 +61,7 @@ class MultimodalGAEModule(nn.Module):
             are rebuilt without it, so they score as they did).
         burst: include the ``burst`` family (the same for models saved before it).
         degree: include the ``degree`` family (the same).
+        block: include the ``block`` family (the same).
         attribute_log: the ``attribute`` component on a log scale (models saved before
             it: the error itself; see :class:`~graphad.nn.families.AttributeFamily`).
         within: the ``within`` family's columns
@@ -76,7 +77,7 @@ class MultimodalGAEModule(nn.Module):
                  own_dims: Optional[Dict[NodeType, int]] = None, incident: bool = True,
                  featureless: Sequence[NodeType] = (),
                  burst: bool = True, within: Optional[Dict[NodeType, Dict]] = None,
-                 degree: bool = True, attribute_log: bool = True):
+                 degree: bool = True, attribute_log: bool = True, block: bool = True):
         super().__init__()
         node_types, edge_types = metadata
         self.edge_types = list(edge_types)
@@ -103,6 +104,8 @@ class MultimodalGAEModule(nn.Module):
             families["within"] = WithinFamily(within)
         if degree:
             families["degree"] = DegreeFamily()
+        if block:
+            families["block"] = BlockFamily()
         self.families = nn.ModuleDict(families)
 
     def register_fitted(self, state: Dict[str, Tensor]) -> None:

@@ -4,6 +4,7 @@ Importing this package registers every family's spec and precompute step.
 """
 from .attribute import AttributeFamily
 from .base import ComponentFamily, precompute_all, register_precompute
+from .block import BlockFamily
 from .burst import BurstFamily
 from .consistency import ConsistencyFamily
 from .context import ContextFamily
@@ -18,6 +19,6 @@ from .structure import StructureFamily
 from .within import WithinFamily
 
 __all__ = ["ComponentFamily", "AttributeFamily", "StructureFamily", "ConsistencyFamily",
-           "ContextFamily", "CrossModalFamily", "DegreeFamily", "DensityFamily",
+           "ContextFamily", "CrossModalFamily", "DegreeFamily", "BlockFamily", "DensityFamily",
            "EdgeEvidenceFamily", "IncidentFamily", "BurstFamily", "PeerFamily",
            "OutlierFamily", "WithinFamily", "precompute_all", "register_precompute"]
