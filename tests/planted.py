@@ -21,3 +21,16 @@ def planted_hetero(n_users: int = 80, n_devices: int = 12, seed: int = 0) -> Het
     h["user", "uses", "device"].edge_index = torch.stack([src, dst])
     h["user", "uses", "device"].edge_attr = torch.rand(2 * n_users, 1, generator=g)
     return h
+
+
+def fit_saved_before(monkeypatch, family: str, graph, **params):
+    """A default ``MultimodalGAE`` fitted as a model saved before ``family``'s config
+    flag existed (its module config without that key)."""
+    from graphad.detectors.gae import MultimodalGAE
+    config = MultimodalGAE._module_config
+    monkeypatch.setattr(MultimodalGAE, "_module_config", lambda self, data, bundle: {
+        k: v for k, v in config(self, data, bundle).items() if k != family})
+    try:
+        return MultimodalGAE(**params).fit(graph)
+    finally:
+        monkeypatch.undo()

@@ -9,8 +9,9 @@ from torch_geometric.data import HeteroData
 
 from graphad.data.bundle import as_bundle
 from graphad.detectors.gae import MultimodalGAE
-from graphad.nn.families.block import (block_evidence, block_pairs,
-                                       strongest_pair)
+from graphad.nn.families.block import block_evidence, block_pairs, strongest_pair
+
+from planted import fit_saved_before
 
 RING_SELLERS = list(range(8))
 
@@ -109,11 +110,7 @@ def test_a_buying_ring_is_a_block():
 
 def test_a_model_saved_before_blocks_scores_without_them(tmp_path, monkeypatch):
     h = market()
-    config = MultimodalGAE._module_config
-    monkeypatch.setattr(MultimodalGAE, "_module_config", lambda self, data, bundle: {
-        k: v for k, v in config(self, data, bundle).items() if k != "block"})
-    det = MultimodalGAE(epochs=5, seed=0).fit(h)
-    monkeypatch.undo()
+    det = fit_saved_before(monkeypatch, "block", h, epochs=5, seed=0)
     det.save(tmp_path / "old.pt")
     old = MultimodalGAE.load(tmp_path / "old.pt")
     assert "block" not in old.module_.families

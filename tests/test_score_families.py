@@ -16,6 +16,8 @@ from graphad.data.bundle import as_bundle
 from graphad.detectors.gae import MultimodalGAE
 from graphad.scoring.explain import explain
 
+from planted import fit_saved_before
+
 
 def _rank(values: torch.Tensor, idx: int) -> int:
     """1 = highest; NaN ranks last."""
@@ -188,21 +190,17 @@ def test_a_model_saved_before_a_family_scores_without_it(tmp_path, monkeypatch, 
     """A module config without ``incident``, ``burst`` or ``degree`` (models saved
     before the family) rebuilds the module without it: no such component, scores as
     fitted."""
-    from graphad.detectors.gae import MultimodalGAE as GAE
     h, _, _ = payments_in_time(n_users=300)
-    config = GAE._module_config
-    monkeypatch.setattr(GAE, "_module_config", lambda self, data, bundle: {
-        k: v for k, v in config(self, data, bundle).items() if k != family})
-    det = GAE(epochs=5, seed=0).fit(h)
-    monkeypatch.undo()
+    det = fit_saved_before(monkeypatch, family, h, epochs=5, seed=0)
     assert family not in _families(det.score_components(h)["user"])
     det.save(tmp_path / "old.pt")
-    old = GAE.load(tmp_path / "old.pt")
+    old = MultimodalGAE.load(tmp_path / "old.pt")
     assert family not in old.module_.families
     assert family not in _families(old.score_components(h)["user"])
     torch.testing.assert_close(old.decision_function(h)["user"],
                                det.decision_function(h)["user"])
-    assert family in _families(GAE(epochs=5, seed=0).fit(h).score_components(h)["user"])
+    fresh = MultimodalGAE(epochs=5, seed=0).fit(h)
+    assert family in _families(fresh.score_components(h)["user"])
 
 
 def devices_graph(seed: int = 0):
@@ -800,11 +798,7 @@ def test_a_price_odd_for_its_category_is_found_within_it(tmp_path, monkeypatch):
     assert within_columns({"t": ["a", "c=x", "c=y", "a__isnan", "h#h0"]}, {"t": 5},
                           {"t": 5}) == {"t": {"categories": {"c": [1, 2]}, "numeric": [0]}}
     assert within_columns({"t": ["a", "c=x", "c=y"]}, {"t": 2}, {"t": 3}) == {}  # PCA
-    config = MultimodalGAE._module_config                   # a model saved before
-    monkeypatch.setattr(MultimodalGAE, "_module_config", lambda self, data, bundle: {
-        k: v for k, v in config(self, data, bundle).items() if k != "within"})
-    before = MultimodalGAE(epochs=5, seed=0).fit(g)
-    monkeypatch.undo()
+    before = fit_saved_before(monkeypatch, "within", g, epochs=5, seed=0)
     before.save(tmp_path / "old.pt")
     old = MultimodalGAE.load(tmp_path / "old.pt")
     assert "within" not in old.module_.families

@@ -84,6 +84,35 @@ def masked(values: Tensor, present: Tensor) -> Tensor:
     return torch.where(present, values, torch.full_like(values, float("nan")))
 
 
+def safe_name(text: str) -> str:
+    """``text`` with every character that is not a letter or digit replaced by ``_``
+    (a buffer name)."""
+    return "".join(c if c.isalnum() else "_" for c in text)
+
+
+def fit_kept(family: nn.Module, data: HeteroData, prefix: str,
+             keep: Callable[[Tensor], bool]) -> None:
+    """Register a bool buffer ``kept_<type>__<detail>`` on ``family`` for each value
+    ``<prefix><detail>`` a precompute hook stored on a type of the training graph:
+    whether ``keep`` holds for its training nodes' values (see :func:`is_kept`)."""
+    from ..inputs import training_part
+    for t in data.node_types:
+        store = data[t]
+        for key in list(store.keys()):
+            if key.startswith(prefix) and not key.endswith("__has"):
+                values = training_part(store[key], store)
+                family.register_buffer(
+                    f"kept_{safe_name(t)}__{safe_name(key[len(prefix):])}",
+                    torch.tensor(bool(keep(values))))
+
+
+def is_kept(family: nn.Module, node_type: NodeType, detail: str) -> bool:
+    """Whether :func:`fit_kept` kept ``detail`` of ``node_type`` (False for a value
+    unseen at fit)."""
+    kept = getattr(family, f"kept_{safe_name(node_type)}__{safe_name(detail)}", None)
+    return kept is not None and bool(kept)
+
+
 def precomputed_errors(batch: HeteroData, prefix: str,
                        name_of: Callable[[str], str]) -> Errors:
     """``{type: {component: [n]}}`` from the values a precompute hook stored on the

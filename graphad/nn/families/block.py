@@ -31,7 +31,7 @@ payers each: no). Computed on the whole prepared graph, so exact in mini-batches
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -41,9 +41,8 @@ from torch_geometric.data import HeteroData
 
 from ...components import ComponentSpec, register_component
 from ...typing import EdgeType, NodeType, is_reverse
-from ..inputs import training_part
-from .base import (ComponentFamily, EdgeErrors, Errors, Latents, precomputed_errors,
-                   register_precompute)
+from .base import (ComponentFamily, EdgeErrors, Errors, Latents, fit_kept, is_kept,
+                   precomputed_errors, register_precompute, safe_name)
 
 PREFIX = "block__"
 ROW_BLOCK = 4096            # rows of the overlap product formed at once
@@ -158,10 +157,6 @@ def block_evidence(m: sp.csr_matrix) -> Optional[Tuple[torch.Tensor, torch.Tenso
     return torch.from_numpy(evidence).float(), torch.from_numpy(has)
 
 
-def _safe(text: str) -> str:
-    return "".join(ch if ch.isalnum() else "_" for ch in text)
-
-
 @register_precompute
 def precompute_block(data: HeteroData, own: Dict[NodeType, int]) -> None:
     for (a, c), m in block_pairs(data).items():
@@ -172,7 +167,7 @@ def precompute_block(data: HeteroData, own: Dict[NodeType, int]) -> None:
             if found is None:
                 continue
             resid, has = found
-            key = PREFIX + _safe(other)
+            key = PREFIX + safe_name(other)
             data[side][key] = resid
             data[side][key + "__has"] = has
 
@@ -191,23 +186,13 @@ class BlockFamily(ComponentFamily):
 
     @torch.no_grad()
     def fit(self, data: HeteroData) -> None:
-        for t in data.node_types:
-            store = data[t]
-            for key in list(store.keys()):
-                if key.startswith(PREFIX) and not key.endswith("__has"):
-                    seen = training_part(store[key], store)
-                    self.register_buffer(f"kept_{_safe(t)}__{key[len(PREFIX):]}",
-                                         torch.tensor(bool((seen > 0).any())))
+        fit_kept(self, data, PREFIX, lambda values: bool((values > 0).any()))
 
     def errors(self, batch: HeteroData, z: Latents) -> Tuple[Errors, EdgeErrors]:
         found = precomputed_errors(batch, PREFIX, lambda other: f"block:{other}")
-        out: Errors = {}
-        for t, comps in found.items():
-            for name, values in comps.items():
-                kept = getattr(self, f"kept_{_safe(t)}__{_safe(name[6:])}", None)
-                if kept is not None and bool(kept):   # absent: a pair unseen at fit
-                    out.setdefault(t, {})[name] = values
-        return out, {}
+        return {t: {name: values for name, values in comps.items()
+                    if is_kept(self, t, name.split(":", 1)[1])}   # not: unseen at fit
+                for t, comps in found.items()}, {}
 
 
 def _phrase(ex, name: str, rarity: str) -> str:

@@ -22,8 +22,8 @@ from torch_geometric.data import HeteroData
 
 from ...components import ComponentSpec, register_component
 from ...typing import EdgeType, NodeType
-from ..inputs import training_part
-from .base import ComponentFamily, EdgeErrors, Errors, Latents, register_precompute
+from .base import (ComponentFamily, EdgeErrors, Errors, Latents, fit_kept, is_kept,
+                   register_precompute)
 
 PREFIX = "degree__"
 
@@ -37,10 +37,6 @@ def degree_relations(edge_types: List[EdgeType]) -> Dict[EdgeType, str]:
         twins = [o for o in cross if o[0] == et[0] and o[2] == et[2]]
         out[et] = et[0] if len(twins) == 1 else et[1]
     return out
-
-
-def _safe(text: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in text)
 
 
 @register_precompute
@@ -63,14 +59,8 @@ class DegreeFamily(ComponentFamily):
 
     @torch.no_grad()
     def fit(self, data: HeteroData) -> None:
-        for t in data.node_types:
-            store = data[t]
-            for key in list(store.keys()):
-                if key.startswith(PREFIX):
-                    counts = training_part(store[key], store)
-                    varies = counts.numel() > 1 and bool((counts != counts[0]).any())
-                    self.register_buffer(f"kept_{_safe(t)}__{_safe(key[len(PREFIX):])}",
-                                         torch.tensor(varies))
+        fit_kept(self, data, PREFIX,
+                 lambda counts: counts.numel() > 1 and bool((counts != counts[0]).any()))
 
     def errors(self, batch: HeteroData, z: Latents) -> Tuple[Errors, EdgeErrors]:
         out: Errors = {}
@@ -80,8 +70,7 @@ class DegreeFamily(ComponentFamily):
                 if not key.startswith(PREFIX):
                     continue
                 detail = key[len(PREFIX):]
-                kept = getattr(self, f"kept_{_safe(t)}__{_safe(detail)}", None)
-                if kept is not None and bool(kept):   # absent: a relation unseen at fit
+                if is_kept(self, t, detail):          # not: a relation unseen at fit
                     out.setdefault(t, {})[f"degree:{detail}"] = store[key].float()
         return out, {}
 
