@@ -22,7 +22,7 @@ class MultimodalGAE(DeepDetector):
     Components (kept in :meth:`score_components`; see :mod:`graphad.nn.gae`):
     ``attribute``, ``structure``, ``consistency``, ``cross_modal:<a>~<b>``,
     ``context:<obs>``, ``edge``, ``incident``, ``burst``, ``peer:<type>``, ``density``,
-    ``degree:<type>``, ``outlier``
+    ``degree:<type>``, ``block:<type>``, ``outlier``
     and, for entities, ``obs:<type>`` / ``nbr:<type>`` roll-ups and ``group``. Their
     surprisals are combined by the omnibus rule
     (``combination="omnibus"``): the harmonic mean p-value (sparse evidence) and the mean

@@ -17,6 +17,8 @@ components, higher = more anomalous:
 * ``burst``: many of its edges of one relation packed into a short time;
 * ``peer:<s>``: unlike its peers through a shared ``s`` node (two hops);
 * ``degree:<s>``: more links from ``s`` nodes than its type's other nodes have;
+* ``block:<s>``: it shares far more ``s`` neighbours with another node of its type
+  than their degrees give (a lockstep block: a buying ring);
 * ``outlier``, ``outlier:fused``: inputs isolated among its type (isolation forests on
   the own and on the fused input).
 """

@@ -166,9 +166,9 @@ def precompute_block(data: HeteroData, own: Dict[NodeType, int]) -> None:
             found = block_evidence(rows)
             if found is None:
                 continue
-            resid, has = found
+            evidence, has = found
             key = PREFIX + safe_name(other)
-            data[side][key] = resid
+            data[side][key] = evidence
             data[side][key + "__has"] = has
 
 
