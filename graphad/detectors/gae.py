@@ -22,7 +22,7 @@ class MultimodalGAE(DeepDetector):
     Components (kept in :meth:`score_components`; see :mod:`graphad.nn.gae`):
     ``attribute``, ``structure``, ``consistency``, ``cross_modal:<a>~<b>``,
     ``context:<obs>``, ``edge``, ``incident``, ``burst``, ``peer:<type>``, ``density``,
-    ``degree:<type>``, ``block:<type>``, ``outlier``
+    ``degree:<type>``, ``block:<type>``, ``copies``, ``outlier``
     and, for entities, ``obs:<type>`` / ``nbr:<type>`` roll-ups and ``group``. Their
     surprisals are combined by the omnibus rule
     (``combination="omnibus"``): the harmonic mean p-value (sparse evidence) and the mean
@@ -107,6 +107,7 @@ class MultimodalGAE(DeepDetector):
                 "burst": True,
                 "degree": True,
                 "block": True,
+                "copies": True,
                 "attribute_log": True,
                 "within": within_columns(bundle.feature_names, self.own_dims_,
                                          self.raw_dims_),
@@ -129,6 +130,7 @@ class MultimodalGAE(DeepDetector):
                                    within=config.get("within"),              # ... nor this
                                    degree=config.get("degree", False),       # ... nor this
                                    block=config.get("block", False),         # ... nor this
+                                   copies=config.get("copies", False),       # ... nor this
                                    attribute_log=config.get("attribute_log", False),
                                    hidden=self.hidden, layers=self.layers,
                                    conv=self.conv, dropout=self.dropout, trim=self.trim,

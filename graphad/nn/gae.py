@@ -19,6 +19,8 @@ components, higher = more anomalous:
 * ``degree:<s>``: more links from ``s`` nodes than its type's other nodes have;
 * ``block:<s>``: it shares far more ``s`` neighbours with another node of its type
   than their degrees give (a lockstep block: a buying ring);
+* ``copies``: an observation that many others of its type repeat nearly unchanged
+  (copied titles, photos, reviews);
 * ``outlier``, ``outlier:fused``: inputs isolated among its type (isolation forests on
   the own and on the fused input).
 """
@@ -34,7 +36,8 @@ from ..typing import EdgeType, NodeType
 from .chunked import CHUNK_EDGES
 from .encoder import HeteroEncoder
 from .families import (AttributeFamily, BlockFamily, BurstFamily, ConsistencyFamily,
-                       ContextFamily, CrossModalFamily, DegreeFamily, DensityFamily,
+                       ContextFamily, CopiesFamily, CrossModalFamily, DegreeFamily,
+                       DensityFamily,
                        EdgeEvidenceFamily, IncidentFamily, OutlierFamily, PeerFamily,
                        StructureFamily, WithinFamily)
 from .families.base import EdgeErrors, Errors
@@ -64,6 +67,7 @@ class MultimodalGAEModule(nn.Module):
         burst: include the ``burst`` family (the same for models saved before it).
         degree: include the ``degree`` family (the same).
         block: include the ``block`` family (the same).
+        copies: include the ``copies`` family (the same).
         attribute_log: the ``attribute`` component on a log scale (models saved before
             it: the error itself; see :class:`~graphad.nn.families.AttributeFamily`).
         within: the ``within`` family's columns
@@ -79,7 +83,8 @@ class MultimodalGAEModule(nn.Module):
                  own_dims: Optional[Dict[NodeType, int]] = None, incident: bool = True,
                  featureless: Sequence[NodeType] = (),
                  burst: bool = True, within: Optional[Dict[NodeType, Dict]] = None,
-                 degree: bool = True, attribute_log: bool = True, block: bool = True):
+                 degree: bool = True, attribute_log: bool = True, block: bool = True,
+                 copies: bool = True):
         super().__init__()
         node_types, edge_types = metadata
         self.edge_types = list(edge_types)
@@ -108,6 +113,8 @@ class MultimodalGAEModule(nn.Module):
             families["degree"] = DegreeFamily()
         if block:
             families["block"] = BlockFamily()
+        if copies:
+            families["copies"] = CopiesFamily()
         self.families = nn.ModuleDict(families)
 
     def register_fitted(self, state: Dict[str, Tensor]) -> None:

@@ -8,6 +8,7 @@ from .block import BlockFamily
 from .burst import BurstFamily
 from .consistency import ConsistencyFamily
 from .context import ContextFamily
+from .copies import CopiesFamily
 from .cross_modal import CrossModalFamily
 from .degree import DegreeFamily
 from .density import DensityFamily
@@ -19,6 +20,6 @@ from .structure import StructureFamily
 from .within import WithinFamily
 
 __all__ = ["ComponentFamily", "AttributeFamily", "StructureFamily", "ConsistencyFamily",
-           "ContextFamily", "CrossModalFamily", "DegreeFamily", "BlockFamily", "DensityFamily",
+           "ContextFamily", "CopiesFamily", "CrossModalFamily", "DegreeFamily", "BlockFamily", "DensityFamily",
            "EdgeEvidenceFamily", "IncidentFamily", "BurstFamily", "PeerFamily",
            "OutlierFamily", "WithinFamily", "precompute_all", "register_precompute"]
