@@ -8,7 +8,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.utils import scatter
 
-from ..typing import EdgeType, NodeType, is_reverse
+from ..typing import EdgeType, NodeType, is_reverse, reverse_edge_type
 
 
 def degree_features(data: HeteroData) -> Dict[NodeType, Tensor]:
@@ -86,6 +86,26 @@ def edge_stat_widths(data: HeteroData) -> Dict[NodeType, int]:
         for t in (et[0], et[2]):
             out[t] += len(EDGE_STATS) * cols
     return out
+
+
+def edge_mean_columns(data: HeteroData) -> Dict[NodeType, List[Tuple[int, EdgeType, int]]]:
+    """Where :func:`edge_stat_features` puts the *mean* of each edge attribute other
+    than a relation's time column: ``{type: [(offset in its aggregates, relation into
+    the type, attribute column)]}`` (the relation as seen from the type: the forward
+    one at its destination end, the reverse one at its source end)."""
+    out: Dict[NodeType, List[Tuple[int, EdgeType, int]]] = {t: [] for t in data.node_types}
+    offset = {t: 0 for t in data.node_types}
+    for et in data.edge_types:
+        if is_reverse(et) or "edge_attr" not in data[et]:
+            continue
+        attr = data[et].edge_attr
+        cols = 1 if attr.dim() == 1 else attr.size(1)
+        time = int(data[et].time_attr) if "time_attr" in data[et] else -1
+        for end, t in enumerate((et[0], et[2])):
+            into = et if end == 1 else reverse_edge_type(et)
+            out[t] += [(offset[t] + k, into, k) for k in range(cols) if k != time]
+            offset[t] += len(EDGE_STATS) * cols
+    return {t: v for t, v in out.items() if v}
 
 
 def robust_center_scale(x: Tensor) -> Tuple[Tensor, Tensor]:

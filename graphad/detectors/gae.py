@@ -8,7 +8,9 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from ..data.bundle import GraphBundle
+from ..data.features import edge_mean_columns, edge_stat_widths
 from ..nn.encoder import CONVS, HGT_HEADS
+from ..nn.families.edge_fit import edge_fit_columns
 from ..nn.families.within import within_columns
 from ..nn.gae import MultimodalGAEModule
 from ..scoring.normalize import Components
@@ -22,7 +24,7 @@ class MultimodalGAE(DeepDetector):
     Components (kept in :meth:`score_components`; see :mod:`graphad.nn.gae`):
     ``attribute``, ``structure``, ``consistency``, ``cross_modal:<a>~<b>``,
     ``context:<obs>``, ``edge``, ``incident``, ``burst``, ``peer:<type>``, ``density``,
-    ``degree:<type>``, ``block:<type>``, ``copies``, ``outlier``
+    ``degree:<type>``, ``block:<type>``, ``copies``, ``edge_fit``, ``outlier``
     and, for entities, ``obs:<type>`` / ``nbr:<type>`` roll-ups and ``group``. Their
     surprisals are combined by the omnibus rule
     (``combination="omnibus"``): the harmonic mean p-value (sparse evidence) and the mean
@@ -108,6 +110,10 @@ class MultimodalGAE(DeepDetector):
                 "degree": True,
                 "block": True,
                 "copies": True,
+                "edge_fit": {t: [[c, list(et)] for c, et in cols] for t, cols in
+                             edge_fit_columns(edge_mean_columns(bundle.data),
+                                              self.in_dims_,
+                                              edge_stat_widths(bundle.data)).items()},
                 "attribute_log": True,
                 "within": within_columns(bundle.feature_names, self.own_dims_,
                                          self.raw_dims_),
@@ -131,6 +137,9 @@ class MultimodalGAE(DeepDetector):
                                    degree=config.get("degree", False),       # ... nor this
                                    block=config.get("block", False),         # ... nor this
                                    copies=config.get("copies", False),       # ... nor this
+                                   edge_fit={t: [(c, tuple(et)) for c, et in cols]
+                                             for t, cols in config["edge_fit"].items()}
+                                   if "edge_fit" in config else None,        # ... nor this
                                    attribute_log=config.get("attribute_log", False),
                                    hidden=self.hidden, layers=self.layers,
                                    conv=self.conv, dropout=self.dropout, trim=self.trim,

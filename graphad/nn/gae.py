@@ -19,6 +19,8 @@ components, higher = more anomalous:
 * ``degree:<s>``: more links from ``s`` nodes than its type's other nodes have;
 * ``block:<s>``: it shares far more ``s`` neighbours with another node of its type
   than their degrees give (a lockstep block: a buying ring);
+* ``edge_fit``: its edges' attributes unlike what its own features predict (a
+  glowing review under a one-star rating);
 * ``copies``: an observation that many others of its type repeat nearly unchanged
   (copied titles, photos, reviews);
 * ``outlier``, ``outlier:fused``: inputs isolated among its type (isolation forests on
@@ -37,9 +39,8 @@ from .chunked import CHUNK_EDGES
 from .encoder import HeteroEncoder
 from .families import (AttributeFamily, BlockFamily, BurstFamily, ConsistencyFamily,
                        ContextFamily, CopiesFamily, CrossModalFamily, DegreeFamily,
-                       DensityFamily,
-                       EdgeEvidenceFamily, IncidentFamily, OutlierFamily, PeerFamily,
-                       StructureFamily, WithinFamily)
+                       DensityFamily, EdgeEvidenceFamily, EdgeFitFamily, IncidentFamily,
+                       OutlierFamily, PeerFamily, StructureFamily, WithinFamily)
 from .families.base import EdgeErrors, Errors
 
 
@@ -68,6 +69,9 @@ class MultimodalGAEModule(nn.Module):
         degree: include the ``degree`` family (the same).
         block: include the ``block`` family (the same).
         copies: include the ``copies`` family (the same).
+        edge_fit: per type, ``(column, relation)`` of each mean edge attribute in its
+            input, for the ``edge_fit`` family; None: no such family (models saved
+            before it).
         attribute_log: the ``attribute`` component on a log scale (models saved before
             it: the error itself; see :class:`~graphad.nn.families.AttributeFamily`).
         within: the ``within`` family's columns
@@ -84,7 +88,8 @@ class MultimodalGAEModule(nn.Module):
                  featureless: Sequence[NodeType] = (),
                  burst: bool = True, within: Optional[Dict[NodeType, Dict]] = None,
                  degree: bool = True, attribute_log: bool = True, block: bool = True,
-                 copies: bool = True):
+                 copies: bool = True,
+                 edge_fit: Optional[Dict[NodeType, List[Tuple[int, EdgeType]]]] = None):
         super().__init__()
         node_types, edge_types = metadata
         self.edge_types = list(edge_types)
@@ -115,6 +120,8 @@ class MultimodalGAEModule(nn.Module):
             families["block"] = BlockFamily()
         if copies:
             families["copies"] = CopiesFamily()
+        if edge_fit:
+            families["edge_fit"] = EdgeFitFamily(edge_fit, own_dims or {})
         self.families = nn.ModuleDict(families)
 
     def register_fitted(self, state: Dict[str, Tensor]) -> None:

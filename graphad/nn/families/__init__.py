@@ -13,6 +13,7 @@ from .cross_modal import CrossModalFamily
 from .degree import DegreeFamily
 from .density import DensityFamily
 from .edge_evidence import EdgeEvidenceFamily
+from .edge_fit import EdgeFitFamily
 from .incident import IncidentFamily
 from .outlier import OutlierFamily
 from .peers import PeerFamily
@@ -21,5 +22,5 @@ from .within import WithinFamily
 
 __all__ = ["ComponentFamily", "AttributeFamily", "StructureFamily", "ConsistencyFamily",
            "ContextFamily", "CopiesFamily", "CrossModalFamily", "DegreeFamily", "BlockFamily", "DensityFamily",
-           "EdgeEvidenceFamily", "IncidentFamily", "BurstFamily", "PeerFamily",
+           "EdgeEvidenceFamily", "EdgeFitFamily", "IncidentFamily", "BurstFamily", "PeerFamily",
            "OutlierFamily", "WithinFamily", "precompute_all", "register_precompute"]
