@@ -7,8 +7,8 @@ from torch_geometric.data import HeteroData
 
 from graphad.data.convert import from_hetero_data
 from graphad.detectors.gae import MultimodalGAE
-from graphad.nn.families.copies import (MIN_COPIES, _unit, copies_evidence, copy_counts,
-                                        copy_radius, nearest_cosine)
+from graphad.nn.families.copies import (EXACT, MIN_COPIES, _unit, copies_evidence,
+                                        copy_counts, copy_radius, nearest_cosine)
 
 from planted import fit_saved_before
 
@@ -47,7 +47,7 @@ def test_only_many_copies_are_evidence():
     # where most rows have an exact twin (templated text), only exact copies count
     twins = torch.cat([x[:400], x[:400], x[400:]])
     tau = copy_radius(nearest_cosine(_unit(twins)))
-    assert tau == 1 - 1e-6
+    assert tau == 1 - EXACT
 
 
 def market(copies: bool = True, seed: int = 0):
@@ -106,3 +106,12 @@ def test_a_model_saved_before_copies_scores_without_them(tmp_path, monkeypatch):
     assert "copies" not in old.score_components(bundle)["title"]
     torch.testing.assert_close(old.decision_function(bundle)["listing"],
                                det.decision_function(bundle)["listing"])
+
+
+def test_the_radius_from_a_sample_of_rows():
+    from graphad.nn.families.copies import SAMPLE, typical_nearest
+    z = _unit(rows(SAMPLE + 500, d=8))
+    sample = typical_nearest(z)
+    assert sample.numel() == SAMPLE
+    assert abs(float(sample.median()) - float(nearest_cosine(z).median())) < 0.01
+    torch.testing.assert_close(typical_nearest(z), sample)          # the same rows

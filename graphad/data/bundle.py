@@ -61,11 +61,6 @@ class GraphBundle:
     def entity_types(self) -> List[NodeType]:
         return [t for t in self.node_types if self.modality.get(t) is None]
 
-    @property
-    def observation_types(self) -> List[NodeType]:
-        """The types whose nodes carry a modality (text, image, series)."""
-        return [t for t in self.node_types if self.modality.get(t) is not None]
-
     def __repr__(self) -> str:
         nodes = ", ".join(f"{t}={self.data[t].num_nodes}" for t in self.node_types)
         edges = ", ".join(f"{e[1]}={self.data[e].num_edges}" for e in self.edge_types)

@@ -195,7 +195,7 @@ class DeepDetector(BaseDetector):
                 own={t: own_width(bundle.data, t) for t in bundle.data.node_types},
                 keep=edge_stat_widths(bundle.data),
                 categories=category_columns(bundle, x),
-                observations=bundle.observation_types)
+                modality=dict(bundle.modality))
             self.in_dims_ = {t: data[t].x.size(1) for t in data.node_types}
             self.own_dims_ = {t: prepared_own_width(self.node_stats_[t], self.raw_dims_[t])
                               for t in data.node_types}
@@ -212,7 +212,7 @@ class DeepDetector(BaseDetector):
         data, _, _ = prepare_inputs(bundle.data, x, self.node_stats_, self.edge_stats_,
                                     max_dim=self.max_input_dim, own=dict(self.raw_dims_),
                                     time_attrs=bool(config.get(TIME_ATTRS_KEY, False)),
-                                    observations=bundle.observation_types)
+                                    modality=dict(bundle.modality))
         return data
 
     def _schema_mismatch(self, bundle: GraphBundle, x: Dict[NodeType, Tensor]) -> str:

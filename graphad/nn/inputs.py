@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -105,7 +105,8 @@ def prepare_inputs(data: HeteroData, x_dict: Dict[NodeType, Tensor],
                    max_dim: int = 64, own: Optional[Dict[NodeType, int]] = None,
                    keep: Optional[Dict[NodeType, int]] = None,
                    categories: Optional[Dict[NodeType, Tensor]] = None,
-                   time_attrs: bool = True, observations: Sequence[NodeType] = ()
+                   time_attrs: bool = True,
+                   modality: Optional[Dict[NodeType, Optional[str]]] = None
                    ) -> Tuple[HeteroData, Stats, Stats]:
     """A new ``HeteroData`` with standardised ``x`` / ``edge_attr`` and, per relation,
     the destination's neighbour-mean input (``nbr_key``) and mask (``has_key``); over
@@ -126,8 +127,8 @@ def prepare_inputs(data: HeteroData, x_dict: Dict[NodeType, Tensor],
     their whole-graph evidence. Edge times (``data[rel].time``) are kept; with
     ``time_attrs`` so is which ``edge_attr`` column holds them (``time_attr``), which
     the ``incident`` component then leaves out (models saved before it averaged it).
-    ``observations``: the types whose nodes carry a modality (text, image, series),
-    kept as ``observation_types`` on the result for the precompute steps.
+    ``modality``: the types whose nodes carry a modality (``text``, ``image``,
+    ``series``), kept as ``modality`` on the result for the precompute steps.
     """
     from .families import precompute_all
     fit_nodes, fit_edges = node_stats is None, edge_stats is None
@@ -171,7 +172,7 @@ def prepare_inputs(data: HeteroData, x_dict: Dict[NodeType, Tensor],
             unit = F.normalize(full[et[0]][:, :own_full[et[0]]], dim=1)
             unit_mean, _ = sparse_mean(unit, ei, out[et[2]].num_nodes)
             out[et[2]][affinity_key(et)] = (unit * unit_mean).sum(dim=1)
-    out.observation_types = tuple(sorted(t for t in observations if t in full))
+    out.modality = {t: m for t, m in sorted((modality or {}).items()) if m and t in full}
     precompute_all(out, own_out)
     return out, node_stats, edge_stats
 
