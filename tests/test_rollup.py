@@ -1,5 +1,5 @@
-"""Roll-ups: an entity's best linked node, judged against the best of as many ordinary
-ones."""
+"""Roll-ups: an entity's linked nodes, judged against as many ordinary ones (their
+harmonic mean p-value; models saved before: the best of them, or the plain maximum)."""
 from __future__ import annotations
 
 import math
@@ -63,32 +63,55 @@ def _rank(values: torch.Tensor, idx: int) -> int:
 def test_a_single_rare_link_outranks_many_ordinary_ones():
     bundle, scores = _users_and_items()
     comps = {"user": {}, "item": {}}
-    plain = rollup_components(bundle, comps, scores, adjust=False)["user"]["nbr:item"]
-    adjusted = rollup_components(bundle, comps, scores)["user"]["nbr:item"]
+    plain = rollup_components(bundle, comps, scores, "max")["user"]["nbr:item"]
+    best = rollup_components(bundle, comps, scores, "best_of")["user"]["nbr:item"]
+    harmonic = rollup_components(bundle, comps, scores)["user"]["nbr:item"]
     assert _rank(plain, 0) > 60                # the best of 14 ordinary items is higher
-    assert _rank(adjusted, 0) <= 12            # 1 in 33: about the top 3%
-    assert float(adjusted[0]) == float(plain[0]) == 3.5
+    assert _rank(best, 0) <= 12                # 1 in 33: about the top 3%
+    assert _rank(harmonic, 0) <= 15
+    assert float(harmonic[0]) == float(best[0]) == float(plain[0]) == 3.5
     # repeated links to one item count once
     h = bundle.data
     ei = h["item", "bought_by", "user"].edge_index
     h["item", "bought_by", "user"].edge_index = torch.cat([ei, ei[:, :1].repeat(1, 5)], 1)
-    again = rollup_components(bundle, comps, scores)["user"]["nbr:item"]
-    torch.testing.assert_close(again, adjusted)
+    for rule, before in (("best_of", best), ("hmp", harmonic)):
+        again = rollup_components(bundle, comps, scores, rule)["user"]["nbr:item"]
+        torch.testing.assert_close(again, before)
 
 
-def test_omnibus_models_adjust_and_models_saved_before_do_not(tmp_path):
+def test_links_that_are_all_moderately_odd_add_up():
+    """User 1's 14 items all at 3 nats (each 1 in 20): the best of them is ordinary
+    for the best of 14, their harmonic mean p-value is 3 nats."""
+    bundle, scores = _users_and_items()
+    scores["item"][1:15] = 3.0
+    comps = {"user": {}, "item": {}}
+    best = rollup_components(bundle, comps, scores, "best_of")["user"]["nbr:item"]
+    harmonic = rollup_components(bundle, comps, scores)["user"]["nbr:item"]
+    assert _rank(best, 1) > 100
+    assert _rank(harmonic, 1) <= 25
+    assert abs(float(harmonic[1]) - 3.0) < 1e-5
+    assert float(harmonic[1]) > float(best[1]) + 2.0      # about log 14 more
+
+
+def test_omnibus_models_take_the_harmonic_mean_and_models_saved_before_do_not(
+        tmp_path):
     h = planted_hetero()
     det = MultimodalGAE(epochs=3, seed=0).fit(h)
-    assert det.rollup_adjusted_ is True
-    assert MultimodalGAE(epochs=3, seed=0, combination="hmp").fit(h).rollup_adjusted_ \
-        is False
-    adjusted = det.score_components(h)
-    del det.rollup_adjusted_                              # as a model saved before
+    assert det.rollup_rule_ == "hmp"
+    assert MultimodalGAE(epochs=3, seed=0, combination="hmp").fit(h).rollup_rule_ \
+        == "max"
+    harmonic = det.score_components(h)
+    rolled = [(t, c) for t, comps in harmonic.items() for c in comps
+              if c.startswith("nbr:")]
+    assert rolled
+    del det.rollup_rule_                     # as saved before the harmonic mean ...
+    det.rollup_adjusted_ = True
+    det.save(tmp_path / "best.pt")
+    best = MultimodalGAE.load(tmp_path / "best.pt").score_components(h)
+    del det.rollup_adjusted_                 # ... and before the best-of adjustment
     det.save(tmp_path / "old.pt")
     old = MultimodalGAE.load(tmp_path / "old.pt")
-    assert not hasattr(old, "rollup_adjusted_")
+    assert not hasattr(old, "rollup_adjusted_") and not hasattr(old, "rollup_rule_")
     plain = old.score_components(h)
-    rolled = [(t, c) for t, comps in plain.items() for c in comps if c.startswith("nbr:")]
-    assert rolled
-    assert any(not torch.allclose(plain[t][c], adjusted[t][c], equal_nan=True)
-               for t, c in rolled)
+    for a, b in ((harmonic, best), (best, plain)):
+        assert any(not torch.allclose(a[t][c], b[t][c], equal_nan=True) for t, c in rolled)

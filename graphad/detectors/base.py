@@ -143,10 +143,11 @@ class BaseDetector(BaseEstimator):
         self.train_fingerprint_ = (graph_fingerprint(bundle.data) if self.holdout_
                                    else None)
         self.calibration_ = self.rollup_calibration_ = self.edge_calibration_ = None
-        # roll-ups judge the best linked node against the best of as many ordinary
-        # ones, where the combined score is calibrated as ``-log p`` (the omnibus
-        # rule); other rules and models saved before: the plain maximum
-        self.rollup_adjusted_ = getattr(self, "combination", "hmp") == "omnibus"
+        # roll-ups take the linked nodes' harmonic mean p-value, where the combined
+        # score is calibrated as ``-log p`` (the omnibus rule); other rules: the plain
+        # maximum; models saved before: as they were fitted
+        self.rollup_rule_ = ("hmp" if getattr(self, "combination", "hmp") == "omnibus"
+                             else "max")
         comps = self._finish(bundle, raw, fit=True)
         self.rollup_normalizer_ = self._normalizer().fit(
             {t: {k: v for k, v in c.items() if is_rollup(k)}
@@ -519,9 +520,18 @@ class BaseDetector(BaseEstimator):
             scores = {t: self._combine_one(t, c, self.weights, rule,
                                            getattr(self, "rollup_calibration_", None))
                       for t, c in comps.items()}
-            comps = rollup_components(bundle, comps, scores,
-                                      adjust=bool(getattr(self, "rollup_adjusted_", False)))
+            comps = rollup_components(bundle, comps, scores, self._rollup_rule())
         return comps
+
+    def _rollup_rule(self) -> str:
+        """How linked nodes are rolled up (:func:`~graphad.scoring.rollup.
+        rollup_components`): as fitted; models saved before the rule was stored
+        judged the best link against the best of as many ordinary ones
+        (``rollup_adjusted_``) or took the plain maximum."""
+        rule = getattr(self, "rollup_rule_", None)
+        if rule is not None:
+            return rule
+        return "best_of" if getattr(self, "rollup_adjusted_", False) else "max"
 
     def _fit_calibration(self, comps: Mapping[Any, Mapping[str, Tensor]]
                          ) -> Optional[SurprisalNormalizer]:

@@ -25,18 +25,38 @@ def best_of(best: Tensor, count: Tensor) -> Tensor:
     return (-torch.log(adjusted.clamp(min=1e-300, max=1.0))).float()
 
 
+def harmonic_of(total: Tensor, count: Tensor) -> Tensor:
+    """``[n]`` evidence (nats) of ``count`` linked nodes whose combined scores ``s_i``
+    have ``total = sum_i exp(s_i)``: their harmonic mean p-value, ``log(total / k)``
+    (the combined score is calibrated as ``-log p``; the harmonic mean p-value stays
+    valid when the linked nodes' scores depend on each other, as an account's
+    reviews do). One link keeps its score, one far-out link among ``k`` about ``s -
+    log k`` (as the best of ``k`` would), and ``k`` links that are all moderately odd
+    their common score instead of losing ``log k``: an account's pasted reviews, a
+    rater who goes against every product it reviews."""
+    k = count.double().clamp(min=1)
+    return (torch.log(total.double().clamp(min=1e-300)) - torch.log(k)).float()
+
+
+#: how an entity's linked nodes of a type are rolled up
+ROLLUP_RULES = ("max", "best_of", "hmp")
+
+
 def rollup_components(bundle: GraphBundle, comps: Components,
-                      scores: Dict[NodeType, Tensor], adjust: bool = True) -> Components:
+                      scores: Dict[NodeType, Tensor], rule: str = "hmp") -> Components:
     """Add the evidence of linked nodes of other types to each entity type.
 
     ``obs:<type>`` for observation types (a review, a photo), ``nbr:<type>`` for other
-    entity types (a shared device, a shell merchant): the highest combined score among
-    the entity's neighbours of that type (NaN where it has none: a missing modality is
-    no evidence either way), ``adjust``-ed for how many distinct neighbours it is the
-    best of (:func:`best_of`): otherwise a user with 14 ordinary reviews outranks one
-    whose single review is in the top 5%. Same-type neighbours are not rolled up (the
-    consistency component covers them); observation types are returned unchanged.
-    ``adjust=False`` is the plain maximum (models fitted before the adjustment).
+    entity types (a shared device, a shell merchant): the combined scores of the
+    entity's distinct neighbours of that type (NaN where it has none: a missing
+    modality is no evidence either way), by ``rule``: ``"hmp"`` their harmonic mean
+    p-value (:func:`harmonic_of`); ``"best_of"`` the highest, judged against the best
+    of as many ordinary ones (:func:`best_of`; models fitted before the harmonic
+    mean); ``"max"`` the highest (models fitted before either, and rules whose score
+    is not calibrated as ``-log p``). The plain maximum lets a user with 14 ordinary
+    reviews outrank one whose single review is in the top 5%. Same-type neighbours are
+    not rolled up (the consistency component covers them); observation types are
+    returned unchanged.
     """
     out = {t: dict(c) for t, c in comps.items()}
     data = bundle.data
@@ -49,11 +69,18 @@ def rollup_components(bundle: GraphBundle, comps: Components,
         ei = data[et].edge_index
         n = data[dst].num_nodes
         key = f"{'nbr' if bundle.modality.get(src) is None else 'obs'}:{src}"
-        vals = scatter(scores[src][ei[0]], ei[1], dim=0, dim_size=n, reduce="max")
-        count = torch.bincount(torch.unique(ei, dim=1)[1], minlength=n)
+        distinct = torch.unique(ei, dim=1)
+        count = torch.bincount(distinct[1], minlength=n)
         has = count > 0
-        if adjust:
+        vals = scatter(scores[src][ei[0]], ei[1], dim=0, dim_size=n, reduce="max")
+        if rule == "best_of":
             vals = best_of(vals, count)
+        elif rule == "hmp":          # sum exp(s_i) as exp(max) * sum exp(s_i - max)
+            s = scores[src][distinct[0]].double()
+            top = vals.double()[distinct[1]]
+            rest = scatter(torch.exp(s - top), distinct[1], dim=0, dim_size=n,
+                           reduce="sum")
+            vals = (vals.double() + harmonic_of(rest, count).double()).float()
         vals = torch.where(has, vals, torch.full_like(vals, float("nan")))
         if key in out[dst]:
             out[dst][key] = torch.fmax(out[dst][key], vals)
