@@ -34,3 +34,19 @@ def fit_saved_before(monkeypatch, family: str, graph, **params):
         return MultimodalGAE(**params).fit(graph)
     finally:
         monkeypatch.undo()
+
+
+def check_saved_before(monkeypatch, tmp_path, family: str, graph, node_type: str,
+                       **params) -> None:
+    """A model saved before ``family`` existed loads without it, has no component of
+    it on ``node_type`` and scores that type as it did when fitted."""
+    import torch
+    from graphad.detectors.gae import MultimodalGAE
+    det = fit_saved_before(monkeypatch, family, graph, **params)
+    det.save(tmp_path / "old.pt")
+    old = MultimodalGAE.load(tmp_path / "old.pt")
+    assert family not in old.module_.families
+    assert not any(c.split(":")[0] == family
+                   for c in old.score_components(graph)[node_type])
+    torch.testing.assert_close(old.decision_function(graph)[node_type],
+                               det.decision_function(graph)[node_type])

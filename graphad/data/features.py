@@ -1,7 +1,7 @@
 """Model inputs derived from a graph: node inputs, degrees, neighbour means."""
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 import torch
 from torch import Tensor
@@ -75,14 +75,19 @@ def category_columns(bundle, x: Dict[NodeType, Tensor]) -> Dict[NodeType, Tensor
     return out
 
 
-def edge_stat_widths(data: HeteroData) -> Dict[NodeType, int]:
-    """Columns :func:`edge_stat_features` gives each type (without computing them)."""
-    out = {t: 0 for t in data.node_types}
+def _attributed(data: HeteroData) -> Iterator[Tuple[EdgeType, int]]:
+    """The forward relations with edge attributes and their attribute columns."""
     for et in data.edge_types:
         if is_reverse(et) or "edge_attr" not in data[et]:
             continue
         attr = data[et].edge_attr
-        cols = 1 if attr.dim() == 1 else attr.size(1)
+        yield et, 1 if attr.dim() == 1 else attr.size(1)
+
+
+def edge_stat_widths(data: HeteroData) -> Dict[NodeType, int]:
+    """Columns :func:`edge_stat_features` gives each type (without computing them)."""
+    out = {t: 0 for t in data.node_types}
+    for et, cols in _attributed(data):
         for t in (et[0], et[2]):
             out[t] += len(EDGE_STATS) * cols
     return out
@@ -95,11 +100,7 @@ def edge_mean_columns(data: HeteroData) -> Dict[NodeType, List[Tuple[int, EdgeTy
     one at its destination end, the reverse one at its source end)."""
     out: Dict[NodeType, List[Tuple[int, EdgeType, int]]] = {t: [] for t in data.node_types}
     offset = {t: 0 for t in data.node_types}
-    for et in data.edge_types:
-        if is_reverse(et) or "edge_attr" not in data[et]:
-            continue
-        attr = data[et].edge_attr
-        cols = 1 if attr.dim() == 1 else attr.size(1)
+    for et, cols in _attributed(data):
         time = int(data[et].time_attr) if "time_attr" in data[et] else -1
         for end, t in enumerate((et[0], et[2])):
             into = et if end == 1 else reverse_edge_type(et)
