@@ -432,7 +432,10 @@ def test_planted_feature_outlier_ranks_first(graph, seed):
     assert int(scores.argmax()) == PLANTED
     comps = det.score_components(graph)["user"]
     assert int(comps["attribute"].argmax()) == PLANTED
-    assert float(scores[PLANTED]) > 5 * float(scores.topk(2).values[1])
+    # well above the runner-up: on seed 1 that is the one user whose two devices are
+    # the two most unusual of the 12, which the roll-up reads as two moderately odd
+    # links (16.0 against 5.7 nats; 3.0 when only the best device counted)
+    assert float(scores[PLANTED]) > 2.5 * float(scores.topk(2).values[1])
     assert int(det.predict(graph)["user"][PLANTED]) == 1
 
 
