@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import torch
 from torch_geometric.data import HeteroData
 
@@ -77,6 +78,8 @@ def test_a_single_rare_link_outranks_many_ordinary_ones():
     for rule, before in (("best_of", best), ("hmp", harmonic)):
         again = rollup_components(bundle, comps, scores, rule)["user"]["nbr:item"]
         torch.testing.assert_close(again, before)
+    with pytest.raises(ValueError, match="roll-up rule"):
+        rollup_components(bundle, comps, scores, "mean")
 
 
 def test_links_that_are_all_moderately_odd_add_up():

@@ -58,6 +58,8 @@ def rollup_components(bundle: GraphBundle, comps: Components,
     not rolled up (the consistency component covers them); observation types are
     returned unchanged.
     """
+    if rule not in ROLLUP_RULES:
+        raise ValueError(f"roll-up rule must be one of {ROLLUP_RULES}, got {rule!r}")
     out = {t: dict(c) for t, c in comps.items()}
     data = bundle.data
     for et in data.edge_types:

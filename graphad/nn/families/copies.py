@@ -166,8 +166,9 @@ class CopiesFamily(ComponentFamily):
 
 
 def _phrase(ex, name: str, rarity: str) -> str:
-    return (f"repeated, nearly unchanged, by far more other nodes of its type than "
-            f"chance gives: copied content ({name}{rarity})")
+    kind = getattr(ex, "node_type", None) or "node"
+    return (f"copied content: far more other {kind} nodes repeat it nearly unchanged "
+            f"than chance gives ({name}{rarity})")
 
 
 register_component(ComponentSpec("copies", "copied content: repeated by many others",

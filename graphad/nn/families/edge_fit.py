@@ -156,5 +156,6 @@ def edge_fit_columns(mean_columns: Dict[NodeType, List[Tuple[int, EdgeType, int]
 
 
 register_component(ComponentSpec(
-    "edge_fit", "its edges' attributes unlike what its own features predict (a glowing "
-    "review under a one-star rating)", fitted="node"))
+    "edge_fit", "an attribute of its edges (a rating, an amount) far from what its own "
+    "content predicts, in either direction (a glowing text under one star, a "
+    "scathing one under five)", fitted="node"))
