@@ -83,24 +83,31 @@ class CrossModalRidge(nn.Module):
 RIDGE_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
 
 
-def loo_alpha(xa: Tensor, xb: Tensor, grid: Sequence[float] = RIDGE_GRID) -> float:
-    """The relative penalty in ``grid`` whose ridge map ``xb ~ xa`` (centred rows
-    ``[n, d_a]``, ``[n, d_b]``) has the least leave-one-out squared error, in closed
-    form: each row's residual divided by ``1 - leverage`` (one eigendecomposition of
-    ``xa^T xa`` serves every penalty). The first of ties wins."""
+def loo_errors(xa: Tensor, xb: Tensor, grid: Sequence[float] = RIDGE_GRID
+               ) -> List[float]:
+    """Per relative penalty in ``grid``, the mean leave-one-out squared error of the
+    ridge map ``xb ~ xa`` (centred rows ``[n, d_a]``, ``[n, d_b]``), in closed form:
+    each row's residual divided by ``1 - leverage`` (one eigendecomposition of
+    ``xa^T xa`` serves every penalty)."""
     n = len(xa)
     a, b = xa.double(), xb.double()
     s, v = torch.linalg.eigh(a.t() @ a)
     proj, atb = a @ v, v.t() @ (a.t() @ b)
-    best, best_err = float(grid[0]), math.inf
+    out = []
     for alpha in grid:
         inv = 1.0 / (s.clamp(min=0) + alpha * n)
         resid = b - proj @ (inv.unsqueeze(1) * atb)
         leverage = (proj.pow(2) * inv).sum(1).clamp(max=1 - 1e-6)
-        err = float((resid.pow(2).sum(1) / (1 - leverage).pow(2)).mean())
-        if err < best_err:
-            best, best_err = float(alpha), err
-    return best
+        out.append(float((resid.pow(2).sum(1) / (1 - leverage).pow(2)).mean()))
+    return out
+
+
+def loo_alpha(xa: Tensor, xb: Tensor, grid: Sequence[float] = RIDGE_GRID) -> float:
+    """The relative penalty in ``grid`` whose ridge map ``xb ~ xa`` (centred rows) has
+    the least leave-one-out squared error (:func:`loo_errors`). The first of ties
+    wins."""
+    errors = loo_errors(xa, xb, grid)
+    return float(grid[errors.index(min(errors))])
 
 
 def ridge_map(xa: Tensor, xb: Tensor, alpha: Optional[float] = None

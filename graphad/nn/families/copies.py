@@ -32,7 +32,7 @@ whose training nodes has evidence is dropped at fit, so it dilutes nothing.
 from __future__ import annotations
 
 import warnings
-from typing import Dict, Optional, Tuple
+from typing import Dict, Iterator, Optional, Tuple
 
 import numpy as np
 import torch
@@ -68,16 +68,23 @@ def _unit(x: Tensor) -> Tensor:
     return F.normalize(x - x.mean(0, keepdim=True), dim=1)
 
 
+def _similarities(z: Tensor, rows: Tensor) -> Iterator[Tuple[int, Tensor]]:
+    """``(start, [b, n] cosines of rows[start:start + b] to every row of z)`` in
+    chunks of :data:`ROW_BLOCK`, each row's cosine to itself set to -2."""
+    for start in range(0, rows.numel(), ROW_BLOCK):
+        block = rows[start:start + ROW_BLOCK]
+        sim = z[block] @ z.T
+        sim[torch.arange(block.numel()), block] = -2.0
+        yield start, sim
+
+
 def nearest_cosine(z: Tensor, rows: Optional[Tensor] = None) -> Tensor:
     """``[m]`` the cosine of each of ``rows`` (default: all) to its nearest other row
     of ``z`` (unit rows)."""
     rows = torch.arange(z.size(0)) if rows is None else rows
     out = torch.empty(rows.numel(), dtype=z.dtype)
-    for start in range(0, rows.numel(), ROW_BLOCK):
-        block = rows[start:start + ROW_BLOCK]
-        sim = z[block] @ z.T
-        sim[torch.arange(block.numel()), block] = -2.0
-        out[start:start + ROW_BLOCK] = sim.max(1).values
+    for start, sim in _similarities(z, rows):
+        out[start:start + sim.size(0)] = sim.max(1).values
     return out
 
 
@@ -95,11 +102,8 @@ def copy_counts(z: Tensor, tau: float) -> Tensor:
     """``[n]`` how many other rows each row of ``z`` (unit rows) has cosine ``>= tau``
     with."""
     out = torch.empty(z.size(0), dtype=torch.long)
-    for start in range(0, z.size(0), ROW_BLOCK):
-        sim = z[start:start + ROW_BLOCK] @ z.T
-        rows = torch.arange(sim.size(0))
-        sim[rows, rows + start] = -2.0
-        out[start:start + ROW_BLOCK] = (sim >= tau).sum(1)
+    for start, sim in _similarities(z, torch.arange(z.size(0))):
+        out[start:start + sim.size(0)] = (sim >= tau).sum(1)
     return out
 
 

@@ -30,7 +30,7 @@ from torch_geometric.data import HeteroData
 
 from ...components import ComponentSpec, register_component
 from ...typing import EdgeType, NodeType
-from ..crossmodal import loo_alpha, ridge_map
+from ..crossmodal import RIDGE_GRID, loo_errors, ridge_map
 from ..inputs import has_key, training_rows
 from .base import ComponentFamily, EdgeErrors, Errors, Latents, masked, safe_name
 
@@ -45,21 +45,17 @@ ROWS_PER_FEATURE = 10
 MAD_TO_STD = 1.4826
 
 
-def loo_r2(xa: Tensor, xb: Tensor, alpha: float) -> float:
-    """Leave-one-out ``R^2`` of the ridge map ``xb ~ xa`` (``[n, d]``, ``[n]``) with
-    relative penalty ``alpha`` (each residual over ``1 - leverage``)."""
+def loo_r2(xa: Tensor, xb: Tensor) -> Tuple[float, float]:
+    """``(R^2, penalty)``: the leave-one-out ``R^2`` of the ridge map ``xb ~ xa``
+    (``[n, d]``, ``[n]``) at the relative penalty leave-one-out chooses
+    (:func:`~graphad.nn.crossmodal.loo_errors`)."""
     a = (xa - xa.mean(0)).double()
-    b = (xb - xb.mean()).double()
-    n = len(a)
-    s, v = torch.linalg.eigh(a.t() @ a)
-    proj = a @ v
-    inv = 1.0 / (s.clamp(min=0) + alpha * n)
-    resid = b - proj @ (inv * (v.t() @ (a.t() @ b)))
-    leverage = (proj.pow(2) * inv).sum(1).clamp(max=1 - 1e-6)
+    b = (xb - xb.mean()).double().view(-1, 1)
+    errors = loo_errors(a, b)
+    best = errors.index(min(errors))
     total = float(b.pow(2).mean())
-    if total <= 1e-12:
-        return 0.0
-    return 1.0 - float((resid / (1 - leverage)).pow(2).mean()) / total
+    r2 = 0.0 if total <= 1e-12 else 1.0 - errors[best] / total
+    return r2, float(RIDGE_GRID[best])
 
 
 def robust_scale(resid: Tensor) -> Tensor:
@@ -111,9 +107,8 @@ class EdgeFitFamily(ComponentFamily):
                 if int(has.sum()) < ROWS_PER_FEATURE * max(self.own[t], 1):
                     continue
                 xa, xb = own[has], store.x[has, column].double()
-                ma, mb = xa.mean(0), xb.mean()
-                alpha = loo_alpha(xa - ma, (xb - mb).view(-1, 1))
-                if loo_r2(xa, xb, alpha) < R2_MIN:
+                r2, alpha = loo_r2(xa, xb)
+                if r2 < R2_MIN:
                     continue
                 weight, ma, mb = ridge_map(xa, xb.view(-1, 1), alpha)
                 pred = ((xa - ma) @ weight).view(-1) + mb
