@@ -8,7 +8,9 @@ from torch_geometric.data import HeteroData
 from graphad.data.convert import from_hetero_data
 from graphad.detectors.gae import MultimodalGAE
 from graphad.nn.families.copies import (EXACT, MIN_COPIES, _unit, copies_evidence,
-                                        copy_counts, copy_radius, nearest_cosine)
+                                        copy_counts, copy_radius, nearest_copies,
+                                        nearest_cosine)
+from graphad.scoring.explain import explain
 
 from planted import check_saved_before
 
@@ -29,6 +31,10 @@ def test_counts_and_nearest_match_brute_force():
     tau = copy_radius(nearest_cosine(z))
     torch.testing.assert_close(copy_counts(z, tau), (sim >= tau).sum(1))
     assert set(torch.nonzero(copy_counts(z, tau)).view(-1).tolist()) == {3, *range(10, 17)}
+    # a row's nearest copies: the most similar rows above the radius, then -1
+    near = nearest_copies(z, tau, torch.tensor([3, 0]), k=3)
+    assert near[0].tolist() == sim[3].topk(3).indices.tolist()
+    assert near[1].tolist() == [-1, -1, -1]
 
 
 def test_only_many_copies_are_evidence():
@@ -91,6 +97,17 @@ def test_copied_titles_lead_copies_and_their_listings_the_score():
     listings = det.decision_function(bundle)["listing"]
     top = set(torch.argsort(listings, descending=True)[:COPIES + 12].tolist())   # top 2.6%
     assert set(copied) <= top
+    # the explanation counts the copies and names three of them
+    title = bundle.ids.external("title", [copied[0]])[0]
+    ex = explain(bundle, ("title", title), det)
+    assert ex.copies["copies"].tolist() == [COPIES - 1]
+    named = ex.copies["examples"].iloc[0].split(", ")
+    assert len(named) == 3 and f"title:{title}" not in named
+    assert {n.split(":", 1)[1] for n in named} <= {
+        str(i) for i in bundle.ids.external("title", copied)}
+    assert f"{COPIES - 1} other titles repeat it nearly unchanged" in ex.reason
+    plain_title = bundle.ids.external("title", [0])[0]
+    assert explain(bundle, ("title", plain_title), det).copies.empty
     # without copied content no training node has evidence: no component
     plain, _ = market(copies=False)
     fitted = MultimodalGAE(epochs=5, seed=0).fit(plain)

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from torch_geometric.data import HeteroData
 
 from graphad.data.convert import from_hetero_data
 from graphad.detectors.gae import MultimodalGAE
 from graphad.nn.families.edge_fit import loo_r2
+from graphad.scoring.explain import explain
 
 from planted import check_saved_before
 
@@ -59,6 +61,15 @@ def test_a_glowing_review_rated_one_star_leads_edge_fit():
     scores = det.decision_function(bundle)["review"]
     top = set(torch.argsort(scores, descending=True)[:12].tolist())        # top 1%
     assert set(CONTRADICTED) <= top
+    # the explanation: the rating, what the text predicts, in the rating's own units
+    ex = explain(bundle, ("review", bundle.ids.external("review", [0])[0]), det)
+    row = ex.edge_fit.iloc[0]
+    assert (row["attribute"], row["edges"], row["units"]) == ("attr0", 1, "raw")
+    assert row["value"] == pytest.approx(1.0, abs=1e-4)
+    assert row["expected"] > 3.5 and row["z"] < -3        # it reads like five stars
+    assert row["predicted_from"] == "its text"
+    assert ex.reason.startswith(f"review {ex.node_id}: its attr0 1 on its about edge "
+                                f"where its text predicts ")
     # a rating the text does not carry (R^2 below R2_MIN): no component
     plain = review_site()
     plain.data["review"].x = plain.data["review"].x[torch.randperm(1200)]

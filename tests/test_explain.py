@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch_geometric.data import HeteroData
@@ -12,7 +13,7 @@ from graphad.data import IdMap, from_hetero_data
 from graphad.detectors import MultimodalGAE
 from graphad.errors import GraphadError
 from graphad.scoring import explain_subgraph
-from graphad.scoring.explain import contributions, explain
+from graphad.scoring.explain import contributions, explain, time_text
 
 N = 60
 
@@ -125,6 +126,24 @@ def test_tables_name_neighbours_edges_and_observations(fitted_small):
     assert set(ex.observations["component"]) >= {"obs:review", "obs:spend"}
     text = ex.to_text()
     assert "score = sum of contributions" in text and "u5" in text
+    # the schema's time column reads as a UTC date, not seconds since 1970
+    times = set(ex.edges["time"].dropna())
+    assert times and times <= {f"2023-11-14 22:{m:02d}:{s:02d}" for m in range(13, 21)
+                               for s in range(60)}
+    assert ex.content == ""                       # a user has no text or image
+    review = explain(bundle, ("review", "r1"), det)
+    assert review.content == "great shoes and fast delivery"
+    assert review.content in review.to_text() and review.content
+    assert review.to_dict()["content"] == review.content
+
+
+@pytest.mark.parametrize("value, text", [
+    (1_700_000_000, "2023-11-14 22:13:20"), (1.7e9, "2023-11-14 22:13:20"),
+    (pd.Timestamp("2024-01-15 19:58:59"), "2024-01-15 19:58:59"),
+    (17, 17), ("2024-01-15", "2024-01-15")])
+def test_edge_times_read_as_dates(value, text):
+    assert time_text(value) == text
+    assert time_text(float("nan")) != time_text(float("nan"))        # NaN stays NaN
 
 
 def test_ids_are_matched_across_types_and_errors_are_clear(fitted_small):

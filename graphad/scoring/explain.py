@@ -18,6 +18,15 @@
 * **within**: for the ``within:<column>`` components, each numeric column of the node
   against the nodes sharing its value of the categorical column (its value, the
   category's median, the robust z), furthest first.
+* **edge_fit**: for ``edge_fit``, each edge attribute of the node against what its own
+  features predict (its rating against its text): ``relation, attribute, edges,
+  value, expected, z`` (the mean over its edges of the relation and the prediction,
+  both in the attribute's own units where the relation table holds it; ``z`` in the
+  component's robust units, signed).
+* **copies**: for ``copies``, how many other nodes of its type repeat its content
+  nearly unchanged and a few of them: ``copies, examples``.
+* **content**: the node's own modality value (a review's text, a photo's path),
+  shortened; "" for types without one.
 * **bursts**: for ``burst``, the densest run of the node's edges in time on the
   relation of its strongest test (``relation, edges, seconds, within``).
 * **observations**: for each roll-up (``obs:<type>`` for observations, ``nbr:<type>``
@@ -54,7 +63,7 @@ import torch
 
 from ..data.bundle import GraphBundle, as_bundle
 from ..errors import GraphadError
-from ..typing import NodeType
+from ..typing import NodeType, is_reverse, reverse_edge_type
 from .graphview import GraphView, node_embeddings, resolve_node, robust_z, scoring_once
 from .normalize import MAD_TO_STD
 from ..components import is_rollup
@@ -74,7 +83,8 @@ class Explanation:
         contributions: ``component, z, weight, contribution, share``; the
             contributions add up to ``score`` (see the module docstring).
         features, modalities, contrast, bursts, within, observations, relations,
-            edges, neighbours, shared, group: see the module docstring.
+            edges, neighbours, shared, group, edge_fit, copies, content: see the
+            module docstring.
         reason: one line of plain language.
         unit: what the contributions' ``z`` is measured in: ``"nats"`` (surprisal,
             the default normalisation: rarer than 1 in ``2 exp(z)``) or ``"σ"``
@@ -99,6 +109,9 @@ class Explanation:
     neighbours: pd.DataFrame = field(default_factory=pd.DataFrame)
     shared: pd.DataFrame = field(default_factory=pd.DataFrame)
     group: pd.DataFrame = field(default_factory=pd.DataFrame)
+    edge_fit: pd.DataFrame = field(default_factory=pd.DataFrame)
+    copies: pd.DataFrame = field(default_factory=pd.DataFrame)
+    content: str = ""
     reason: str = ""
     unit: str = "nats"
 
@@ -114,6 +127,8 @@ class Explanation:
         lines = [self.reason, "",
                  f"{self.node_type} {self.node_id}: score {self.score:.3f}, rank "
                  f"{self.rank} of {self.n}{thr}"]
+        if self.content:
+            lines.append(f"content: {self.content}")
         unit = ("z in nats of surprisal: rarer than 1 in 2 exp(z)" if self.unit == "nats"
                 else "z in robust σ")
         sections = [(f"score = sum of contributions ({unit})", self.contributions),
@@ -125,6 +140,9 @@ class Explanation:
                     ("edges packed in time (the burst component)", self.bursts),
                     ("numbers against its category (the within components)",
                      self.within),
+                    ("its edges against its own features (the edge_fit component)",
+                     self.edge_fit),
+                    ("near-copies of its content (the copies component)", self.copies),
                     ("observations behind the roll-ups", self.observations),
                     ("structure by relation", self.relations),
                     ("most anomalous incident edges", self.edges),
@@ -143,6 +161,7 @@ class Explanation:
         return [("contributions", self.contributions), ("features", self.features),
                 ("modalities", self.modalities), ("contrast", self.contrast),
                 ("bursts", self.bursts), ("within", self.within),
+                ("edge_fit", self.edge_fit), ("copies", self.copies),
                 ("observations", self.observations),
                 ("relations", self.relations), ("edges", self.edges),
                 ("neighbours", self.neighbours), ("shared", self.shared),
@@ -159,7 +178,8 @@ class Explanation:
         out: Dict[str, Any] = {
             "node_type": self.node_type, "id": _plain(self.node_id), "score": self.score,
             "threshold": self.threshold, "flagged": self.flagged, "rank": self.rank,
-            "of": self.n, "unit": self.unit, "reason": self.reason}
+            "of": self.n, "unit": self.unit, "content": self.content,
+            "reason": self.reason}
         out.update({name: records(table) for name, table in self._sections()})
         return out
 
@@ -169,6 +189,8 @@ class Explanation:
         thr = "" if self.threshold is None else f", threshold {self.threshold:.3f} ({state})"
         lines = [f"## {self.node_type} {self.node_id}", "", self.reason, "",
                  f"Score {self.score:.3f}, rank {self.rank} of {self.n}{thr}."]
+        if self.content:
+            lines += ["", f"Content: {self.content}"]
         for name, table in self._sections():
             if table is not None and not table.empty:
                 lines += ["", f"**{name}**", "", _table_markdown(table.head(max_rows))]
@@ -259,6 +281,9 @@ def _explain(bundle: GraphBundle, node: Tuple[NodeType, Any], detector: Any, top
     ex.contrast = _contrast(bundle, detector, node_type, idx, top, cache, own_rows)
     ex.bursts = _bursts(bundle, detector, node_type, idx, cache)
     ex.within = _within(bundle, detector, node_type, idx, cache)
+    ex.edge_fit = _edge_fit(bundle, detector, node_type, idx, cache)
+    ex.copies = _copies(bundle, detector, node_type, idx, cache)
+    ex.content = _content(bundle, node_type, idx)
     ex.observations = _observations(bundle, comps, scores, detector, node_type, idx)
     ex.relations, ex.edges = _edges(bundle, detector, node_type, idx, top, edge_scores)
     ex.neighbours = _neighbours(bundle, view, detector, z_scores, node_type, idx, top,
@@ -561,6 +586,108 @@ def _within(bundle: GraphBundle, detector: Any, t: NodeType, idx: int,
     return table.loc[order].reset_index(drop=True)
 
 
+def _edge_fit(bundle: GraphBundle, detector: Any, t: NodeType, idx: int,
+              cache: Dict[Any, Any]) -> pd.DataFrame:
+    """For the ``edge_fit`` component: per kept edge attribute of the node, ``relation,
+    attribute, edges, value, expected, predicted_from, z`` (furthest first). The
+    family works on prepared inputs, an affine function of the mean raw attribute
+    over a node's edges (robust scaling, then standardising; only edge values beyond
+    20 robust deviations are clipped), so ``value`` and ``expected`` are mapped back
+    by the least-squares line between the two over the type's nodes with such edges.
+    Where the relation table does not hold the attribute as a number they stay in
+    prepared units (``units``: ``"prepared"``)."""
+    rows = []
+    for into, j, value, pred, z, has in _family_details(bundle, detector, t,
+                                                        cache).get("edge_fit", []):
+        if not bool(has[idx]):
+            continue
+        et, end = (reverse_edge_type(into), 0) if is_reverse(into) else (into, 1)
+        name = _nontime_attribute_names(bundle, et)
+        name = name[j] if j < len(name) else f"attr{j}"
+        count = int((bundle.data[et].edge_index[end] == idx).sum())
+        line = _memo(cache, ("edge_fit_line", t, into, j),
+                     lambda: _raw_line(bundle, et, end, name, value.numpy(), has.numpy()))
+        row = {"relation": (f"its {et[1]} edges" if end == 0
+                            else f"{et[1]} edges to it"),
+               "attribute": name, "edges": count,
+               "value": float(value[idx]), "expected": float(pred[idx]),
+               "units": "prepared",
+               "predicted_from": _own_source(bundle, t), "z": float(z[idx])}
+        if line is not None:
+            slope, intercept = line
+            row.update(value=intercept + slope * row["value"],
+                       expected=intercept + slope * row["expected"], units="raw")
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    order = table["z"].abs().sort_values(ascending=False, kind="stable").index
+    return table.loc[order].reset_index(drop=True)
+
+
+def _nontime_attribute_names(bundle: GraphBundle, et) -> List[str]:
+    """The names of a relation's ``edge_attr`` columns other than its time column,
+    in order (the attributes :func:`~graphad.data.features.edge_mean_columns` means)."""
+    store = bundle.data[et]
+    if "edge_attr" not in store or store.edge_attr is None:
+        return []
+    width = 1 if store.edge_attr.dim() == 1 else store.edge_attr.size(1)
+    names = list(bundle.edge_attr_names.get(et) or [])
+    names += [f"attr{k}" for k in range(len(names), width)]
+    time = int(store.time_attr) if "time_attr" in store else -1
+    return [names[k] for k in range(width) if k != time]
+
+
+def _raw_line(bundle: GraphBundle, et, end: int, name: str, prepared: np.ndarray,
+              has: np.ndarray) -> Optional[Tuple[float, float]]:
+    """``(slope, intercept)`` of the mean raw attribute ``name`` over each node's
+    edges of ``et`` (at ``end``) against its prepared value; None where the table
+    does not hold the attribute as a number or the fit is undetermined."""
+    raw = _edge_attribute_values(bundle, et).get(name)
+    if raw is None:
+        return None
+    n = prepared.shape[0]
+    nodes = bundle.data[et].edge_index[end].numpy()
+    ok = np.isfinite(raw)
+    total = np.bincount(nodes[ok], weights=raw[ok], minlength=n)
+    count = np.bincount(nodes[ok], minlength=n)
+    keep = has & (count > 0) & np.isfinite(prepared)
+    if keep.sum() < 2 or np.ptp(prepared[keep]) <= 1e-12:
+        return None
+    slope, intercept = np.polyfit(prepared[keep].astype(float),
+                                  total[keep] / count[keep], 1)
+    return float(slope), float(intercept)
+
+
+def _own_source(bundle: GraphBundle, t: NodeType) -> str:
+    """What a type's own features are, for a sentence: ``"its text"``, ``"its own
+    features"``."""
+    kind = (getattr(bundle, "modality", None) or {}).get(t)
+    return f"its {kind}" if kind in ("text", "image", "series") else "its own features"
+
+
+def _copies(bundle: GraphBundle, detector: Any, t: NodeType, idx: int,
+            cache: Dict[Any, Any]) -> pd.DataFrame:
+    """For the ``copies`` component: ``copies`` (how many other nodes of the type lie
+    within its copy radius) and ``examples`` (up to three of them, nearest first);
+    empty where the node has no copies."""
+    for counts, nearest in _family_details(bundle, detector, t, cache).get("copies", []):
+        if int(counts[idx]) <= 0:
+            continue
+        found = [int(i) for i in nearest[idx] if int(i) >= 0]
+        ids = bundle.ids.external(t, found) if found else []
+        return pd.DataFrame([{"copies": int(counts[idx]),
+                              "examples": ", ".join(f"{t}:{i}" for i in ids)}])
+    return pd.DataFrame()
+
+
+def _content(bundle: GraphBundle, t: NodeType, idx: int, width: int = 120) -> str:
+    """The node's text or image path (:func:`_snippet`); "" for other types."""
+    if (getattr(bundle, "modality", None) or {}).get(t) not in ("text", "image"):
+        return ""
+    return _snippet(bundle, t, idx, width)
+
+
 def _observations(bundle: GraphBundle, comps, scores, detector: Any, t: NodeType,
                   idx: int) -> pd.DataFrame:
     rows = []
@@ -632,6 +759,7 @@ def _edges(bundle: GraphBundle, detector: Any, t: NodeType, idx: int, top: int,
                 row.update({"mean_z": float(err[hit].mean()),
                             "max_z": float(np.nanmax(z_all[hit.numpy()]))})
                 attrs = bundle.edges_raw.get(et)
+                time_col = _time_column(bundle, et)
                 for e in hit.tolist():
                     other = int(ei[other_end, e])
                     edge = {"relation": name, "other": f"{other_type}:"
@@ -639,7 +767,8 @@ def _edges(bundle: GraphBundle, detector: Any, t: NodeType, idx: int, top: int,
                             "z": float(z_all[e])}
                     if attrs is not None and e < len(attrs):
                         for col in attrs.columns[2:]:
-                            edge[col] = attrs[col].iloc[e]
+                            value = attrs[col].iloc[e]
+                            edge[col] = time_text(value) if col == time_col else value
                     edge_rows.append(edge)
             rel_rows.append(row)
     relations = pd.DataFrame(rel_rows)
@@ -647,6 +776,31 @@ def _edges(bundle: GraphBundle, detector: Any, t: NodeType, idx: int, top: int,
     if not edges.empty:
         edges = edges.sort_values("z", ascending=False).head(top).reset_index(drop=True)
     return relations, edges
+
+
+def _time_column(bundle: GraphBundle, et) -> Optional[str]:
+    """The schema's time column of relation ``et`` (None without a schema or time)."""
+    for rel in getattr(bundle.schema, "relations", None) or []:
+        if tuple(rel.edge_type) == tuple(et):
+            return rel.time_column
+    return None
+
+
+#: edge times given as numbers are seconds since 1970 (the schema's reading); a number
+#: in this range reads as a date (1973 to 2286), others are left as they are
+EPOCH_RANGE = (1e8, 1e10)
+
+
+def time_text(value: Any) -> Any:
+    """An edge time for a table: ``"2023-07-22 03:46:40"`` (UTC) for seconds since
+    1970 or a timestamp, the value itself otherwise (text, NaN, small numbers)."""
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+            value, (bool, np.bool_)) and np.isfinite(value) \
+            and EPOCH_RANGE[0] <= float(value) < EPOCH_RANGE[1]:
+        return pd.Timestamp(float(value), unit="s").strftime("%Y-%m-%d %H:%M:%S")
+    return value
 
 
 def _neighbours(bundle: GraphBundle, view: GraphView, detector: Any,

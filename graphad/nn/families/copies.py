@@ -60,6 +60,10 @@ SAMPLE = 4096              # rows whose nearest neighbour sets the radius
 #: equals many others by chance: 333 of bitcoin_alpha's series of received ratings
 #: had five or more copies, the commonest series rather than the oddest)
 COPIED = ("text", "image")
+EXAMPLES = 3               # copies an explanation names
+#: per node, its copy count and its nearest copies (indices into the whole graph, for
+#: explanations; not components, so not under PREFIX)
+COUNT_KEY, NEAREST_KEY = "copydetail__count", "copydetail__nearest"
 
 
 def _unit(x: Tensor) -> Tensor:
@@ -114,19 +118,42 @@ def copy_radius(nearest: Tensor) -> float:
     return min(1.0 - (1.0 - m) / 4.0, 1.0 - EXACT)
 
 
+def nearest_copies(z: Tensor, tau: float, rows: Tensor, k: int = EXAMPLES) -> Tensor:
+    """``[len(rows), k]`` the indices of each row's ``k`` most similar copies (cosine
+    ``>= tau``) among the rows of ``z`` (unit rows), nearest first, -1 past its last."""
+    out = torch.full((rows.numel(), k), -1, dtype=torch.long)
+    for start, sim in _similarities(z, rows):
+        top = sim.topk(min(k, z.size(0)), dim=1)
+        found = torch.where(top.values >= tau, top.indices, torch.full_like(top.indices, -1))
+        out[start:start + sim.size(0), :found.size(1)] = found
+    return out
+
+
 def copies_evidence(x: Tensor) -> Tuple[Tensor, Tensor]:
     """``(evidence [n], copies [n])`` of the rows of ``x`` (see module doc)."""
+    evidence, counts, _ = _copies(x)
+    return evidence, counts
+
+
+def _copies(x: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    """``(evidence [n], copies [n], nearest copies [n, EXAMPLES])``; the nearest
+    copies only of the rows with evidence (-1 elsewhere)."""
     z = _unit(x)
     n = z.size(0)
-    counts = copy_counts(z, copy_radius(typical_nearest(z)))
+    tau = copy_radius(typical_nearest(z))
+    counts = copy_counts(z, tau)
+    nearest = torch.full((n, EXAMPLES), -1, dtype=torch.long)
     lam = float(counts.double().mean())
     c = counts.numpy()
     if lam <= 0:
-        return torch.zeros(n), counts
+        return torch.zeros(n), counts, nearest
     # -log P(Poisson(lam) >= c) = -logsf(c - 1)
     surprise = -poisson.logsf(c - 1, lam)
     evidence = np.where(c >= MIN_COPIES, np.maximum(0.0, surprise - np.log(n)), 0.0)
-    return torch.from_numpy(evidence).float(), counts
+    rows = torch.from_numpy(np.flatnonzero(evidence > 0))
+    if rows.numel():
+        nearest[rows] = nearest_copies(z, tau, rows)
+    return torch.from_numpy(evidence).float(), counts, nearest
 
 
 @register_precompute
@@ -144,9 +171,10 @@ def precompute_copies(data: HeteroData, own: Dict[NodeType, int]) -> None:
                           f"copies:{t} component", UserWarning, stacklevel=2)
             continue
         width = own.get(t) or store.x.size(1)
-        evidence, _ = copies_evidence(store.x[:, :width])
+        evidence, counts, nearest = _copies(store.x[:, :width])
         store[KEY] = evidence
         store[KEY + "__has"] = torch.ones(n, dtype=torch.bool)
+        store[COUNT_KEY], store[NEAREST_KEY] = counts, nearest
 
 
 class CopiesFamily(ComponentFamily):
@@ -168,11 +196,30 @@ class CopiesFamily(ComponentFamily):
         return {t: comps for t, comps in found.items()
                 if is_kept(self, t, KEY[len(PREFIX):])}, {}
 
+    def details(self, batch: HeteroData, node_type: NodeType) -> list:
+        """``[(copies [n], nearest copies [n, 3])]`` (indices into the whole graph,
+        -1 past the last) where the type has the component."""
+        store = batch[node_type] if node_type in batch.node_types else None
+        if (store is None or COUNT_KEY not in store
+                or not is_kept(self, node_type, KEY[len(PREFIX):])):
+            return []
+        return [(store[COUNT_KEY].cpu(), store[NEAREST_KEY].cpu())]
+
 
 def _phrase(ex, name: str, rarity: str) -> str:
+    """``"copied content: 14 other reviews repeat it nearly unchanged (review:r1,
+    review:r7, ...) (copies: 1 in 900)"``."""
     kind = getattr(ex, "node_type", None) or "node"
-    return (f"copied content: far more other {kind} nodes repeat it nearly unchanged "
-            f"than chance gives ({name}{rarity})")
+    table = getattr(ex, "copies", None)
+    if table is None or table.empty:
+        return (f"copied content: far more other {kind} nodes repeat it nearly "
+                f"unchanged than chance gives ({name}{rarity})")
+    row = table.iloc[0]
+    count = int(row["copies"])
+    examples = f" ({row['examples']}{', ...' if count > EXAMPLES else ''})" \
+        if row["examples"] else ""
+    return (f"copied content: {count} other {kind}{'s' if count != 1 else ''} repeat "
+            f"it nearly unchanged{examples} ({name}{rarity})")
 
 
 register_component(ComponentSpec("copies", "copied content: repeated by many others",

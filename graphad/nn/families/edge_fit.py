@@ -117,26 +117,45 @@ class EdgeFitFamily(ComponentFamily):
                                     ("scale", robust_scale(xb - pred))):
                     self.register_buffer(f"{name}_{key}", value.float())
 
+    def _fits(self, batch: HeteroData, t: NodeType):
+        """Per kept attribute of ``t``: ``(relation into t, its position among the
+        relation's mean attributes, value [n], prediction [n], signed z [n], has
+        [n])``, all in prepared units."""
+        store = batch[t]
+        position: Dict[EdgeType, int] = {}
+        for column, into in self.columns.get(t, []):
+            j = position[into] = position.get(into, -1) + 1
+            key = self._key(t, column)
+            if not hasattr(self, f"w_{key}"):
+                continue          # not kept at fit
+            w, ma, mb = (getattr(self, f"{p}_{key}") for p in ("w", "ma", "mb"))
+            pred = ((store.x[:, :self.own[t]] - ma) @ w).view(-1) + mb
+            value = store.x[:, column]
+            z = (value - pred) / getattr(self, f"scale_{key}")
+            yield into, j, value, pred, z, store[has_key(into)]
+
     def errors(self, batch: HeteroData, z: Latents) -> Tuple[Errors, EdgeErrors]:
         out: Errors = {}
-        for t, cols in self.columns.items():
+        for t in self.columns:
             if t not in batch.node_types:
                 continue
-            store = batch[t]
-            parts: List[Tensor] = []
-            for column, into in cols:
-                key = self._key(t, column)
-                if not hasattr(self, f"w_{key}"):
-                    continue          # not kept at fit
-                w, ma, mb = (getattr(self, f"{p}_{key}") for p in ("w", "ma", "mb"))
-                pred = ((store.x[:, :self.own[t]] - ma) @ w).view(-1) + mb
-                err = (store.x[:, column] - pred).abs() / getattr(self, f"scale_{key}")
-                parts.append(masked(err, store[has_key(into)]))
+            parts: List[Tensor] = [masked(signed.abs(), has) for *_, signed, has
+                                   in self._fits(batch, t)]
             if parts:
                 stacked = torch.stack(parts)
                 best = torch.nan_to_num(stacked, nan=-1.0).max(0).values
                 out[t] = {"edge_fit": masked(best, ~torch.isnan(stacked).all(0))}
         return out, {}
+
+    def details(self, batch: HeteroData, node_type: NodeType) -> list:
+        """``[(relation into the type, position of the attribute among the relation's
+        non-time attributes, value [n], prediction [n], signed z [n], has [n])]`` per
+        kept attribute, in prepared units (explanations map them back to the
+        attribute's own units)."""
+        if node_type not in self.columns or node_type not in batch.node_types:
+            return []
+        return [(into, j, *(v.detach().cpu() for v in rest))
+                for into, j, *rest in self._fits(batch, node_type)]
 
 
 def edge_fit_columns(mean_columns: Dict[NodeType, List[Tuple[int, EdgeType, int]]],
@@ -150,7 +169,31 @@ def edge_fit_columns(mean_columns: Dict[NodeType, List[Tuple[int, EdgeType, int]
             for t, cols in mean_columns.items() if t in in_dims}
 
 
+def _phrase(ex, name: str, rarity: str) -> str:
+    """``"its rating 1 on its about edge where its text predicts 4.6 (edge_fit: 1
+    in 730)"``: the attribute furthest from its prediction."""
+    table = getattr(ex, "edge_fit", None)
+    if table is None or table.empty:
+        return (f"an attribute of its edges (a rating, an amount) far from what its own "
+                f"features predict ({name}{rarity})")
+    r = table.iloc[0]
+    edges = int(r["edges"])
+    if edges == 1:
+        head = (f"its {r['attribute']} {_num(r['value'])} on "
+                f"{r['relation'].replace('edges', 'edge')}")
+    else:
+        head = (f"its mean {r['attribute']} {_num(r['value'])} over {edges} of "
+                f"{r['relation']}")
+    units = "" if r["units"] == "raw" else " (prepared units)"
+    return (f"{head}{units} where {r['predicted_from']} predicts "
+            f"{_num(r['expected'])} ({name}{rarity})")
+
+
+def _num(v: float) -> str:
+    return f"{float(v):.3g}"
+
+
 register_component(ComponentSpec(
     "edge_fit", "an attribute of its edges (a rating, an amount) far from what its own "
     "content predicts, in either direction (a glowing text under one star, a "
-    "scathing one under five)", fitted="node"))
+    "scathing one under five)", phrase=_phrase, fitted="node"))
