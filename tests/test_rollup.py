@@ -11,7 +11,7 @@ from torch_geometric.data import HeteroData
 
 from graphad.data.bundle import as_bundle
 from graphad.detectors.gae import MultimodalGAE
-from graphad.scoring.rollup import best_of, rollup_components
+from graphad.scoring.rollup import best_of, omnibus_of, rollup_components, sum_of
 
 from planted import planted_hetero
 
@@ -100,14 +100,17 @@ def test_omnibus_models_take_the_harmonic_mean_and_models_saved_before_do_not(
         tmp_path):
     h = planted_hetero()
     det = MultimodalGAE(epochs=3, seed=0).fit(h)
-    assert det.rollup_rule_ == "hmp"
+    assert det.rollup_rule_ == "hmp_sum"
     assert MultimodalGAE(epochs=3, seed=0, combination="hmp").fit(h).rollup_rule_ \
         == "max"
     harmonic = det.score_components(h)
     rolled = [(t, c) for t, comps in harmonic.items() for c in comps
               if c.startswith("nbr:")]
     assert rolled
-    del det.rollup_rule_                     # as saved before the harmonic mean ...
+    det.rollup_rule_ = "hmp"                 # as saved before the sum of observations
+    det.save(tmp_path / "hmp.pt")
+    assert MultimodalGAE.load(tmp_path / "hmp.pt")._rollup_rule() == "hmp"
+    del det.rollup_rule_                     # ... before the harmonic mean ...
     det.rollup_adjusted_ = True
     det.save(tmp_path / "best.pt")
     best = MultimodalGAE.load(tmp_path / "best.pt").score_components(h)
@@ -118,3 +121,57 @@ def test_omnibus_models_take_the_harmonic_mean_and_models_saved_before_do_not(
     plain = old.score_components(h)
     for a, b in ((harmonic, best), (best, plain)):
         assert any(not torch.allclose(a[t][c], b[t][c], equal_nan=True) for t, c in rolled)
+
+
+def test_the_sum_test_keeps_one_link_and_is_calibrated():
+    s = torch.tensor([0.0, 0.5, 3.0, 12.0, 40.0])
+    one = torch.ones(5, dtype=torch.long)
+    torch.testing.assert_close(sum_of(s, one), s)
+    torch.testing.assert_close(omnibus_of(s, s, one), s)
+    from scipy.stats import gamma
+    assert float(sum_of(torch.tensor([42.0]), torch.tensor([14]))) == pytest.approx(
+        -gamma.logsf(42.0, 14), rel=1e-5)
+    # ordinary calibrated scores: the omnibus of the two tests stays within the
+    # factor 2 the harmonic mean of two p-values allows, for every k
+    gen = torch.Generator().manual_seed(0)
+    n = 20000
+    for k in (1, 5, 20):
+        s = -torch.log(torch.rand(n, k, generator=gen, dtype=torch.float64))
+        hmp = torch.log(torch.exp(s).mean(1))
+        total = omnibus_of(hmp.float(), s.sum(1).float(), torch.full((n,), k))
+        tail = float((total >= 3).double().mean())
+        assert math.exp(-3) * 0.8 < tail < 2 * math.exp(-3)
+
+
+def test_observations_that_are_all_moderately_odd_add_up_and_entities_do_not():
+    """User 1's 14 items all at 3 nats: as observations (its reviews) their sum is
+    far out; as linked entities (merchants others pay too) the harmonic mean keeps
+    3 nats."""
+    bundle, scores = _users_and_items()
+    scores["item"][1:15] = 3.0
+    comps = {"user": {}, "item": {}}
+    shared = rollup_components(bundle, comps, scores, "hmp_sum")["user"]["nbr:item"]
+    assert abs(float(shared[1]) - 3.0) < 1e-5
+    bundle.modality["item"] = "text"
+    harmonic = rollup_components(bundle, comps, scores, "hmp")["user"]["obs:item"]
+    summed = rollup_components(bundle, comps, scores, "hmp_sum")["user"]["obs:item"]
+    assert _rank(summed, 1) == 1 and _rank(harmonic, 1) > 1
+    assert float(summed[1]) > float(harmonic[1]) + 10       # 42 nats against Gamma(14)
+    assert float(summed[0]) == pytest.approx(3.5)            # one link keeps its score
+
+
+def test_the_reason_says_how_many_linked_nodes_the_roll_up_is_over():
+    import pandas as pd
+
+    from graphad.components import spec_for
+
+    def ex(linked):
+        return type("Ex", (), {"observations": pd.DataFrame([{
+            "component": "obs:review", "observation": "review:r7", "linked": linked,
+            "driven_by": "edge_fit"}])})()
+    words = spec_for("obs:review").words
+    assert words(ex(1), "obs:review", ": 1 in 900") == \
+        "its review r7 is anomalous (review: 1 in 900, mostly edge_fit)"
+    assert words(ex(12), "obs:review", ": 1 in 900") == \
+        "its reviews are anomalous: 12, the oddest review r7, mostly edge_fit " \
+        "(review: 1 in 900)"

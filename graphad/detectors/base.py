@@ -143,10 +143,12 @@ class BaseDetector(BaseEstimator):
         self.train_fingerprint_ = (graph_fingerprint(bundle.data) if self.holdout_
                                    else None)
         self.calibration_ = self.rollup_calibration_ = self.edge_calibration_ = None
-        # roll-ups take the linked nodes' harmonic mean p-value, where the combined
-        # score is calibrated as ``-log p`` (the omnibus rule); other rules: the plain
-        # maximum; models saved before: as they were fitted
-        self.rollup_rule_ = ("hmp" if getattr(self, "combination", "hmp") == "omnibus"
+        # roll-ups take the linked nodes' harmonic mean p-value, an entity's own
+        # observations also their sum (:func:`~graphad.scoring.rollup.
+        # rollup_components`), where the combined score is calibrated as ``-log p``
+        # (the omnibus rule); other rules: the plain maximum; models saved before: as
+        # they were fitted
+        self.rollup_rule_ = ("hmp_sum" if getattr(self, "combination", "hmp") == "omnibus"
                              else "max")
         comps = self._finish(bundle, raw, fit=True)
         self.rollup_normalizer_ = self._normalizer().fit(

@@ -1,9 +1,11 @@
 """Entity roll-up: an entity's score carries the evidence of its observations."""
 from __future__ import annotations
 
+import math
 from typing import Dict
 
 import torch
+from scipy.stats import gamma
 from torch import Tensor
 from torch_geometric.utils import scatter
 
@@ -38,8 +40,27 @@ def harmonic_of(total: Tensor, count: Tensor) -> Tensor:
     return (torch.log(total.double().clamp(min=1e-300)) - torch.log(k)).float()
 
 
+def sum_of(total: Tensor, count: Tensor) -> Tensor:
+    """``[n]`` evidence (nats) that ``count`` linked nodes whose combined scores add up
+    to ``total`` are together odder than as many ordinary ones: each score is
+    ``-log p`` of a p-value, so under independence the sum of ``k`` is Gamma(``k``, 1)
+    and the evidence is ``-log P(Gamma(k, 1) >= total)``. It adds up many moderately
+    odd links, each unremarkable alone (a rater who goes against most products it
+    reviews), and keeps one link's score as it is."""
+    k = count.double().clamp(min=1).numpy()
+    return torch.from_numpy(-gamma.logsf(total.double().clamp(min=0).numpy(), k)).float()
+
+
+def omnibus_of(hmp: Tensor, total: Tensor, count: Tensor) -> Tensor:
+    """``[n]`` the harmonic mean p-value of the sparse test (:func:`harmonic_of`, given
+    as its evidence ``hmp``) and the dense one (:func:`sum_of`): ``log((1 / p_s + 1 /
+    p_d) / 2)``. One link keeps its score exactly (both tests are it)."""
+    dense = sum_of(total, count).double()
+    return (torch.logaddexp(hmp.double(), dense) - math.log(2.0)).float()
+
+
 #: how an entity's linked nodes of a type are rolled up
-ROLLUP_RULES = ("max", "best_of", "hmp")
+ROLLUP_RULES = ("max", "best_of", "hmp", "hmp_sum")
 
 
 def rollup_components(bundle: GraphBundle, comps: Components,
@@ -49,11 +70,27 @@ def rollup_components(bundle: GraphBundle, comps: Components,
     ``obs:<type>`` for observation types (a review, a photo), ``nbr:<type>`` for other
     entity types (a shared device, a shell merchant): the combined scores of the
     entity's distinct neighbours of that type (NaN where it has none: a missing
-    modality is no evidence either way), by ``rule``: ``"hmp"`` their harmonic mean
-    p-value (:func:`harmonic_of`); ``"best_of"`` the highest, judged against the best
-    of as many ordinary ones (:func:`best_of`; models fitted before the harmonic
-    mean); ``"max"`` the highest (models fitted before either, and rules whose score
-    is not calibrated as ``-log p``). The plain maximum lets a user with 14 ordinary
+    modality is no evidence either way), by ``rule``:
+
+    * ``"hmp_sum"`` (fitted with the omnibus rule): ``nbr:`` as ``"hmp"``; ``obs:``
+      the omnibus of their harmonic mean p-value and their sum
+      (:func:`omnibus_of`). An entity's observations are many separate records
+      of one account (its reviews) or of one subject (a product's reviews), where a
+      campaign shows as many moderately odd records rather than one far-out one. A
+      shared entity's score is common to everyone linked to it, so summing the
+      scores of the merchants a user pays would count the same popular merchant's
+      oddness for thousands of users: ``nbr:`` keeps the harmonic mean, valid under
+      that dependence. On a review site whose users reach products only through
+      their reviews (detector seeds 0-2), the users went 0.929 / 0.932 / 0.912 ->
+      0.946 / 0.951 / 0.935 and the products boosted by a burst of fresh accounts
+      0.786 / 0.720 / 0.652 -> 0.906 / 0.847 / 0.775.
+    * ``"hmp"``: their harmonic mean p-value (:func:`harmonic_of`; models fitted
+      before ``"hmp_sum"``);
+    * ``"best_of"``: the highest, judged against the best of as many ordinary ones
+      (:func:`best_of`; models fitted before the harmonic mean);
+    * ``"max"``: the highest (models fitted before either, and rules whose score is
+      not calibrated as ``-log p``).
+ The plain maximum lets a user with 14 ordinary
     reviews outrank one whose single review is in the top 5%. Same-type neighbours are
     not rolled up (the consistency component covers them); observation types are
     returned unchanged.
@@ -77,12 +114,16 @@ def rollup_components(bundle: GraphBundle, comps: Components,
         vals = scatter(scores[src][ei[0]], ei[1], dim=0, dim_size=n, reduce="max")
         if rule == "best_of":
             vals = best_of(vals, count)
-        elif rule == "hmp":          # sum exp(s_i) as exp(max) * sum exp(s_i - max)
+        elif rule in ("hmp", "hmp_sum"):    # sum exp(s_i) as exp(max) sum exp(s_i - max)
             s = scores[src][distinct[0]].double()
             top = vals.double()[distinct[1]]
             rest = scatter(torch.exp(s - top), distinct[1], dim=0, dim_size=n,
                            reduce="sum")
             vals = (vals.double() + harmonic_of(rest, count).double()).float()
+            if rule == "hmp_sum" and key.startswith("obs:"):
+                total = scatter(s.clamp(min=0), distinct[1], dim=0, dim_size=n,
+                                reduce="sum")
+                vals = omnibus_of(vals, total, count)
         vals = torch.where(has, vals, torch.full_like(vals, float("nan")))
         if key in out[dst]:
             out[dst][key] = torch.fmax(out[dst][key], vals)
@@ -97,12 +138,15 @@ def _phrase(ex, name: str, rarity: str) -> str:
     hit = obs[obs["component"] == name] if not obs.empty else obs
     if not hit.empty:
         r = hit.iloc[0]
-        return (f"its {r['observation'].replace(':', ' ', 1)} is anomalous "
-                f"({kind}{rarity}, mostly {r['driven_by']})")
+        oddest = r['observation'].replace(':', ' ', 1)
+        if int(r["linked"]) > 1:       # the evidence of all of them, not of one
+            return (f"its {kind}s are anomalous: {int(r['linked'])}, the oddest "
+                    f"{oddest}, mostly {r['driven_by']} ({kind}{rarity})")
+        return f"its {oddest} is anomalous ({kind}{rarity}, mostly {r['driven_by']})"
     return f"anomalous {kind} ({kind}{rarity})"
 
 
-register_component(ComponentSpec("obs", "its most anomalous observation of a type",
+register_component(ComponentSpec("obs", "its observations of a type, together",
                                  rollup=True, phrase=_phrase))
-register_component(ComponentSpec("nbr", "its most anomalous linked entity of a type",
+register_component(ComponentSpec("nbr", "its linked entities of a type, together",
                                  rollup=True, phrase=_phrase))
