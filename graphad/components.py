@@ -63,6 +63,13 @@ def link_text(relation: str, other: str) -> str:
     return f"{relation} {other}"
 
 
+def first_row(ex: Any, table: str) -> Any:
+    """The first row of an explanation's table ``table`` (a phrase's evidence), None
+    where the explanation has no such table or it is empty."""
+    frame = getattr(ex, table, None)
+    return None if frame is None or frame.empty else frame.iloc[0]
+
+
 def register_component(spec: ComponentSpec) -> ComponentSpec:
     """Add (or replace) a family's spec; returns it."""
     _SPECS[spec.family] = spec

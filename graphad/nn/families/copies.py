@@ -41,7 +41,7 @@ from scipy.stats import poisson
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from ...components import ComponentSpec, register_component
+from ...components import ComponentSpec, first_row, register_component
 from ...typing import NodeType
 from .base import (ComponentFamily, EdgeErrors, Errors, Latents, fit_kept, is_kept,
                    precomputed_errors, register_precompute)
@@ -210,11 +210,10 @@ def _phrase(ex, name: str, rarity: str) -> str:
     """``"copied content: 14 other reviews repeat it nearly unchanged (review:r1,
     review:r7, ...) (copies: 1 in 900)"``."""
     kind = getattr(ex, "node_type", None) or "node"
-    table = getattr(ex, "copies", None)
-    if table is None or table.empty:
+    row = first_row(ex, "copies")
+    if row is None:
         return (f"copied content: far more other {kind} nodes repeat it nearly "
                 f"unchanged than chance gives ({name}{rarity})")
-    row = table.iloc[0]
     count = int(row["copies"])
     examples = f" ({row['examples']}{', ...' if count > EXAMPLES else ''})" \
         if row["examples"] else ""

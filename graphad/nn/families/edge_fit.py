@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from ...components import ComponentSpec, register_component
+from ...components import ComponentSpec, first_row, register_component
 from ...typing import EdgeType, NodeType
 from ..crossmodal import RIDGE_GRID, loo_errors, ridge_map
 from ..inputs import has_key, training_rows
@@ -172,11 +172,10 @@ def edge_fit_columns(mean_columns: Dict[NodeType, List[Tuple[int, EdgeType, int]
 def _phrase(ex, name: str, rarity: str) -> str:
     """``"its rating 1 on its about edge where its text predicts 4.6 (edge_fit: 1
     in 730)"``: the attribute furthest from its prediction."""
-    table = getattr(ex, "edge_fit", None)
-    if table is None or table.empty:
+    r = first_row(ex, "edge_fit")
+    if r is None:
         return (f"an attribute of its edges (a rating, an amount) far from what its own "
                 f"features predict ({name}{rarity})")
-    r = table.iloc[0]
     edges = int(r["edges"])
     if edges == 1:
         head = (f"its {r['attribute']} {_num(r['value'])} on "
