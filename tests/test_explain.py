@@ -130,6 +130,10 @@ def test_tables_name_neighbours_edges_and_observations(fitted_small):
     times = set(ex.edges["time"].dropna())
     assert times and times <= {f"2023-11-14 22:{m:02d}:{s:02d}" for m in range(13, 21)
                                for s in range(60)}
+    every = explain(bundle, ("user", "u5"), det, top=50).features
+    timed = every[every["feature"].str.contains(" time over ")]
+    assert len(timed) and all(v.startswith("2023-11-14 22:") for v in timed["value"])
+    assert np.isfinite(timed["z"]).all()
     assert ex.content == ""                       # a user has no text or image
     review = explain(bundle, ("review", "r1"), det)
     assert review.content == "great shoes and fast delivery"

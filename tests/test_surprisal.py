@@ -112,3 +112,45 @@ def test_point_mass_tail_is_not_scaled_by_the_anomalies_above_it():
     s = fit_transform(e, torch.tensor([0.05, 1.0]))
     assert s[1].item() > 10
     assert s[1].item() > s[0].item() + 5
+
+
+def test_a_value_many_training_nodes_share_is_read_at_their_share():
+    """40 of 1,000 training values tie at 2.0: the tail may call 2.0 up to a nat
+    rarer than 4%, so a reason quotes the 40 that reach it (1 in 25); a value
+    beyond all of them, or reached by fewer than ten, keeps the tail's rarity."""
+    from graphad.scoring.reasons import _rarity
+    body = torch.rand(870, generator=torch.Generator().manual_seed(3))
+    e = torch.cat([body, 1.0 + 1e-5 * torch.arange(90.0), torch.full((30,), 2.0),
+                   torch.full((9,), 2.1), torch.tensor([10.0])])
+    norm = SurprisalNormalizer().fit({"t": {"c": e}})
+    s = norm.transform({"t": {"c": torch.tensor([2.0, 2.1, 10.0, 20.0])}})["t"]["c"]
+    assert norm.reached("t", "c", float(s[0])) == (40.0, 1000)
+    assert norm.reached("t", "c", float(s[1])) == (10.0, 1000)
+    assert norm.reached("t", "c", float(s[2])) == (1.0, 1000)
+    assert norm.reached("t", "c", float(s[3])) == (0.0, 1000)
+    tail = _rarity(float(s[0]), "nats")
+    assert int(tail.split("1 in ")[1].replace(",", "")) > 25      # the tail: rarer
+    assert _rarity(float(s[0]), "nats", 40 / 1000) == ": 1 in 25"
+    assert _rarity(float(s[3]), "nats", math.nan) == _rarity(float(s[3]), "nats")
+    # a model saved before the counts were kept cannot say
+    state = norm.get_state()
+    del state["reach"]
+    old = SurprisalNormalizer.from_state(state)
+    assert math.isnan(old.reached("t", "c", float(s[0]))[0])
+
+
+def test_the_detector_gives_a_share_only_where_ten_training_nodes_reach_it():
+    from planted import planted_hetero
+    h = planted_hetero()
+    det = MultimodalGAE(epochs=3, seed=0).fit(h)
+    t = "user"
+    comps = det.score_components(h)[t]
+    name = next(iter(comps))
+    z = comps[name]
+    n = int(torch.isfinite(z).sum())
+    ordered = torch.sort(z[torch.isfinite(z)], descending=True).values
+    # the 20th highest training value: 20 or more reach it (ties included)
+    share = det.training_share(t, name, float(ordered[19]))
+    assert share >= 20 / n and share <= int((z >= ordered[19]).sum()) / n
+    assert math.isnan(det.training_share(t, name, float(ordered[0]) + 50))
+    assert math.isnan(det.training_share(t, "no such component", 3.0))

@@ -36,7 +36,8 @@ from ..scoring.combine import (RULES, combine_components, component_parts, famil
                                omnibus_parts, omnibus_score, sparse_dense_tests)
 from ..scoring.holdout import (apply_shift, fit_shift, graph_fingerprint, held_out_edges,
                                held_rows)
-from ..scoring.normalize import Components, RobustNormalizer, SurprisalNormalizer
+from ..scoring.normalize import (TAIL_CHECK_MIN, Components, RobustNormalizer,
+                                 SurprisalNormalizer)
 from ..scoring.rollup import rollup_components
 from ..scoring.threshold import confidence, fit_thresholds, linear_proba, unify_proba
 from ..typing import EdgeType, NodeType, edge_type_str
@@ -602,6 +603,21 @@ class BaseDetector(BaseEstimator):
     def component_weights(self, names: Any, node_type: Any = None) -> Dict[str, float]:
         """Each component's effective weight in a node type's combination."""
         return family_weights(list(names), self._rule(node_type)[0])
+
+    def training_share(self, node_type: Any, name: str, z: float) -> float:
+        """The share of the training nodes of ``node_type`` whose component ``name``
+        reads at least ``z`` (its normaliser's count, :meth:`~graphad.scoring.
+        normalize.SurprisalNormalizer.reached`), where at least
+        :data:`~graphad.scoring.normalize.TAIL_CHECK_MIN` of them do (a share counted
+        on fewer is noise, and the node itself may be one of them); NaN elsewhere
+        and where unknown (a robust-z normaliser, a model saved before)."""
+        for attr in ("normalizer_", "rollup_normalizer_", "group_normalizer_"):
+            norm = getattr(self, attr, None)
+            if norm is not None and hasattr(norm, "reached") and \
+                    name in getattr(norm, "grid_", {}).get(node_type, {}):
+                count, n = norm.reached(node_type, name, z)
+                return count / n if n > 0 and count >= TAIL_CHECK_MIN else math.nan
+        return math.nan
 
     def component_parts(self, comps: Mapping[str, Tensor],
                         node_type: Any = None) -> Dict[str, Tensor]:

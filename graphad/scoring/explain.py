@@ -129,8 +129,9 @@ class Explanation:
                  f"{self.rank} of {self.n}{thr}"]
         if self.content:
             lines.append(f"content: {self.content}")
-        unit = ("z in nats of surprisal: rarer than 1 in 2 exp(z)" if self.unit == "nats"
-                else "z in robust σ")
+        unit = ("z in nats of surprisal: rarer than 1 in 2 exp(z) under the fitted tail; "
+                "reached: the share of training nodes at least as high, where ten or "
+                "more are" if self.unit == "nats" else "z in robust σ")
         sections = [(f"score = sum of contributions ({unit})", self.contributions),
                     ("unusual attributes (z in robust σ against its type)",
                      self.features),
@@ -347,12 +348,16 @@ def component_unit(detector: Any) -> str:
 
 def contributions(detector: Any, comps: Mapping[str, torch.Tensor], idx: int,
                   node_type: Any = None) -> pd.DataFrame:
-    """``component, z, weight, contribution, share`` of one node, largest first.
+    """``component, z, weight, contribution, share, reached`` of one node, largest
+    first.
 
     The contributions are the detector's own split of the score
     (:meth:`~graphad.detectors.base.BaseDetector.component_parts`): for the harmonic
     mean p-value, the score shared in proportion to each component's ``w / p``; for the
-    mean, ``w_c s+_c / sum(w)``. The column sums to the score exactly.
+    mean, ``w_c s+_c / sum(w)``. The column sums to the score exactly. ``reached``:
+    the share of the training nodes whose component is at least as high (NaN where
+    the detector cannot say), which a reason quotes where the fitted tail calls a
+    value that many training nodes share rarer than that.
     """
     weights = detector.component_weights(comps, node_type)
     one = {name: z[idx:idx + 1].float() for name, z in comps.items()}
@@ -364,6 +369,9 @@ def contributions(detector: Any, comps: Mapping[str, torch.Tensor], idx: int,
     table = pd.DataFrame(rows, columns=["component", "z", "weight", "contribution"])
     absolute = table["contribution"].abs().sum()
     table["share"] = table["contribution"] / absolute if absolute > 0 else 0.0
+    share = getattr(detector, "training_share", None)
+    table["reached"] = [share(node_type, c, z) if share is not None and z > 0
+                        else math.nan for c, z in zip(table["component"], table["z"])]
     return table.sort_values(["contribution", "z"], ascending=False, key=_nan_low
                              ).reset_index(drop=True)
 
@@ -424,6 +432,7 @@ def _edge_attribute_rows(bundle: GraphBundle, t: NodeType, idx: int,
                 continue
             aggregates = _memo(cache, ("edge_aggregates", et, end),
                                lambda: _edge_aggregates(bundle, et, end))
+            time_col = _time_column(bundle, et)
             for column, (has, per) in aggregates.items():
                 if not has[idx]:
                     continue
@@ -431,9 +440,11 @@ def _edge_attribute_rows(bundle: GraphBundle, t: NodeType, idx: int,
                 for stat, (agg, med, scale) in per.items():
                     z = float((agg[idx] - med) / scale)
                     if best is None or abs(z) > abs(best["z"]):
+                        value = float(agg[idx])
                         best = {"feature": f"{stat} {column} over "
                                            f"{edges.format(et[1])}",
-                                "value": float(agg[idx]), "z": z}
+                                "value": time_text(value) if column == time_col
+                                else value, "z": z}
                 rows.append(best)
     return rows
 

@@ -113,44 +113,67 @@ class SurprisalNormalizer(RobustNormalizer):
         self.grid_: Dict[NodeType, Dict[str, Tensor]] = {}
         self.levels_: Dict[NodeType, Dict[str, Tensor]] = {}
         self.tail_: Dict[NodeType, Dict[str, Tensor]] = {}
+        self.reach_: Dict[NodeType, Dict[str, Tensor]] = {}
         for t, comps in components.items():
-            self.grid_[t], self.levels_[t], self.tail_[t] = {}, {}, {}
+            self.grid_[t], self.levels_[t], self.tail_[t], self.reach_[t] = {}, {}, {}, {}
             for name, e in comps.items():
                 e = e[torch.isfinite(e)].double()
-                self.grid_[t][name], self.levels_[t][name] = _distribution(e)
+                (self.grid_[t][name], self.levels_[t][name],
+                 self.reach_[t][name]) = _distribution(e)
                 self.tail_[t][name] = _tail(e, self.scale_[t][name])
         return self
 
     def get_state(self) -> Dict[str, Any]:
         return {**super().get_state(), "grid": self.grid_, "levels": self.levels_,
-                "tail": self.tail_}
+                "tail": self.tail_, "reach": self.reach_}
 
     @classmethod
     def from_state(cls, state: Dict[str, Any]) -> "SurprisalNormalizer":
         norm = super().from_state(state)
         norm.grid_, norm.levels_ = state["grid"], state["levels"]
         norm.tail_ = state["tail"]
+        norm.reach_ = state.get("reach", {})       # models saved before: none
         return norm
+
+    def reached(self, t: NodeType, name: str, s: float) -> "tuple[float, int]":
+        """``(count, n)``: how many of the ``n`` training values of component ``name``
+        of type ``t`` have a surprisal of at least ``s`` (0 for ``s`` beyond them all),
+        so that an explanation can say "1 in 30 reach it" where the fitted tail
+        reads a value many training nodes share as rarer; ``(nan, 0)`` where
+        unknown (models saved before, components not fitted here)."""
+        reach = getattr(self, "reach_", {}).get(t, {}).get(name)
+        if reach is None or not math.isfinite(s):
+            return math.nan, 0
+        cache = self.__dict__.setdefault("_grid_surprisal", {})   # not fitted state
+        if (t, name) not in cache:
+            grid = self.grid_[t][name]
+            cache[(t, name)] = surprisal(grid, grid, self.levels_[t][name],
+                                         self.tail_[t][name], self.scale_[t][name]).double()
+        levels = cache[(t, name)]
+        hit = torch.nonzero(levels >= s - 1e-6).view(-1)
+        n = int(reach[0]) if reach.numel() else 0
+        return (float(reach[int(hit[0])]) if hit.numel() else 0.0), n
 
     def _transform_one(self, t: NodeType, name: str, e: Tensor) -> Tensor:
         return surprisal(e, self.grid_[t][name], self.levels_[t][name],
                          self.tail_[t][name], self.scale_[t][name])
 
 
-def _distribution(e: Tensor) -> "tuple[Tensor, Tensor]":
-    """Distinct values of ``e`` (at most :data:`SURPRISAL_GRID`, sorted) and their
-    mid-rank levels in (0, 1)."""
+def _distribution(e: Tensor) -> "tuple[Tensor, Tensor, Tensor]":
+    """Distinct values of ``e`` (at most :data:`SURPRISAL_GRID`, sorted), their
+    mid-rank levels in (0, 1) and how many values of ``e`` are at least each."""
     n = e.numel()
     if n == 0:
-        return torch.zeros(1, dtype=torch.float64), torch.full((1,), 0.5,
-                                                                 dtype=torch.float64)
+        return (torch.zeros(1, dtype=torch.float64),
+                torch.full((1,), 0.5, dtype=torch.float64), torch.zeros(0, dtype=torch.float64))
     values, counts = torch.unique_consecutive(torch.sort(e).values, return_counts=True)
     ends = torch.cumsum(counts, 0).double()
     levels = (ends - counts.double() / 2) / n
+    reach = n - ends + counts.double()
     if values.numel() > SURPRISAL_GRID:
         keep = torch.linspace(0, values.numel() - 1, SURPRISAL_GRID).round().long()
-        values, levels = values[keep], levels[keep]
-    return values, levels
+        values, levels, reach = values[keep], levels[keep], reach[keep]
+    return values, levels, reach
 
 
 def _tail(e: Tensor, scale: float) -> Tensor:

@@ -27,7 +27,8 @@ def node_reason(ex: Any) -> str:
         least = SIGNIFICANT.get(getattr(ex, "unit", "σ"), 2.0)
         if len(parts) >= 2 or not (row["z"] >= least) or row["contribution"] <= 0:
             continue
-        text = _component_phrase(ex, row["component"], float(row["z"]))
+        text = _component_phrase(ex, row["component"], float(row["z"]),
+                                 row.get("reached", np.nan))
         if text and text not in parts:
             parts.append(text)
     named = " ".join(parts)
@@ -53,20 +54,26 @@ def node_reason(ex: Any) -> str:
     return f"{head}: " + "; ".join(parts)
 
 
-def _rarity(z: float, unit: str) -> str:
-    """``" 4.1σ"``, or for surprisal ``": 1 in 900"`` (rarer than 1 in ``2 exp(z)``)."""
+def _rarity(z: float, unit: str, reached: float = np.nan) -> str:
+    """``" 4.1σ"``, or for surprisal ``": 1 in 900"`` (rarer than 1 in ``2 exp(z)``).
+    ``reached``: the share of the training nodes at least as high, where known (the
+    detector gives it where :data:`~graphad.scoring.normalize.TAIL_CHECK_MIN` or more
+    training nodes reach the value): such a value is never called rarer than their
+    share (the fitted tail may call a value many nodes share up to a nat rarer)."""
     if unit != "nats":
         return f" {z:.1f}σ"
     n = 2 * np.exp(min(z, 700.0))
+    if reached == reached and reached > 0:            # not NaN
+        n = min(n, 1.0 / reached)
     if n >= 1e6:
         return ": rarer than 1 in a million"     # an extrapolated tail: no false digits
     digits = max(0, int(np.floor(np.log10(n))) - 1)
     return f": 1 in {int(round(n, -digits)):,}"
 
 
-def _component_phrase(ex: Any, name: str, z: float) -> str:
+def _component_phrase(ex: Any, name: str, z: float, reached: float = np.nan) -> str:
     """The registered family's words for a component (:mod:`graphad.components`)."""
-    return spec_for(name).words(ex, name, _rarity(z, getattr(ex, "unit", "σ")))
+    return spec_for(name).words(ex, name, _rarity(z, getattr(ex, "unit", "σ"), reached))
 
 
 def unusual_features_text(ex: Any, most: int = 2, least_z: float = 2.0) -> str:
