@@ -128,7 +128,7 @@ def test_tables_name_neighbours_edges_and_observations(fitted_small):
     assert "score = sum of contributions" in text and "u5" in text
     # the schema's time column reads as a UTC date, not seconds since 1970
     times = set(ex.edges["time"].dropna())
-    assert times and times <= {f"2023-11-14 22:{m:02d}:{s:02d}" for m in range(13, 21)
+    assert times and times <= {f"2023-11-14 22:{m:02d}:{s:02d} UTC" for m in range(13, 21)
                                for s in range(60)}
     every = explain(bundle, ("user", "u5"), det, top=50).features
     timed = every[every["feature"].str.contains(" time over ")]
@@ -142,8 +142,9 @@ def test_tables_name_neighbours_edges_and_observations(fitted_small):
 
 
 @pytest.mark.parametrize("value, text", [
-    (1_700_000_000, "2023-11-14 22:13:20"), (1.7e9, "2023-11-14 22:13:20"),
-    (pd.Timestamp("2024-01-15 19:58:59"), "2024-01-15 19:58:59"),
+    (1_700_000_000, "2023-11-14 22:13:20 UTC"), (1.7e9, "2023-11-14 22:13:20 UTC"),
+    (pd.Timestamp("2024-01-15 19:58:59"), "2024-01-15 19:58:59 UTC"),
+    (pd.Timestamp("2024-01-15 20:58:59", tz="Europe/Paris"), "2024-01-15 19:58:59 UTC"),
     (17, 17), ("2024-01-15", "2024-01-15")])
 def test_edge_times_read_as_dates(value, text):
     assert time_text(value) == text
@@ -292,3 +293,21 @@ def test_an_observation_is_shown_by_its_modality_column():
     assert _snippet(bundle, "review", 0) == "great shoes"
     bundle.schema = None                            # a converted graph: no schema
     assert _snippet(bundle, "review", 0) == "2024-01-15T19:58:59Z"
+
+
+def test_sections_read_the_same_in_text_and_markdown_and_say_what_is_cut(fitted_small):
+    bundle, det = fitted_small
+    ex = explain(bundle, ("user", "u5"), det, top=50)
+    assert (ex.features["z"] != 0).all()            # a median value is not listed
+    group = det.score_components(bundle)["user"].get("group")
+    idx = list(bundle.ids.external("user", list(range(bundle.data["user"].num_nodes)))
+               ).index("u5")
+    if group is None or not float(torch.nan_to_num(group[idx])) > 0:
+        assert ex.group.empty                      # its group adds nothing to its score
+    text, md = ex.to_text(max_rows=2), ex.to_markdown(max_rows=2)
+    left = len(ex.contributions) - 2
+    assert left > 0 and f"... and {left} more rows" in text and f"... and {left} more rows" in md
+    assert "**unusual attributes (z in robust σ against its type)**" in md
+    assert "unusual attributes (z in robust σ against its type):" in text
+    assert "**features**" not in md
+    assert {k for k, _ in ex._sections()} >= {"contributions", "features", "edge_fit"}

@@ -165,13 +165,15 @@ def test_the_reason_says_how_many_linked_nodes_the_roll_up_is_over():
 
     from graphad.components import spec_for
 
-    def ex(linked):
+    def ex(linked, flagged=None):
         return type("Ex", (), {"observations": pd.DataFrame([{
             "component": "obs:review", "observation": "review:r7", "linked": linked,
-            "driven_by": "edge_fit"}])})()
+            "flagged": flagged, "driven_by": "edge_fit"}])})()
     words = spec_for("obs:review").words
-    assert words(ex(1), "obs:review", ": 1 in 900") == \
+    assert words(ex(1, 1), "obs:review", ": 1 in 900") == \
         "its review r7 is anomalous (review: 1 in 900, mostly edge_fit)"
-    assert words(ex(12), "obs:review", ": 1 in 900") == \
-        "its reviews are anomalous: 12, the oddest review r7, mostly edge_fit " \
-        "(review: 1 in 900)"
+    assert words(ex(72, 33), "obs:review", ": 1 in 900") == \
+        "its reviews are anomalous together (33 of its 72 flagged; the oddest " \
+        "review r7, mostly edge_fit) (review: 1 in 900)"
+    assert words(ex(12), "obs:review", ": 1 in 900").startswith(
+        "its reviews are anomalous together (12 of them; the oddest")

@@ -25,8 +25,8 @@
   component's robust units, signed).
 * **copies**: for ``copies``, how many other nodes of its type repeat its content
   nearly unchanged and a few of them: ``copies, examples``.
-* **content**: the node's own modality value (a review's text, a photo's path),
-  shortened; "" for types without one.
+* **content**: the node's own modality value (a review's text, a photo's path; up to
+  2,000 characters, shortened to 300 in text and Markdown); "" for types without one.
 * **bursts**: for ``burst``, the densest run of the node's edges in time on the
   relation of its strongest test (``relation, edges, seconds, within``).
 * **observations**: for each roll-up (``obs:<type>`` for observations, ``nbr:<type>``
@@ -128,45 +128,27 @@ class Explanation:
                  f"{self.node_type} {self.node_id}: score {self.score:.3f}, rank "
                  f"{self.rank} of {self.n}{thr}"]
         if self.content:
-            lines.append(f"content: {self.content}")
-        unit = ("z in nats of surprisal: rarer than 1 in 2 exp(z) under the fitted tail; "
-                "reached: the share of training nodes at least as high, where ten or "
-                "more are" if self.unit == "nats" else "z in robust σ")
-        sections = [(f"score = sum of contributions ({unit})", self.contributions),
-                    ("unusual attributes (z in robust σ against its type)",
-                     self.features),
-                    ("modality pairs (cross-modal)", self.modalities),
-                    ("unlike its neighbours in (share of the consistency error)",
-                     self.contrast),
-                    ("edges packed in time (the burst component)", self.bursts),
-                    ("numbers against its category (the within components)",
-                     self.within),
-                    ("its edges against its own features (the edge_fit component)",
-                     self.edge_fit),
-                    ("near-copies of its content (the copies component)", self.copies),
-                    ("observations behind the roll-ups", self.observations),
-                    ("structure by relation", self.relations),
-                    ("most anomalous incident edges", self.edges),
-                    ("neighbours", self.neighbours),
-                    ("shared neighbours", self.shared),
-                    ("its group (the group component)", self.group)]
-        for title, table in sections:
+            lines.append(f"content: {_shorten(self.content)}")
+        for title, table in self._titled():
             if table is not None and not table.empty:
                 lines += ["", f"{title}:", _table_text(table.head(max_rows))]
+                lines += _more(table, max_rows)
         return "\n".join(lines)
 
     def __str__(self) -> str:
         return self.to_text()
 
+    def _titled(self) -> List[Tuple[str, pd.DataFrame]]:
+        """``(heading, table)`` of every section, in order (text and Markdown)."""
+        unit = ("z in nats of surprisal: rarer than 1 in 2 exp(z) under the fitted tail; "
+                "reached: the share of training nodes at least as high, where ten or "
+                "more are" if self.unit == "nats" else "z in robust σ")
+        return [(SECTION_TITLES[key].format(unit=unit), table)
+                for key, table in self._sections()]
+
     def _sections(self) -> List[Tuple[str, pd.DataFrame]]:
-        return [("contributions", self.contributions), ("features", self.features),
-                ("modalities", self.modalities), ("contrast", self.contrast),
-                ("bursts", self.bursts), ("within", self.within),
-                ("edge_fit", self.edge_fit), ("copies", self.copies),
-                ("observations", self.observations),
-                ("relations", self.relations), ("edges", self.edges),
-                ("neighbours", self.neighbours), ("shared", self.shared),
-                ("group", self.group)]
+        """``(key, table)`` of every section, in order (JSON and reports)."""
+        return [(key, getattr(self, key)) for key in SECTION_TITLES]
 
     def to_dict(self, max_rows: Optional[int] = None) -> Dict[str, Any]:
         """Plain data (JSON-ready): the header fields, the reason and every table as a
@@ -191,11 +173,42 @@ class Explanation:
         lines = [f"## {self.node_type} {self.node_id}", "", self.reason, "",
                  f"Score {self.score:.3f}, rank {self.rank} of {self.n}{thr}."]
         if self.content:
-            lines += ["", f"Content: {self.content}"]
-        for name, table in self._sections():
+            lines += ["", f"Content: {_shorten(self.content)}"]
+        for title, table in self._titled():
             if table is not None and not table.empty:
-                lines += ["", f"**{name}**", "", _table_markdown(table.head(max_rows))]
+                lines += ["", f"**{title}**", "", _table_markdown(table.head(max_rows))]
+                lines += _more(table, max_rows)
         return "\n".join(lines) + "\n"
+
+
+def _shorten(text: str, width: int = 300) -> str:
+    """``text`` cut to ``width`` characters for reading (JSON keeps it whole)."""
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def _more(table: pd.DataFrame, max_rows: int) -> List[str]:
+    """A line saying how many rows were left out ([] where none)."""
+    left = len(table) - max_rows
+    return [f"... and {left} more row{'s' if left != 1 else ''}"] if left > 0 else []
+
+
+#: the explanation's sections: attribute -> heading ({unit}: the contributions' unit)
+SECTION_TITLES = {
+    "contributions": "score = sum of contributions ({unit})",
+    "features": "unusual attributes (z in robust σ against its type)",
+    "modalities": "modality pairs (cross-modal)",
+    "contrast": "unlike its neighbours in (share of the consistency error)",
+    "bursts": "edges packed in time (the burst component)",
+    "within": "numbers against its category (the within components)",
+    "edge_fit": "its edges against its own features (the edge_fit component)",
+    "copies": "near-copies of its content (the copies component)",
+    "observations": "observations behind the roll-ups",
+    "relations": "structure by relation",
+    "edges": "most anomalous incident edges",
+    "neighbours": "neighbours",
+    "shared": "shared neighbours",
+    "group": "its group (the group component)",
+}
 
 
 def _plain(value: Any) -> Any:
@@ -290,7 +303,9 @@ def _explain(bundle: GraphBundle, node: Tuple[NodeType, Any], detector: Any, top
     ex.neighbours = _neighbours(bundle, view, detector, z_scores, node_type, idx, top,
                                 cache)
     ex.shared = _shared(bundle, view, node_type, idx)
-    ex.group = _group(bundle, detector, node_type, idx)
+    group = comps[node_type].get("group")
+    if group is not None and float(torch.nan_to_num(group[idx], nan=0.0)) > 0:
+        ex.group = _group(bundle, detector, node_type, idx)   # only where it adds
     ex.reason = node_reason(ex)
     return ex
 
@@ -389,6 +404,8 @@ def _features(bundle: GraphBundle, t: NodeType, idx: int, top: int,
     if not rows:
         return pd.DataFrame()
     table = pd.DataFrame(rows)
+    moved = table[table["z"] != 0]           # a value at its type's median says nothing
+    table = moved if not moved.empty else table
     order = np.argsort(-np.nan_to_num(table["z"].abs().to_numpy()), kind="stable")
     return table.iloc[order[:top]].reset_index(drop=True)
 
@@ -692,7 +709,7 @@ def _copies(bundle: GraphBundle, detector: Any, t: NodeType, idx: int,
     return pd.DataFrame()
 
 
-def _content(bundle: GraphBundle, t: NodeType, idx: int, width: int = 120) -> str:
+def _content(bundle: GraphBundle, t: NodeType, idx: int, width: int = 2000) -> str:
     """The node's text or image path (:func:`_snippet`); "" for other types."""
     if (getattr(bundle, "modality", None) or {}).get(t) not in ("text", "image"):
         return ""
@@ -720,9 +737,13 @@ def _observations(bundle: GraphBundle, comps, scores, detector: Any, t: NodeType
         s = scores[obs][linked]
         best = int(linked[int(torch.argmax(torch.nan_to_num(s, nan=-math.inf)))])
         top = contributions(detector, comps[obs], best, obs)
+        threshold = (getattr(detector, "threshold_", None) or {}).get(obs)
         rows.append({"component": name, "z": float(comps[t][name][idx]),
                      "observation": f"{obs}:{bundle.ids.external(obs, [best])[0]}",
-                     "linked": int(linked.numel()), "score": float(scores[obs][best]),
+                     "linked": int(linked.numel()),
+                     "flagged": (int((s > float(threshold)).sum()) if threshold is not None
+                                 else None),
+                     "score": float(scores[obs][best]),
                      "driven_by": top["component"].iloc[0] if len(top) else "",
                      "content": _snippet(bundle, obs, best)})
     table = pd.DataFrame(rows)
@@ -803,14 +824,16 @@ EPOCH_RANGE = (1e8, 1e10)
 
 
 def time_text(value: Any) -> Any:
-    """An edge time for a table: ``"2023-07-22 03:46:40"`` (UTC) for seconds since
-    1970 or a timestamp, the value itself otherwise (text, NaN, small numbers)."""
+    """An edge time for a table: ``"2023-07-22 03:46:40 UTC"`` for seconds since 1970
+    or a timestamp (one without a zone is taken as UTC, as the schema reads it), the
+    value itself otherwise (text, NaN, small numbers)."""
     if isinstance(value, pd.Timestamp):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+        utc = value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")
+        return utc.strftime("%Y-%m-%d %H:%M:%S UTC")
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
             value, (bool, np.bool_)) and np.isfinite(value) \
             and EPOCH_RANGE[0] <= float(value) < EPOCH_RANGE[1]:
-        return pd.Timestamp(float(value), unit="s").strftime("%Y-%m-%d %H:%M:%S")
+        return pd.Timestamp(float(value), unit="s").strftime("%Y-%m-%d %H:%M:%S UTC")
     return value
 
 

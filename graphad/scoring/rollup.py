@@ -140,8 +140,12 @@ def _phrase(ex, name: str, rarity: str) -> str:
         r = hit.iloc[0]
         oddest = r['observation'].replace(':', ' ', 1)
         if int(r["linked"]) > 1:       # the evidence of all of them, not of one
-            return (f"its {kind}s are anomalous: {int(r['linked'])}, the oddest "
-                    f"{oddest}, mostly {r['driven_by']} ({kind}{rarity})")
+            flagged = r.get("flagged")
+            count = (f"{int(flagged)} of its {int(r['linked'])} flagged"
+                     if flagged is not None and flagged == flagged
+                     else f"{int(r['linked'])} of them")
+            return (f"its {kind}s are anomalous together ({count}; the oddest "
+                    f"{oddest}, mostly {r['driven_by']}) ({kind}{rarity})")
         return f"its {oddest} is anomalous ({kind}{rarity}, mostly {r['driven_by']})"
     return f"anomalous {kind} ({kind}{rarity})"
 
