@@ -634,7 +634,8 @@ def _edge_fit(bundle: GraphBundle, detector: Any, t: NodeType, idx: int,
         name = name[j] if j < len(name) else f"attr{j}"
         count = int((bundle.data[et].edge_index[end] == idx).sum())
         line = _memo(cache, ("edge_fit_line", t, into, j),
-                     lambda: _raw_line(bundle, et, end, name, value.numpy(), has.numpy()))
+                     lambda: _raw_line(bundle, et, end, name, value.numpy(), has.numpy(),
+                                       cache))
         row = {"relation": (f"its {et[1]} edges" if end == 0
                             else f"{et[1]} edges to it"),
                "attribute": name, "edges": count,
@@ -667,23 +668,21 @@ def _nontime_attribute_names(bundle: GraphBundle, et) -> List[str]:
 
 
 def _raw_line(bundle: GraphBundle, et, end: int, name: str, prepared: np.ndarray,
-              has: np.ndarray) -> Optional[Tuple[float, float]]:
+              has: np.ndarray, cache: Dict[Any, Any]) -> Optional[Tuple[float, float]]:
     """``(slope, intercept)`` of the mean raw attribute ``name`` over each node's
-    edges of ``et`` (at ``end``) against its prepared value; None where the table
-    does not hold the attribute as a number or the fit is undetermined."""
-    raw = _edge_attribute_values(bundle, et).get(name)
-    if raw is None:
+    edges of ``et`` (at ``end``; :func:`_edge_aggregates`) against its prepared value;
+    None where the table does not hold the attribute as a number or the fit is
+    undetermined."""
+    aggregates = _memo(cache, ("edge_aggregates", et, end),
+                       lambda: _edge_aggregates(bundle, et, end))
+    if name not in aggregates:
         return None
-    n = prepared.shape[0]
-    nodes = bundle.data[et].edge_index[end].numpy()
-    ok = np.isfinite(raw)
-    total = np.bincount(nodes[ok], weights=raw[ok], minlength=n)
-    count = np.bincount(nodes[ok], minlength=n)
-    keep = has & (count > 0) & np.isfinite(prepared)
+    raw_has, per = aggregates[name]
+    mean = per["mean"][0]
+    keep = has & raw_has & np.isfinite(prepared)
     if keep.sum() < 2 or np.ptp(prepared[keep]) <= 1e-12:
         return None
-    slope, intercept = np.polyfit(prepared[keep].astype(float),
-                                  total[keep] / count[keep], 1)
+    slope, intercept = np.polyfit(prepared[keep].astype(float), mean[keep], 1)
     return float(slope), float(intercept)
 
 

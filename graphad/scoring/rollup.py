@@ -89,9 +89,10 @@ def rollup_components(bundle: GraphBundle, comps: Components,
     * ``"best_of"``: the highest, judged against the best of as many ordinary ones
       (:func:`best_of`; models fitted before the harmonic mean);
     * ``"max"``: the highest (models fitted before either, and rules whose score is
-      not calibrated as ``-log p``).
- The plain maximum lets a user with 14 ordinary
-    reviews outrank one whose single review is in the top 5%. Same-type neighbours are
+      not calibrated as ``-log p``). The plain maximum lets a user with 14 ordinary
+      reviews outrank one whose single review is in the top 5%.
+
+    Same-type neighbours are
     not rolled up (the consistency component covers them); observation types are
     returned unchanged.
     """
