@@ -13,8 +13,11 @@ Example:
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional
+
+import numpy as np
 
 #: ``phrase(explanation, component name, rarity text) -> str`` ("" = say nothing)
 Phrase = Callable[[Any, str, str], str]
@@ -61,6 +64,23 @@ def link_text(relation: str, other: str) -> str:
     if relation.startswith("rev_"):
         return f"{other} {relation[len('rev_'):]} it"
     return f"{relation} {other}"
+
+
+def number_text(value: Any) -> str:
+    """A value for a sentence, the same everywhere: ``"1"`` for 1.0, ``"5000"``,
+    ``"4.213"``, ``"1.235e+07"`` for 12345678.9 (no thousands separators: reasons
+    list values with commas); anything else (a date, a word) as it is."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (int, float, np.integer, np.floating)):
+        return str(value)
+    v = float(value)
+    if not math.isfinite(v):
+        return str(v)
+    if v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    if 1000 <= abs(v) < 1e7:
+        return f"{v:.0f}"
+    return f"{v:.4g}"
 
 
 def first_row(ex: Any, table: str) -> Any:

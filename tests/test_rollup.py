@@ -165,15 +165,45 @@ def test_the_reason_says_how_many_linked_nodes_the_roll_up_is_over():
 
     from graphad.components import spec_for
 
-    def ex(linked, flagged=None):
+    def ex(linked, flagged=None, driving=1):
         return type("Ex", (), {"observations": pd.DataFrame([{
             "component": "obs:review", "observation": "review:r7", "linked": linked,
-            "flagged": flagged, "driven_by": "edge_fit"}])})()
+            "flagged": flagged, "driven_by": "copies", "driving": driving}])})()
     words = spec_for("obs:review").words
     assert words(ex(1, 1), "obs:review", ": 1 in 900") == \
-        "its review r7 is anomalous (review: 1 in 900, mostly edge_fit)"
-    assert words(ex(72, 33), "obs:review", ": 1 in 900") == \
-        "its reviews are anomalous together (33 of its 72 flagged; the oddest " \
-        "review r7, mostly edge_fit) (review: 1 in 900)"
+        "its review r7 is anomalous (review: 1 in 900, mostly copies)"
+    # several flagged: the component most of them share, not the oddest one's
+    assert words(ex(72, 33, 20), "obs:review", ": 1 in 900") == \
+        "its reviews are anomalous together (33 of its 72 flagged, 20 of them mostly " \
+        "copies; the oddest review r7) (review: 1 in 900)"
+    assert words(ex(18, 18, 18), "obs:review", ": 1 in 900") == \
+        "its reviews are anomalous together (18 of its 18 flagged, all of them mostly " \
+        "copies; the oddest review r7) (review: 1 in 900)"
+    assert words(ex(5, 1), "obs:review", ": 1 in 900") == \
+        "its reviews are anomalous together (1 of its 5 flagged; the oddest review " \
+        "r7, mostly copies) (review: 1 in 900)"
     assert words(ex(12), "obs:review", ": 1 in 900").startswith(
         "its reviews are anomalous together (12 of them; the oddest")
+
+
+def test_a_roll_up_names_what_most_of_its_flagged_links_share():
+    """Eighteen pasted reviews are near-copies even where the oddest of them stands out
+    by its structure: the roll-up names the component leading most flagged links."""
+    from graphad.scoring.explain import _leading_component
+
+    class Parts:                       # contributions = the positive components
+        def component_parts(self, comps, node_type):
+            return {n: v.clamp(min=0) for n, v in comps.items()}
+    comps = {"copies": torch.tensor([5.0, 5.0, 5.0, 0.0, 0.0]),
+             "structure": torch.tensor([1.0, 1.0, 1.0, 9.0, 0.0])}
+    linked = torch.tensor([0, 1, 2, 3, 4])
+    flagged = torch.tensor([True, True, True, True, False])
+    oddest = 3
+    assert _leading_component(Parts(), comps, "review", linked, flagged, oddest) == \
+        ("copies", 3)
+    only = torch.tensor([False, False, False, True, False])
+    assert _leading_component(Parts(), comps, "review", linked, only, oddest) == \
+        ("structure", 1)
+    # a subset of the nodes: positions within it
+    assert _leading_component(Parts(), comps, "review", torch.tensor([3, 4]),
+                              torch.tensor([True, False]), 0) == ("structure", 1)

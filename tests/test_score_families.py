@@ -295,6 +295,10 @@ def test_users_whose_payments_come_in_a_burst_are_found():
     assert run["relation"] == "pays" and 9 <= run["edges"] <= 17 and run["seconds"] < DAY / 4
     assert re.search(r"its pays edges packed in time \(burst: [^)]*\): \d+ within "
                      r"[\d.]+ (hours|minutes)", ex.reason), ex.reason
+    # an ordinary user's densest run explains nothing: no table where burst is weak
+    calm = int(torch.argmin(torch.nan_to_num(burst, nan=0.0)))
+    assert float(torch.nan_to_num(burst[calm], nan=0.0)) < 3
+    assert explain(h, ("user", calm), det).bursts.empty
 
 
 def test_burst_scan_and_degree_calibration():
@@ -355,6 +359,36 @@ def test_merchant_explanation_names_the_payment_it_received():
     assert ex.features.iloc[0][["feature", "value"]].tolist() == [
         "max attr0 over pays edges to it", 1000.0]
     assert f"user {planted} pays it" in ex.reason
+    # what the payment was judged against, in its own units
+    row = ex.edge_evidence.iloc[0]
+    assert row[["relation", "other", "attribute", "value"]].tolist() == [
+        "rev_pays", f"user:{planted}", "attr0", 1000.0]
+    assert row["against"] in {"the 51 pays edges to it", f"user {planted}'s 3 pays edges",
+                              "all 601 pays edges"}
+    assert 80 < row["median"] < 120 and row["z"] > 5 and row["z"] == ex.edge_evidence["z"].max()
+    assert f"its attr0 1000 where {row['against']} have a median of " in ex.reason
+
+
+def test_edge_evidence_leaves_out_the_edge_time():
+    """A payment made years before the user's others is an old account, not an odd
+    edge (``burst`` judges times): only the amount is judged."""
+    from graphad.nn.families.edge_evidence import edge_evidence_sources
+    h, planted, edge = payments_graph()
+    pays = ("user", "pays", "merchant")
+    amount = h[pays].edge_attr
+    time = torch.full_like(amount, 1.7e9) + torch.arange(amount.size(0)).view(-1, 1)
+    time[0] = 1.0e9                                  # one payment 20 years earlier
+    h[pays].edge_attr = torch.cat([amount, time], dim=1)
+    h[pays].time_attr = 1
+    evidence, against, column, _ = edge_evidence_sources(h, pays)
+    assert (column == 0).all()
+    only_amount = HeteroData()
+    for t in ("user", "merchant"):
+        only_amount[t].num_nodes = h[t].num_nodes
+    only_amount[pays].edge_index = h[pays].edge_index
+    only_amount[pays].edge_attr = amount
+    assert torch.equal(evidence, edge_evidence_sources(only_amount, pays)[0])
+    assert int(torch.argmax(evidence)) == edge
 
 
 def reviews_graph(seed: int = 0):
@@ -771,9 +805,11 @@ def test_reviews_in_a_burst_at_their_product_are_found():
 
 def test_incident_leaves_out_the_edge_time_and_older_models_keep_it(tables, schema_dict):
     """``time`` among a relation's attrs is its edges' time: ``incident`` does not
-    average it (when a user was active is no oddity; ``burst`` judges times). A model
-    saved before (no ``time_attrs`` in its config) scores with it, as it was fitted."""
+    average it and edge evidence does not judge it (when a user was active is no
+    oddity; ``burst`` judges times). A model saved before (no ``time_attrs`` /
+    ``untimed_edge_evidence`` in its config) scores with it, as it was fitted."""
     from graphad.data import build_graph
+    from graphad.nn.families.edge_evidence import judged_columns
     from graphad.nn.families.incident import incident_tests
     pays = ("user", "pays", "merchant")
     bundle = build_graph(tables, schema_dict, use_cache=False)
@@ -782,9 +818,14 @@ def test_incident_leaves_out_the_edge_time_and_older_models_keep_it(tables, sche
     assert det.module_config_["time_attrs"] is True
     now = det._prepare(bundle, fit=False)
     assert int(now[pays].time_attr) == 1 and len(incident_tests(now, "user")) == 1
+    # edge evidence judges the amount only; a model saved before judged the time too
+    assert judged_columns(now[pays]) == [0]
+    det.module_config_.pop("untimed_edge_evidence")
+    assert judged_columns(det._prepare(bundle, fit=False)[pays]) == [0, 1]
     det.module_config_.pop("time_attrs")                    # as saved before
     old = det._prepare(bundle, fit=False)
     assert "time_attr" not in old[pays] and len(incident_tests(old, "user")) == 2
+    assert judged_columns(old[pays]) == [0, 1]
 
 
 LISTING_SCHEMA = {

@@ -132,6 +132,17 @@ def test_a_value_many_training_nodes_share_is_read_at_their_share():
     assert int(tail.split("1 in ")[1].replace(",", "")) > 25      # the tail: rarer
     assert _rarity(float(s[0]), "nats", 40 / 1000) == ": 1 in 25"
     assert _rarity(float(s[3]), "nats", math.nan) == _rarity(float(s[3]), "nats")
+    # with the count known: the same at 40 of 1,000; beyond what 1,000 can show, the
+    # count itself instead of the tail's extrapolation
+    assert _rarity(float(s[0]), "nats", 40 / 1000, 1000) == ": 1 in 25"
+    assert 2 * math.exp(float(s[3])) > 1000
+    assert _rarity(float(s[3]), "nats", 0.0, 1000, "product") == \
+        ": above all 1,000 training products"
+    assert 2 * math.exp(float(s[2])) > 1000
+    assert _rarity(float(s[2]), "nats", 1 / 1000, 1000, "product") == \
+        ": reached by only 1 of 1,000 training products"
+    # within what the training nodes can show, the tail speaks
+    assert _rarity(3.0, "nats", 0.0, 1000) == ": 1 in 40"
     # a model saved before the counts were kept cannot say
     state = norm.get_state()
     del state["reach"]

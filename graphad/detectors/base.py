@@ -611,13 +611,19 @@ class BaseDetector(BaseEstimator):
         :data:`~graphad.scoring.normalize.TAIL_CHECK_MIN` of them do (a share counted
         on fewer is noise, and the node itself may be one of them); NaN elsewhere
         and where unknown (a robust-z normaliser, a model saved before)."""
+        count, n = self.training_reach(node_type, name, z)
+        return count / n if n > 0 and count >= TAIL_CHECK_MIN else math.nan
+
+    def training_reach(self, node_type: Any, name: str, z: float) -> "tuple[float, int]":
+        """``(count, n)``: how many of the ``n`` training nodes of ``node_type`` with
+        component ``name`` read at least ``z``; ``(nan, 0)`` where unknown (a robust-z
+        normaliser, a model saved before, a component not fitted)."""
         for attr in ("normalizer_", "rollup_normalizer_", "group_normalizer_"):
             norm = getattr(self, attr, None)
             if norm is not None and hasattr(norm, "reached") and \
                     name in getattr(norm, "grid_", {}).get(node_type, {}):
-                count, n = norm.reached(node_type, name, z)
-                return count / n if n > 0 and count >= TAIL_CHECK_MIN else math.nan
-        return math.nan
+                return norm.reached(node_type, name, z)
+        return math.nan, 0
 
     def component_parts(self, comps: Mapping[str, Tensor],
                         node_type: Any = None) -> Dict[str, Tensor]:

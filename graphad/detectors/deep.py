@@ -56,6 +56,9 @@ SMALL_GRAPH = 20_000
 #: module config key: the prepared graph says which ``edge_attr`` column is the edges'
 #: time (``incident`` leaves it out); absent in models saved before, which score with it
 TIME_ATTRS_KEY = "time_attrs"
+#: module config key: edge evidence leaves the edges' time out; absent in models saved
+#: before, which judged it with the other edge attributes
+UNTIMED_EVIDENCE_KEY = "untimed_edge_evidence"
 
 
 def node_edge_counts(data: HeteroData) -> Tuple[int, int]:
@@ -212,6 +215,8 @@ class DeepDetector(BaseDetector):
         data, _, _ = prepare_inputs(bundle.data, x, self.node_stats_, self.edge_stats_,
                                     max_dim=self.max_input_dim, own=dict(self.raw_dims_),
                                     time_attrs=bool(config.get(TIME_ATTRS_KEY, False)),
+                                    time_evidence=not config.get(UNTIMED_EVIDENCE_KEY,
+                                                                 False),
                                     modality=dict(bundle.modality))
         return data
 
@@ -352,7 +357,8 @@ class DeepDetector(BaseDetector):
             # is decided per call, by _scoring_batch_size)
             train_batch = (self.batch_size_ or distributed.DEFAULT_BATCH_SIZE
                            if parallel else self.batch_size_)
-            self.module_config_ = {**self._module_config(data, bundle), TIME_ATTRS_KEY: True}
+            self.module_config_ = {**self._module_config(data, bundle), TIME_ATTRS_KEY: True,
+                                   UNTIMED_EVIDENCE_KEY: True}
             module = self._module_from_config(self.module_config_)
             if hasattr(module, "fit_closed_form"):
                 module.fit_closed_form(data)

@@ -105,7 +105,7 @@ def prepare_inputs(data: HeteroData, x_dict: Dict[NodeType, Tensor],
                    max_dim: int = 64, own: Optional[Dict[NodeType, int]] = None,
                    keep: Optional[Dict[NodeType, int]] = None,
                    categories: Optional[Dict[NodeType, Tensor]] = None,
-                   time_attrs: bool = True,
+                   time_attrs: bool = True, time_evidence: bool = False,
                    modality: Optional[Dict[NodeType, Optional[str]]] = None
                    ) -> Tuple[HeteroData, Stats, Stats]:
     """A new ``HeteroData`` with standardised ``x`` / ``edge_attr`` and, per relation,
@@ -126,7 +126,8 @@ def prepare_inputs(data: HeteroData, x_dict: Dict[NodeType, Tensor],
     precompute steps of the component families (:mod:`graphad.nn.families`) then add
     their whole-graph evidence. Edge times (``data[rel].time``) are kept; with
     ``time_attrs`` so is which ``edge_attr`` column holds them (``time_attr``), which
-    the ``incident`` component then leaves out (models saved before it averaged it).
+    the ``incident`` component then leaves out (models saved before it averaged it),
+    and edge evidence too unless ``time_evidence`` (models saved before judged it).
     ``modality``: the types whose nodes carry a modality (``text``, ``image``,
     ``series``), kept as ``modality`` on the result for the precompute steps.
     """
@@ -165,6 +166,8 @@ def prepare_inputs(data: HeteroData, x_dict: Dict[NodeType, Tensor],
             out[et].time = data[et].time.double()
             if time_attrs and "time_attr" in data[et]:
                 out[et].time_attr = int(data[et].time_attr)
+                if time_evidence:        # a model saved before judged the time too
+                    out[et].time_evidence = True
         mean, has = sparse_mean(out[et[0]].x, ei, out[et[2]].num_nodes)
         out[et[2]][nbr_key(et)] = mean
         out[et[2]][has_key(et)] = has

@@ -67,7 +67,7 @@ from ..typing import NodeType, is_reverse, reverse_edge_type
 from .graphview import GraphView, node_embeddings, resolve_node, robust_z, scoring_once
 from .normalize import MAD_TO_STD
 from ..components import is_rollup
-from .reasons import node_reason
+from .reasons import SIGNIFICANT, node_reason
 
 SHARED_ALPHA = 0.01      # significance of "shared by improbably many" (see _shared)
 
@@ -110,6 +110,7 @@ class Explanation:
     shared: pd.DataFrame = field(default_factory=pd.DataFrame)
     group: pd.DataFrame = field(default_factory=pd.DataFrame)
     edge_fit: pd.DataFrame = field(default_factory=pd.DataFrame)
+    edge_evidence: pd.DataFrame = field(default_factory=pd.DataFrame)
     copies: pd.DataFrame = field(default_factory=pd.DataFrame)
     content: str = ""
     reason: str = ""
@@ -141,8 +142,8 @@ class Explanation:
     def _titled(self) -> List[Tuple[str, pd.DataFrame]]:
         """``(heading, table)`` of every section, in order (text and Markdown)."""
         unit = ("z in nats of surprisal: rarer than 1 in 2 exp(z) under the fitted tail; "
-                "reached: the share of training nodes at least as high, where ten or "
-                "more are" if self.unit == "nats" else "z in robust σ")
+                "reached: the share of the `of` training nodes at least as high"
+                if self.unit == "nats" else "z in robust σ")
         return [(SECTION_TITLES[key].format(unit=unit), table)
                 for key, table in self._sections()]
 
@@ -201,6 +202,8 @@ SECTION_TITLES = {
     "bursts": "edges packed in time (the burst component)",
     "within": "numbers against its category (the within components)",
     "edge_fit": "its edges against its own features (the edge_fit component)",
+    "edge_evidence": "its edges against the other edges of their ends (the edge "
+                     "component; z in nats before calibration)",
     "copies": "near-copies of its content (the copies component)",
     "observations": "observations behind the roll-ups",
     "relations": "structure by relation",
@@ -293,9 +296,13 @@ def _explain(bundle: GraphBundle, node: Tuple[NodeType, Any], detector: Any, top
     ex.features = _features(bundle, node_type, idx, top, cache, own_rows)
     ex.modalities = _modalities(bundle, detector, node_type, idx, cache)
     ex.contrast = _contrast(bundle, detector, node_type, idx, top, cache, own_rows)
-    ex.bursts = _bursts(bundle, detector, node_type, idx, cache)
+    if _significant(comps[node_type].get("burst"), idx, ex.unit):   # only where it counts
+        ex.bursts = _bursts(bundle, detector, node_type, idx, cache)
     ex.within = _within(bundle, detector, node_type, idx, cache)
     ex.edge_fit = _edge_fit(bundle, detector, node_type, idx, cache)
+    edge = comps[node_type].get("edge")
+    if edge is not None and float(torch.nan_to_num(edge[idx], nan=0.0)) > 0:
+        ex.edge_evidence = _edge_evidence(bundle, detector, node_type, idx, top, cache)
     ex.copies = _copies(bundle, detector, node_type, idx, cache)
     ex.content = _content(bundle, node_type, idx)
     ex.observations = _observations(bundle, comps, scores, detector, node_type, idx)
@@ -308,6 +315,16 @@ def _explain(bundle: GraphBundle, node: Tuple[NodeType, Any], detector: Any, top
         ex.group = _group(bundle, detector, node_type, idx)   # only where it adds
     ex.reason = node_reason(ex)
     return ex
+
+
+def _significant(component: Optional[torch.Tensor], idx: int, unit: str) -> bool:
+    """Whether the node's value of a component is one a reason would name
+    (:data:`~graphad.scoring.reasons.SIGNIFICANT`: rarer than 1 in 40); its table is
+    shown only then (a burst of 12 edges within 147 days explains nothing)."""
+    if component is None:
+        return False
+    value = float(torch.nan_to_num(component[idx].float(), nan=0.0))
+    return value >= SIGNIFICANT.get(unit, 2.0)
 
 
 def _group(bundle: GraphBundle, detector: Any, t: NodeType, idx: int) -> pd.DataFrame:
@@ -363,7 +380,7 @@ def component_unit(detector: Any) -> str:
 
 def contributions(detector: Any, comps: Mapping[str, torch.Tensor], idx: int,
                   node_type: Any = None) -> pd.DataFrame:
-    """``component, z, weight, contribution, share, reached`` of one node, largest
+    """``component, z, weight, contribution, share, reached, of`` of one node, largest
     first.
 
     The contributions are the detector's own split of the score
@@ -372,7 +389,8 @@ def contributions(detector: Any, comps: Mapping[str, torch.Tensor], idx: int,
     mean, ``w_c s+_c / sum(w)``. The column sums to the score exactly. ``reached``:
     the share of the training nodes whose component is at least as high (NaN where
     the detector cannot say), which a reason quotes where the fitted tail calls a
-    value that many training nodes share rarer than that.
+    value that many training nodes share rarer than that; ``of``: how many training
+    nodes have the component (NaN where unknown).
     """
     weights = detector.component_weights(comps, node_type)
     one = {name: z[idx:idx + 1].float() for name, z in comps.items()}
@@ -384,9 +402,11 @@ def contributions(detector: Any, comps: Mapping[str, torch.Tensor], idx: int,
     table = pd.DataFrame(rows, columns=["component", "z", "weight", "contribution"])
     absolute = table["contribution"].abs().sum()
     table["share"] = table["contribution"] / absolute if absolute > 0 else 0.0
-    share = getattr(detector, "training_share", None)
-    table["reached"] = [share(node_type, c, z) if share is not None and z > 0
-                        else math.nan for c, z in zip(table["component"], table["z"])]
+    reach = getattr(detector, "training_reach", None)
+    counts = [reach(node_type, c, z) if reach is not None and z > 0 else (math.nan, 0)
+              for c, z in zip(table["component"], table["z"])]
+    table["reached"] = [count / n if n > 0 else math.nan for count, n in counts]
+    table["of"] = pd.array([n if n > 0 else None for _, n in counts], dtype="Int64")
     return table.sort_values(["contribution", "z"], ascending=False, key=_nan_low
                              ).reset_index(drop=True)
 
@@ -458,12 +478,18 @@ def _edge_attribute_rows(bundle: GraphBundle, t: NodeType, idx: int,
                     z = float((agg[idx] - med) / scale)
                     if best is None or abs(z) > abs(best["z"]):
                         value = float(agg[idx])
-                        best = {"feature": f"{stat} {column} over "
-                                           f"{edges.format(et[1])}",
-                                "value": time_text(value) if column == time_col
-                                else value, "z": z}
+                        what = edges.format(et[1])
+                        best = ({"feature": f"{TIME_STATS[stat]} {column} of {what}",
+                                 "value": time_text(value), "z": z}
+                                if column == time_col else
+                                {"feature": f"{stat} {column} over {what}",
+                                 "value": value, "z": z})
                 rows.append(best)
     return rows
+
+
+#: an edge time's aggregates in words: "latest created_at of its wrote edges"
+TIME_STATS = {"mean": "mean", "min": "earliest", "max": "latest"}
 
 
 def _edge_aggregates(bundle: GraphBundle, et, end: int) -> Dict[str, Any]:
@@ -654,6 +680,83 @@ def _edge_fit(bundle: GraphBundle, detector: Any, t: NodeType, idx: int,
     return table.loc[order].reset_index(drop=True)
 
 
+def _edge_evidence(bundle: GraphBundle, detector: Any, t: NodeType, idx: int, top: int,
+                   cache: Dict[Any, Any]) -> pd.DataFrame:
+    """For the ``edge`` component: the node's most unusual edges against the other
+    edges of one of their ends or of the whole relation, the ``edge`` family's
+    :meth:`~graphad.nn.families.edge_evidence.EdgeEvidenceFamily.details`: ``relation,
+    other, attribute, value, against, median`` (the attribute's median over the edges
+    it was judged against, in its own units) and ``z`` (the edge's evidence, nats),
+    most unusual first (by its share among the relation's edges)."""
+    rows, order = [], []
+    for et, raw, calibrated, against, column, _ in _family_details(
+            bundle, detector, t, cache).get("edge", []):
+        ei = bundle.data[et].edge_index
+        names = _attribute_names(bundle, et)
+        for end in (0, 1):
+            if (et[0], et[2])[end] != t:
+                continue
+            for e in torch.nonzero(ei[end] == idx).view(-1).tolist():
+                rows.append(_edge_evidence_row(bundle, et, end, e, names, int(against[e]),
+                                               int(column[e]), float(raw[e]), cache))
+                order.append(float(calibrated[e]))
+    if not rows:
+        return pd.DataFrame()
+    keep = np.argsort(-np.asarray(order), kind="stable")[:top]
+    return pd.DataFrame([rows[i] for i in keep]).reset_index(drop=True)
+
+
+def _edge_evidence_row(bundle: GraphBundle, et, end: int, e: int, names: List[str],
+                       against: int, column: int, z: float, cache: Dict[Any, Any]
+                       ) -> Dict[str, Any]:
+    """One row of :func:`_edge_evidence`: edge ``e`` of ``et`` seen from its ``end``."""
+    ei = bundle.data[et].edge_index
+    other_end = 1 - end
+    other_type = (et[0], et[2])[other_end]
+    other = f"{other_type}:{bundle.ids.external(other_type, [int(ei[other_end, e])])[0]}"
+    name = names[column] if column < len(names) else f"attr{column}"
+    values = _memo(cache, ("edge_values", et, name),
+                   lambda: _attribute_column(bundle, et, name, column))
+    if against == 2:
+        peers = torch.ones(ei.size(1), dtype=torch.bool)
+        text = f"all {ei.size(1):,} {et[1]} edges"
+    else:
+        peers = ei[against] == ei[against, e]
+        count = int(peers.sum())
+        if against == end:
+            text = (f"its {count:,} {et[1]} edges" if end == 0
+                    else f"the {count:,} {et[1]} edges to it")
+        else:
+            who = other.replace(":", " ", 1)
+            text = (f"{who}'s {count:,} {et[1]} edges" if against == 0
+                    else f"the {count:,} {et[1]} edges to {who}")
+    time_col = _time_column(bundle, et)
+    value, median = float(values[e]), float(np.nanmedian(values[peers.numpy()]))
+    if name == time_col:
+        value, median = time_text(value), time_text(median)
+    return {"relation": et[1] if end == 0 else f"rev_{et[1]}", "other": other,
+            "attribute": name, "value": value, "against": text, "median": median,
+            "z": z}
+
+
+def _attribute_names(bundle: GraphBundle, et) -> List[str]:
+    """The names of a relation's ``edge_attr`` columns, in order."""
+    store = bundle.data[et]
+    width = 1 if store.edge_attr.dim() == 1 else store.edge_attr.size(1)
+    names = list(bundle.edge_attr_names.get(et) or [])
+    return names + [f"attr{k}" for k in range(len(names), width)]
+
+
+def _attribute_column(bundle: GraphBundle, et, name: str, column: int) -> np.ndarray:
+    """``float64[m]`` of one edge attribute in its own units: the relation table's
+    column (:func:`_edge_attribute_values`), else ``edge_attr``'s."""
+    values = _edge_attribute_values(bundle, et)
+    if name in values:
+        return values[name]
+    attr = bundle.data[et].edge_attr.double()
+    return attr.view(attr.size(0), -1)[:, column].numpy()
+
+
 def _nontime_attribute_names(bundle: GraphBundle, et) -> List[str]:
     """The names of a relation's ``edge_attr`` columns other than its time column,
     in order (the attributes :func:`~graphad.data.features.edge_mean_columns` means)."""
@@ -734,19 +837,41 @@ def _observations(bundle: GraphBundle, comps, scores, detector: Any, t: NodeType
         if linked.numel() == 0:
             continue
         s = scores[obs][linked]
-        best = int(linked[int(torch.argmax(torch.nan_to_num(s, nan=-math.inf)))])
-        top = contributions(detector, comps[obs], best, obs)
+        at = int(torch.argmax(torch.nan_to_num(s, nan=-math.inf)))
+        best = int(linked[at])
         threshold = (getattr(detector, "threshold_", None) or {}).get(obs)
+        flagged = (s > float(threshold)) if threshold is not None else None
+        driven_by, driving = _leading_component(detector, comps[obs], obs, linked,
+                                                flagged, at)
         rows.append({"component": name, "z": float(comps[t][name][idx]),
                      "observation": f"{obs}:{bundle.ids.external(obs, [best])[0]}",
                      "linked": int(linked.numel()),
-                     "flagged": (int((s > float(threshold)).sum()) if threshold is not None
-                                 else None),
+                     "flagged": int(flagged.sum()) if flagged is not None else None,
                      "score": float(scores[obs][best]),
-                     "driven_by": top["component"].iloc[0] if len(top) else "",
+                     "driven_by": driven_by, "driving": driving,
                      "content": _snippet(bundle, obs, best)})
     table = pd.DataFrame(rows)
     return table.sort_values("z", ascending=False).reset_index(drop=True) if rows else table
+
+
+def _leading_component(detector: Any, comps: Mapping[str, torch.Tensor], t: NodeType,
+                       linked: torch.Tensor, flagged: Optional[torch.Tensor], oddest: int
+                       ) -> Tuple[str, int]:
+    """``(component, count)``: the component that contributes most to the most of the
+    flagged linked nodes' scores, and to how many (a roll-up's common cause: an
+    account's eighteen pasted reviews are near-copies even where the oddest of them
+    stands out by its structure); where at most one is flagged, the oddest node's
+    largest contribution and 1."""
+    names = list(comps)
+    if not names:
+        return "", 0
+    parts = detector.component_parts({n: comps[n][linked].float() for n in names}, t)
+    stacked = torch.stack([parts.get(n, torch.zeros(linked.numel())) for n in names])
+    lead = torch.argmax(stacked, dim=0)                       # [k]
+    if flagged is None or int(flagged.sum()) <= 1:
+        return names[int(lead[oddest])], 1
+    counts = torch.bincount(lead[flagged], minlength=len(names))
+    return names[int(torch.argmax(counts))], int(counts.max())
 
 
 def _snippet(bundle: GraphBundle, t: NodeType, idx: int, width: int = 50) -> str:

@@ -14,7 +14,9 @@ from typing import Any, List
 import numpy as np
 import pandas as pd
 
-from ..components import link_text, spec_for
+from ..components import first_row, link_text, number_text, spec_for
+from ..nn.families.edge_evidence import judged_text
+from .normalize import TAIL_CHECK_MIN
 
 SIGNIFICANT = {"nats": 3.0, "σ": 2.0}   # a component this rare is named in the reason
 EDGE_Z = 3.0             # edge score (nats / σ) from which an edge is named
@@ -27,8 +29,10 @@ def node_reason(ex: Any) -> str:
         least = SIGNIFICANT.get(getattr(ex, "unit", "σ"), 2.0)
         if len(parts) >= 2 or not (row["z"] >= least) or row["contribution"] <= 0:
             continue
+        of = row.get("of", np.nan)
         text = _component_phrase(ex, row["component"], float(row["z"]),
-                                 row.get("reached", np.nan))
+                                 row.get("reached", np.nan),
+                                 float(of) if pd.notna(of) else np.nan)
         if text and text not in parts:
             parts.append(text)
     named = " ".join(parts)
@@ -38,6 +42,10 @@ def node_reason(ex: Any) -> str:
             attrs = ", ".join(f"{k}={_fmt(e[k])}" for k in ex.edges.columns[4:]
                               if pd.notna(e[k]))
             rarity = _rarity(float(e["z"]), getattr(ex, "unit", "σ"))
+            judged = first_row(ex, "edge_evidence")
+            if judged is not None and (judged["relation"], judged["other"]) == \
+                    (e["relation"], e["other"]):       # what its attribute is unlike
+                attrs = judged_text(judged)
             parts.append(f"unusual link: {link_text(e['relation'], e['other'])} "
                          f"({f'{attrs}; ' if attrs else ''}this edge{rarity})")
     if not ex.shared.empty:
@@ -54,26 +62,41 @@ def node_reason(ex: Any) -> str:
     return f"{head}: " + "; ".join(parts)
 
 
-def _rarity(z: float, unit: str, reached: float = np.nan) -> str:
+def _rarity(z: float, unit: str, reached: float = np.nan, of: float = np.nan,
+            noun: str = "node") -> str:
     """``" 4.1σ"``, or for surprisal ``": 1 in 900"`` (rarer than 1 in ``2 exp(z)``).
-    ``reached``: the share of the training nodes at least as high, where known (the
-    detector gives it where :data:`~graphad.scoring.normalize.TAIL_CHECK_MIN` or more
-    training nodes reach the value): such a value is never called rarer than their
-    share (the fitted tail may call a value many nodes share up to a nat rarer)."""
+
+    ``reached`` and ``of``: the share of the ``of`` training nodes (``noun``) at least
+    as high, where known. Where :data:`~graphad.scoring.normalize.TAIL_CHECK_MIN` or
+    more reach the value, it is never called rarer than their share (the fitted tail
+    may call a value many nodes share up to a nat rarer). Where fewer do and the tail
+    calls it rarer than the training nodes can show, the count is said instead:
+    ``": above all 150 training products"``, ``": reached by only 3 of 150
+    training products"`` (not "1 in 19,000" of 150; a training node counts itself)."""
     if unit != "nats":
         return f" {z:.1f}σ"
     n = 2 * np.exp(min(z, 700.0))
-    if reached == reached and reached > 0:            # not NaN
+    share = reached == reached and reached > 0                  # not NaN
+    known = reached == reached and of == of and of > 0
+    count = int(round(reached * of)) if known else 0
+    if share and (not known or count >= TAIL_CHECK_MIN):
         n = min(n, 1.0 / reached)
+    elif known and n > of:
+        population = f"{int(of):,} training {noun}{'s' if of != 1 else ''}"
+        return (f": above all {population}" if count == 0
+                else f": reached by only {count} of {population}")
     if n >= 1e6:
         return ": rarer than 1 in a million"     # an extrapolated tail: no false digits
     digits = max(0, int(np.floor(np.log10(n))) - 1)
     return f": 1 in {int(round(n, -digits)):,}"
 
 
-def _component_phrase(ex: Any, name: str, z: float, reached: float = np.nan) -> str:
+def _component_phrase(ex: Any, name: str, z: float, reached: float = np.nan,
+                      of: float = np.nan) -> str:
     """The registered family's words for a component (:mod:`graphad.components`)."""
-    return spec_for(name).words(ex, name, _rarity(z, getattr(ex, "unit", "σ"), reached))
+    rarity = _rarity(z, getattr(ex, "unit", "σ"), reached, of,
+                     str(getattr(ex, "node_type", "node")))
+    return spec_for(name).words(ex, name, rarity)
 
 
 def unusual_features_text(ex: Any, most: int = 2, least_z: float = 2.0) -> str:
@@ -110,9 +133,4 @@ def feature_text(name: str, value: Any) -> str:
     return f"{name}={_fmt(value)}"
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, (float, np.floating)):
-        if float(value).is_integer() and abs(value) < 1e15:
-            return str(int(value))
-        return f"{value:.4g}"
-    return str(value)
+_fmt = number_text

@@ -141,12 +141,20 @@ def _phrase(ex, name: str, rarity: str) -> str:
         r = hit.iloc[0]
         oddest = r['observation'].replace(':', ' ', 1)
         if int(r["linked"]) > 1:       # the evidence of all of them, not of one
-            flagged = r.get("flagged")
-            count = (f"{int(flagged)} of its {int(r['linked'])} flagged"
-                     if flagged is not None and flagged == flagged
-                     else f"{int(r['linked'])} of them")
-            return (f"its {kind}s are anomalous together ({count}; the oddest "
-                    f"{oddest}, mostly {r['driven_by']}) ({kind}{rarity})")
+            linked, flagged = int(r["linked"]), r.get("flagged")
+            known = flagged is not None and flagged == flagged
+            driving = r.get("driving", 1)
+            driving = int(driving) if driving is not None and driving == driving else 1
+            if known and int(flagged) > 1:   # what most of the flagged ones share
+                flagged = int(flagged)
+                count = (f"{flagged} of its {linked} flagged, "
+                         f"{'all' if driving == flagged else driving} of them mostly "
+                         f"{r['driven_by']}; the oddest {oddest}")
+            else:
+                head = (f"{int(flagged)} of its {linked} flagged" if known
+                        else f"{linked} of them")
+                count = f"{head}; the oddest {oddest}, mostly {r['driven_by']}"
+            return f"its {kind}s are anomalous together ({count}) ({kind}{rarity})"
         return f"its {oddest} is anomalous ({kind}{rarity}, mostly {r['driven_by']})"
     return f"anomalous {kind} ({kind}{rarity})"
 

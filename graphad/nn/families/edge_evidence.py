@@ -8,8 +8,9 @@ against the ratings this rater gives): ``(a_e - c_g) / s_g`` with the group's me
 1.4826 MAD shrunk towards the relation-wide ones by ``PRIOR_EDGES`` pseudo-edges (a
 group of one or two edges is judged against the whole relation); and one more against
 the whole relation, since a dense ring that only pays itself makes every one of its
-large transfers ordinary among its endpoints' own. The edge's evidence is
-the largest two-sided surprisal over columns and endpoints (a heavy-tailed Student t,
+large transfers ordinary among its endpoints' own. The edge's time (the schema's
+time column) is not judged here: when an edge was made is ``burst``'s to judge. The
+edge's evidence is the largest two-sided surprisal over columns and endpoints (a heavy-tailed Student t,
 :func:`~graphad.nn.families.base.two_sided_surprisal`), in nats. For a node it is
 calibrated on the relation's own edges: ``-log`` of the share of its edges at least as
 unusual (no tail model fits every attribute, and a miscalibrated one favours nodes with
@@ -25,14 +26,15 @@ mini-batches; ``score_edges`` carries the per-edge evidence.
 from __future__ import annotations
 
 import math
-from typing import Dict, Tuple
+from typing import Any, Dict, List, Tuple
 
 import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.utils import scatter
 
-from ...components import ComponentSpec, link_text, register_component
+from ...components import (ComponentSpec, first_row, link_text, number_text,
+                           register_component)
 from ...data.features import robust_center_scale
 from ...typing import EdgeType, NodeType, is_reverse
 from .base import (ComponentFamily, EdgeErrors, Errors, Latents, masked,
@@ -91,18 +93,51 @@ def edge_evidence(data: HeteroData, et: EdgeType) -> Tensor:
     """Per-edge evidence ``[m]`` of one relation with ``edge_attr``: the largest
     two-sided surprisal of its robust z over columns, ends and the whole relation
     (nats)."""
+    return edge_evidence_sources(data, et)[0]
+
+
+def edge_evidence_sources(data: HeteroData, et: EdgeType
+                          ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    """:func:`edge_evidence` and where it comes from: ``(evidence [m], against [m],
+    column [m], z [m])`` with ``against`` 0 (the other edges of its source), 1 (of its
+    destination) or 2 (the whole relation), ``column`` the ``edge_attr`` column and
+    ``z`` its signed robust z there."""
     store = data[et]
     attr = store.edge_attr.float()
     attr = attr.view(-1, 1) if attr.dim() == 1 else attr
     ei = store.edge_index
+    m = ei.size(1)
     sizes = (data[et[0]].num_nodes, data[et[2]].num_nodes)
-    best = torch.zeros(ei.size(1))
-    everyone = torch.zeros(ei.size(1), dtype=torch.long)     # the whole relation
-    for group, size in ((ei[0], sizes[0]), (ei[1], sizes[1]), (everyone, 1)):
-        for j in range(attr.size(1)):
+    best = torch.zeros(m)
+    against = torch.full((m,), 2, dtype=torch.long)
+    column = torch.zeros(m, dtype=torch.long)
+    signed = torch.zeros(m)
+    everyone = torch.zeros(m, dtype=torch.long)     # the whole relation
+    for g, (group, size) in enumerate(((ei[0], sizes[0]), (ei[1], sizes[1]),
+                                       (everyone, 1))):
+        for j in judged_columns(store):
             z = robust_edge_z(attr[:, j], group, size)
-            best = torch.maximum(best, two_sided_surprisal(z))
-    return best
+            s = two_sided_surprisal(z)
+            more = s > best
+            best = torch.where(more, s, best)
+            against = torch.where(more, torch.full_like(against, g), against)
+            column = torch.where(more, torch.full_like(column, j), column)
+            signed = torch.where(more, z, signed)
+    return best, against, column, signed
+
+
+def judged_columns(store: Any) -> List[int]:
+    """The ``edge_attr`` columns edge evidence judges: all but the edge time's
+    (``time_attr``; when an edge was made is the ``burst`` component's to judge, and a
+    first review years before the others is an old account, not an odd edge; models
+    saved before judged it, and their prepared graph says ``time_evidence``); ``[]``
+    without attributes."""
+    if "edge_attr" not in store or store.edge_attr is None:
+        return []
+    width = 1 if store.edge_attr.dim() == 1 else store.edge_attr.size(1)
+    judged = "time_attr" not in store or "time_evidence" in store   # saved before
+    time = -1 if judged else int(store.time_attr)
+    return [j for j in range(width) if j != time]
 
 
 @register_precompute
@@ -112,7 +147,7 @@ def precompute_edge_evidence(data: HeteroData, own: Dict[NodeType, int]) -> None
     counts = {t: torch.zeros(data[t].num_nodes) for t in data.node_types}
     found = False
     for et in data.edge_types:
-        if is_reverse(et) or "edge_attr" not in data[et] or data[et].num_edges == 0:
+        if is_reverse(et) or not judged_columns(data[et]) or data[et].num_edges == 0:
             continue
         found = True
         raw = edge_evidence(data, et)
@@ -149,17 +184,39 @@ class EdgeEvidenceFamily(ComponentFamily):
                              if EDGE_KEY in batch[et]}
         return nodes, edges
 
+    def details(self, batch: HeteroData, node_type: NodeType) -> list:
+        """``[(relation, evidence [m], calibrated [m], against [m], column [m], z [m])]``
+        for each forward relation with attributes at the type (either end):
+        :func:`edge_evidence_sources` and the relation-calibrated evidence the ``edge``
+        component pools (``-log`` of the share of the relation's edges at least as
+        unusual)."""
+        out = []
+        for et in batch.edge_types:
+            store = batch[et]
+            if is_reverse(et) or node_type not in (et[0], et[2]) or \
+                    not judged_columns(store) or store.num_edges == 0:
+                continue
+            raw, against, column, z = edge_evidence_sources(batch, et)
+            out.append((et, raw, empirical_surprisal(raw), against, column, z))
+        return out
+
+
+def judged_text(row: Any) -> str:
+    """``"its amount 5000 where merchant m01's 120 pays edges have a median of 42"``:
+    a row of an explanation's ``edge_evidence`` table in words."""
+    return (f"its {row['attribute']} {number_text(row['value'])} where {row['against']} "
+            f"have a median of {number_text(row['median'])}")
+
 
 def _phrase(ex, name: str, rarity: str) -> str:
-    if not ex.edges.empty:
-        e = ex.edges.iloc[0]
-        attrs = ", ".join(f"{k}={v}" for k, v in e.items()
-                          if k not in ("relation", "other", "z", "error") and
-                          not (isinstance(v, float) and math.isnan(v)))
-        return (f"unusual link: {link_text(e['relation'], e['other'])}"
-                f"{f' ({attrs})' if attrs else ''}, unlike the other edges at one of "
-                f"its ends (edge{rarity})")
-    return f"an edge unlike the others at one of its ends (edge{rarity})"
+    """``"unusual link: pays merchant m01, its amount 5000 where merchant m01's 120
+    pays edges have a median of 42 (edge: 1 in 900)"``: the node's most unusual edge
+    and what it was judged against."""
+    r = first_row(ex, "edge_evidence")
+    if r is None:
+        return f"an edge unlike the others at one of its ends (edge{rarity})"
+    return (f"unusual link: {link_text(r['relation'], r['other'])}, {judged_text(r)} "
+            f"(edge{rarity})")
 
 
 register_component(ComponentSpec("edge", "most unusual incident edge attributes",

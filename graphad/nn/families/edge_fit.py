@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from ...components import ComponentSpec, first_row, register_component
+from ...components import ComponentSpec, first_row, number_text, register_component
 from ...typing import EdgeType, NodeType
 from ..crossmodal import RIDGE_GRID, loo_errors, ridge_map
 from ..inputs import has_key, training_rows
@@ -189,7 +189,8 @@ def _phrase(ex, name: str, rarity: str) -> str:
 
 
 def _num(v: float) -> str:
-    return f"{float(v):.3g}"
+    """Predictions to three digits (``"4.21"``), as :func:`number_text` writes them."""
+    return number_text(float(f"{float(v):.3g}"))
 
 
 register_component(ComponentSpec(
