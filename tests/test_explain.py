@@ -308,8 +308,16 @@ def test_sections_read_the_same_in_text_and_markdown_and_say_what_is_cut(fitted_
     text, md = ex.to_text(max_rows=2), ex.to_markdown(max_rows=2)
     left = len(ex.contributions) - 2
     assert left > 0 and f"... and {left} more rows" in text and f"... and {left} more rows" in md
-    assert "**unusual attributes (z in robust σ against its type)**" in md
-    assert "unusual attributes (z in robust σ against its type):" in text
+    title = ("unusual attributes (z in robust σ against its type; tail: the share of "
+             "its type at least as far out on that side of the median)")
+    assert f"**{title}**" in md and f"{title}:" in text
+    # whole numbers without decimals, blanks for missing values, in both
+    assert "NaN" not in text and "<NA>" not in text
+    assert not any(f"| {m} |" in md for m in ("nan", "NaN", "<NA>", "None"))
+    ranks = ex.contributions["of"].head(2).dropna().astype(int).astype(str)
+    assert all(f" {r}" in text and f"| {r} |" in md for r in ranks)
+    assert ex.features["tail"].between(0, 0.5, inclusive="left").all()
+    assert ex.features["tail"].is_monotonic_increasing
     assert "**features**" not in md
     assert {k for k, _ in ex._sections()} >= {"contributions", "features", "edge_fit"}
 

@@ -263,8 +263,11 @@ def test_components_and_roll_up(graph, fitted):
     comps = fitted.score_components(graph)
     common = {"attribute", "structure", "consistency", "outlier", "outlier:fused", "group"}
     assert set(comps["user"]) == common | {"nbr:device", "edge", "incident", "peer:device"}
-    assert set(comps["device"]) == common | {"nbr:user", "edge", "incident", "peer:user",
-                                            "degree:user"}
+    # 12 devices are too few to learn what their users predict of them (10 training
+    # nodes per own feature): no cross-type consistency, and they have no other
+    assert fitted.module_config_["unmapped"] == ["device"]
+    assert set(comps["device"]) == common - {"consistency"} | {
+        "nbr:user", "edge", "incident", "peer:user", "degree:user"}
     scores = fitted.decision_function(graph)
     torch.testing.assert_close(scores["user"], fitted.combine(comps)["user"])
     torch.testing.assert_close(scores["user"], fitted.decision_scores_["user"])

@@ -107,7 +107,8 @@ def test_user_rated_badly_by_everyone():
     # the component's rarity heads the list (the received ratings as a whole, or the
     # input they feed); the named input carries its own robust z
     assert re.search(r"\((incident|attribute): [^)]*\): [^;]*attr0 "
-                     r"over rates edges to it=-10 \(-\d+\.\dσ\)", ex.reason), ex.reason
+                     r"over rates edges to it=-10 \(lowest [\d.]+% of users\)", ex.reason), \
+        ex.reason
 
 
 def signed_graph(seed: int = 0):
@@ -152,8 +153,8 @@ def test_users_rated_badly_by_everyone_are_found_together():
     assert max(_rank(scores, int(v)) for v in targets) <= 10
     ex = explain(h, ("user", int(targets[0])), det)
     assert re.search(r"its edges unlike other users' as a whole \(incident: [^)]*\): "
-                     r"mean attr0 over rates edges to it=-10 \(-\d+\.\dσ\)", ex.reason), \
-        ex.reason
+                     r"mean attr0 over rates edges to it=-10 \(lowest [\d.]+% of users\)",
+                     ex.reason), ex.reason
 
 
 def test_incident_side_and_shrinkage():
@@ -228,6 +229,13 @@ def test_a_device_used_by_many_accounts():
     # every user has exactly one device: a count without spread is no component
     assert "degree:device" not in comps["user"]
     assert det.module_.families["degree"].kept_user__device.item() is False
+    # the reason gives the count and what is usual for its type
+    ex = explain(h, ("device", planted), det)
+    row = ex.degrees.iloc[0]
+    assert row["component"] == "degree:user" and row["links"] == 12
+    assert f"12 links from user nodes where the median device has " \
+           f"{row['median']:g} (degree:user" in ex.reason
+    assert explain(h, ("device", 0 if planted else 1), det).degrees.empty
 
 
 def test_attribute_error_on_a_log_scale_and_models_saved_before(tmp_path):
@@ -895,3 +903,28 @@ def test_a_price_odd_for_its_category_is_found_within_it(tmp_path, monkeypatch):
     assert "within:category" not in old.score_components(g)["listing"]
     torch.testing.assert_close(old.decision_function(g)["listing"],
                                before.decision_function(g)["listing"])
+
+
+def test_a_type_too_small_to_learn_from_its_neighbours_gets_no_cross_type_map():
+    """25 merchants with 20 features each are too few (10 training nodes per feature)
+    to learn what their payers predict of them: no cross-type ``consistency`` for
+    them, while the 300 users keep theirs; a model saved before keeps every map."""
+    from graphad.detectors.gae import unmapped_types
+    g = torch.Generator().manual_seed(0)
+    h = HeteroData()
+    h["user"].x = torch.randn(300, 3, generator=g)
+    h["merchant"].x = torch.randn(25, 20, generator=g)
+    src = torch.arange(300).repeat_interleave(2)
+    h["user", "pays", "merchant"].edge_index = torch.stack(
+        [src, torch.randint(0, 25, (600,), generator=g)])
+    det = MultimodalGAE(epochs=3, seed=0).fit(h)
+    assert det.module_config_["unmapped"] == ["merchant"]
+    comps = det.score_components(h)
+    assert "consistency" not in comps["merchant"] and "consistency" in comps["user"]
+    maps = det.module_.families["consistency"].consist
+    assert set(maps) == {"merchant__rev_pays__user"}
+    old = {k: v for k, v in det.module_config_.items() if k != "unmapped"}
+    assert set(det._module_from_config(old).families["consistency"].consist) == {
+        "merchant__rev_pays__user", "user__pays__merchant"}
+    prepared = det._prepare(as_bundle(h), fit=False)
+    assert unmapped_types(prepared, det.own_dims_) == ["merchant"]   # all 25 count

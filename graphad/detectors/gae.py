@@ -10,13 +10,29 @@ from torch_geometric.data import HeteroData
 from ..data.bundle import GraphBundle
 from ..data.features import edge_mean_columns, edge_stat_widths
 from ..nn.encoder import CONVS, HGT_HEADS
+from ..nn.families.base import ROWS_PER_FEATURE
 from ..nn.families.edge_fit import edge_fit_columns
 from ..nn.families.within import within_columns
 from ..nn.gae import MultimodalGAEModule
+from ..nn.inputs import training_rows
 from ..scoring.normalize import Components
 from ..typing import EdgeType, NodeType, edge_type_str
 from .deep import MAX_STEPS, DeepDetector
 
+
+
+def unmapped_types(data: HeteroData, own_dims: Dict[NodeType, int]) -> List[NodeType]:
+    """The types with own features but fewer than
+    :data:`~graphad.nn.families.base.ROWS_PER_FEATURE` training nodes per own
+    feature: too few to learn what their neighbours of another type predict of them
+    (:class:`~graphad.nn.families.consistency.ConsistencyFamily`)."""
+    out = []
+    for t in data.node_types:
+        rows = training_rows(data[t])
+        count = int(data[t].num_nodes) if rows is None else int(rows.sum())
+        if own_dims.get(t, 0) > 0 and count < ROWS_PER_FEATURE * own_dims[t]:
+            out.append(t)
+    return sorted(out)
 
 class MultimodalGAE(DeepDetector):
     """Heterogeneous GNN autoencoder scoring every node and edge of a typed graph.
@@ -105,6 +121,7 @@ class MultimodalGAE(DeepDetector):
                 "in_dims": dict(self.in_dims_),
                 "own_dims": dict(self.own_dims_),
                 "featureless": sorted(t for t, w in self.raw_dims_.items() if w == 0),
+                "unmapped": unmapped_types(data, self.own_dims_),
                 "incident": True,
                 "burst": True,
                 "degree": True,
@@ -131,6 +148,7 @@ class MultimodalGAE(DeepDetector):
                                    dict(config["in_dims"]), edge_dims, views,
                                    own_dims=config.get("own_dims"),   # older models: none
                                    featureless=config.get("featureless", ()),  # nor this
+                                   unmapped=config.get("unmapped", ()),      # ... nor this
                                    incident=config.get("incident", False),   # ... nor this
                                    burst=config.get("burst", False),         # ... nor this
                                    within=config.get("within"),              # ... nor this

@@ -63,6 +63,9 @@ class MultimodalGAEModule(nn.Module):
             :class:`~graphad.nn.families.consistency.ConsistencyFamily`); default all.
         featureless: types without own features (no ``consistency``; models saved
             before keep it).
+        unmapped: types too small to learn what their neighbours of another type
+            predict of them (no cross-type ``consistency``; models saved before have
+            every map).
         incident: include the ``incident`` family (models saved before it existed
             are rebuilt without it, so they score as they did).
         burst: include the ``burst`` family (the same for models saved before it).
@@ -86,6 +89,7 @@ class MultimodalGAEModule(nn.Module):
                  trim: float = 0.0, bottleneck: bool = False, seed: int = 0,
                  own_dims: Optional[Dict[NodeType, int]] = None, incident: bool = True,
                  featureless: Sequence[NodeType] = (),
+                 unmapped: Sequence[NodeType] = (),
                  burst: bool = True, within: Optional[Dict[NodeType, Dict]] = None,
                  degree: bool = True, attribute_log: bool = True, block: bool = True,
                  copies: bool = True,
@@ -100,7 +104,7 @@ class MultimodalGAEModule(nn.Module):
                                          log_scale=attribute_log),
             "structure": StructureFamily(edge_types, hidden, edge_dims, trim),
             "consistency": ConsistencyFamily(edge_types, in_dims, hidden, own_dims,
-                                             featureless),
+                                             featureless, unmapped),
             "cross_modal": CrossModalFamily(views),
             "context": ContextFamily(edge_types, views),
             "edge": EdgeEvidenceFamily(),

@@ -111,6 +111,7 @@ class Explanation:
     group: pd.DataFrame = field(default_factory=pd.DataFrame)
     edge_fit: pd.DataFrame = field(default_factory=pd.DataFrame)
     edge_evidence: pd.DataFrame = field(default_factory=pd.DataFrame)
+    degrees: pd.DataFrame = field(default_factory=pd.DataFrame)
     copies: pd.DataFrame = field(default_factory=pd.DataFrame)
     content: str = ""
     reason: str = ""
@@ -196,9 +197,11 @@ def _more(table: pd.DataFrame, max_rows: int) -> List[str]:
 #: the explanation's sections: attribute -> heading ({unit}: the contributions' unit)
 SECTION_TITLES = {
     "contributions": "score = sum of contributions ({unit})",
-    "features": "unusual attributes (z in robust σ against its type)",
+    "features": "unusual attributes (z in robust σ against its type; tail: the share "
+                "of its type at least as far out on that side of the median)",
     "modalities": "modality pairs (cross-modal)",
     "contrast": "unlike its neighbours in (share of the consistency error)",
+    "degrees": "links from another type (the degree components)",
     "bursts": "edges packed in time (the burst component)",
     "within": "numbers against its category (the within components)",
     "edge_fit": "its edges against its own features (the edge_fit component)",
@@ -207,7 +210,8 @@ SECTION_TITLES = {
     "copies": "near-copies of its content (the copies component)",
     "observations": "observations behind the roll-ups",
     "relations": "structure by relation",
-    "edges": "most anomalous incident edges",
+    "edges": "most anomalous incident edges (reached: the share of the relation's `of` "
+             "edges at least as high)",
     "neighbours": "neighbours",
     "shared": "shared neighbours",
     "group": "its group (the group component)",
@@ -218,21 +222,37 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
+def _shown(table: pd.DataFrame) -> pd.DataFrame:
+    """A table as text and Markdown show it: a column of whole numbers (ratings,
+    counts) without decimals, other numbers to three, a missing value as a blank."""
+    out = pd.DataFrame(index=table.index)
+    for name in table.columns:
+        col = table[name]
+        numeric = pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
+        if numeric:
+            values = pd.to_numeric(col, errors="coerce").astype(float)
+            finite = values[np.isfinite(values)]
+            whole = bool(len(finite)) and bool((finite == np.round(finite)).all()) \
+                and bool((finite.abs() < 1e15).all())
+            out[name] = [("" if not np.isfinite(v) else
+                          str(int(v)) if whole else f"{v:.3f}") for v in values]
+        else:
+            out[name] = ["" if v is None or (isinstance(v, float) and math.isnan(v))
+                         or v is pd.NA else str(v) for v in col]
+    return out
+
+
 def _table_markdown(table: pd.DataFrame) -> str:
-    def cell(v: Any) -> str:
-        if isinstance(v, float):
-            return f"{v:.3f}"
-        return str(v).replace("|", "\\|").replace("\n", " ")
+    shown = _shown(table)
     head = "| " + " | ".join(map(str, table.columns)) + " |"
     rule = "|" + "---|" * len(table.columns)
-    rows = ["| " + " | ".join(cell(v) for v in row) + " |"
-            for row in table.itertuples(index=False)]
+    rows = ["| " + " | ".join(str(v).replace("|", "\\|").replace("\n", " ") for v in row)
+            + " |" for row in shown.itertuples(index=False)]
     return "\n".join([head, rule] + rows)
 
 
 def _table_text(table: pd.DataFrame) -> str:
-    return table.to_string(index=False, float_format=lambda v: f"{v:.3f}",
-                           max_colwidth=60)
+    return _shown(table).to_string(index=False, max_colwidth=60)
 
 
 # ---------------------------------------------------------------- node
@@ -300,6 +320,9 @@ def _explain(bundle: GraphBundle, node: Tuple[NodeType, Any], detector: Any, top
         ex.bursts = _bursts(bundle, detector, node_type, idx, cache)
     ex.within = _within(bundle, detector, node_type, idx, cache)
     ex.edge_fit = _edge_fit(bundle, detector, node_type, idx, cache)
+    if any(_significant(comps[node_type][n], idx, ex.unit)
+           for n in comps[node_type] if n.startswith("degree:")):
+        ex.degrees = _degrees(bundle, detector, node_type, idx, cache)
     edge = comps[node_type].get("edge")
     if edge is not None and float(torch.nan_to_num(edge[idx], nan=0.0)) > 0:
         ex.edge_evidence = _edge_evidence(bundle, detector, node_type, idx, top, cache)
@@ -419,15 +442,30 @@ def _features(bundle: GraphBundle, t: NodeType, idx: int, top: int,
               cache: Dict[Any, Any], own_rows: List[Dict[str, Any]]) -> pd.DataFrame:
     """The node's most unusual inputs: its own columns (``own_rows``, from
     :func:`_own_feature_rows`) and the aggregates of its incident edge attributes (both
-    are in the attribute error's input), by robust z."""
+    are in the attribute error's input): ``feature, value, z`` (robust z against its
+    type) and ``tail`` (the share of its type at least as far out on the value's side
+    of the median; for a category, the share that has it), rarest first. A 4-day-old
+    account is in the youngest 2% of users even where its robust z is -1.2 (ages are
+    skewed); a country that 36% of users share is not unusual whatever its z."""
     rows = own_rows + _edge_attribute_rows(bundle, t, idx, cache)
     if not rows:
         return pd.DataFrame()
     table = pd.DataFrame(rows)
-    moved = table[table["z"] != 0]           # a value at its type's median says nothing
+    moved = table[(table["z"] != 0) & (table["tail"] < 0.5)]   # at the median: nothing
     table = moved if not moved.empty else table
-    order = np.argsort(-np.nan_to_num(table["z"].abs().to_numpy()), kind="stable")
+    order = np.lexsort((-np.nan_to_num(table["z"].abs().to_numpy()),
+                        np.nan_to_num(table["tail"].to_numpy(), nan=1.0)))
     return table.iloc[order[:top]].reset_index(drop=True)
+
+
+def tail_share(values: np.ndarray, value: float) -> float:
+    """The share of ``values`` (finite ones) at least as far out as ``value`` on its
+    side of their median: ``P(V >= value)`` above it, ``P(V <= value)`` below."""
+    values = values[np.isfinite(values)]
+    if values.size == 0 or not np.isfinite(value):
+        return math.nan
+    side = values >= value if value >= np.median(values) else values <= value
+    return float(side.mean())
 
 
 def _own_feature_rows(bundle: GraphBundle, t: NodeType, idx: int) -> List[Dict[str, Any]]:
@@ -447,11 +485,12 @@ def _own_feature_rows(bundle: GraphBundle, t: NodeType, idx: int) -> List[Dict[s
     for j in range(len(names)):
         name = names[j]
         value: Any = x[idx, j]
+        tail = tail_share(x[:, j], float(x[idx, j]))
         if raw is not None and name in raw.columns:
             value = raw[name].iloc[idx]
         elif "=" in name:
             value = bool(x[idx, j] > 0.5)
-        rows.append({"feature": name, "value": value, "z": float(z[j])})
+        rows.append({"feature": name, "value": value, "z": float(z[j]), "tail": tail})
     return rows
 
 
@@ -464,12 +503,13 @@ def _edge_attribute_rows(bundle: GraphBundle, t: NodeType, idx: int,
     amount over its pays edges"`` (edges it sends)."""
     rows = []
     for et in bundle.edge_types:
-        for end, edges in ((0, "its {} edges"), (1, "{} edges to it")):
+        for end in (0, 1):
             if (et[0], et[2])[end] != t:
                 continue
             aggregates = _memo(cache, ("edge_aggregates", et, end),
                                lambda: _edge_aggregates(bundle, et, end))
             time_col = _time_column(bundle, et)
+            count = int((bundle.data[et].edge_index[end] == idx).sum())
             for column, (has, per) in aggregates.items():
                 if not has[idx]:
                     continue
@@ -478,18 +518,30 @@ def _edge_attribute_rows(bundle: GraphBundle, t: NodeType, idx: int,
                     z = float((agg[idx] - med) / scale)
                     if best is None or abs(z) > abs(best["z"]):
                         value = float(agg[idx])
-                        what = edges.format(et[1])
-                        best = ({"feature": f"{TIME_STATS[stat]} {column} of {what}",
-                                 "value": time_text(value), "z": z}
-                                if column == time_col else
-                                {"feature": f"{stat} {column} over {what}",
-                                 "value": value, "z": z})
+                        best = {"feature": _aggregate_name(stat, column, et[1], end,
+                                                           count, column == time_col),
+                                "value": time_text(value) if column == time_col
+                                else value, "z": z,
+                                "tail": tail_share(agg[has], value)}
                 rows.append(best)
     return rows
 
 
 #: an edge time's aggregates in words: "latest created_at of its wrote edges"
 TIME_STATS = {"mean": "mean", "min": "earliest", "max": "latest"}
+
+
+def _aggregate_name(stat: str, column: str, relation: str, end: int, count: int,
+                    is_time: bool) -> str:
+    """``"mean rating over its rates edges"``, ``"max amount over pays edges to it"``,
+    ``"latest created_at of its wrote edges"``; for a node with one such edge the
+    value itself: ``"created_at of the wrote edge to it"``."""
+    if count == 1:
+        return (f"{column} of its {relation} edge" if end == 0
+                else f"{column} of the {relation} edge to it")
+    what = f"its {relation} edges" if end == 0 else f"{relation} edges to it"
+    return (f"{TIME_STATS[stat]} {column} of {what}" if is_time
+            else f"{stat} {column} over {what}")
 
 
 def _edge_aggregates(bundle: GraphBundle, et, end: int) -> Dict[str, Any]:
@@ -592,6 +644,16 @@ def _contrast(bundle: GraphBundle, detector: Any, t: NodeType, idx: int, top: in
              "share": float(share[j])} for j, name in enumerate(names[:width])]
     table = pd.DataFrame(rows).sort_values("share", ascending=False, kind="stable")
     return table.head(top).reset_index(drop=True)
+
+
+def _degrees(bundle: GraphBundle, detector: Any, t: NodeType, idx: int,
+             cache: Dict[Any, Any]) -> pd.DataFrame:
+    """For the ``degree`` components: ``component, links`` (the node's count of links
+    from the other type) and ``median`` (its type's median count)."""
+    return pd.DataFrame([
+        {"component": name, "links": int(counts[idx]),
+         "median": float(np.median(counts.numpy()))}
+        for name, counts in _family_details(bundle, detector, t, cache).get("degree", [])])
 
 
 def _bursts(bundle: GraphBundle, detector: Any, t: NodeType, idx: int,
@@ -916,11 +978,15 @@ def _edges(bundle: GraphBundle, detector: Any, t: NodeType, idx: int, top: int,
                             "max_z": float(np.nanmax(z_all[hit.numpy()]))})
                 attrs = bundle.edges_raw.get(et)
                 time_col = _time_column(bundle, et)
+                ordered = np.sort(z_all[np.isfinite(z_all)])
                 for e in hit.tolist():
                     other = int(ei[other_end, e])
+                    at_least = ordered.size - np.searchsorted(ordered, z_all[e] - 1e-9)
                     edge = {"relation": name, "other": f"{other_type}:"
                             f"{bundle.ids.external(other_type, [other])[0]}",
-                            "z": float(z_all[e])}
+                            "z": float(z_all[e]),
+                            "reached": float(at_least / max(ordered.size, 1)),
+                            "of": int(ordered.size)}
                     if attrs is not None and e < len(attrs):
                         for col in attrs.columns[2:]:
                             value = attrs[col].iloc[e]

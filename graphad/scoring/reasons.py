@@ -1,7 +1,7 @@
 """Plain-language reasons for node explanations (see :mod:`graphad.scoring.explain`).
 
-A reason names at most two components that add to the score and are at least as rare
-as ``SIGNIFICANT`` (3 nats of surprisal = rarer than 1 in 40; 2σ for robust z-scores), what is behind each (the disagreeing modality pair, the unusual attributes, the
+A reason names at most two components that carry at least ``NAMED_SHARE`` of the
+score and are at least as rare as ``SIGNIFICANT`` (3 nats of surprisal = rarer than 1 in 40; 2σ for robust z-scores), what is behind each (the disagreeing modality pair, the unusual attributes, the
 anomalous linked node), the most unusual incident edge when its score is ``EDGE_Z`` or
 more (nats, or σ for robust z),
 and the most shared neighbour: ``"user u00123: review text disagrees with photo image
@@ -20,6 +20,10 @@ from .normalize import TAIL_CHECK_MIN
 
 SIGNIFICANT = {"nats": 3.0, "σ": 2.0}   # a component this rare is named in the reason
 EDGE_Z = 3.0             # edge score (nats / σ) from which an edge is named
+#: the columns of an explanation's edges table that are not the edge's attributes
+EDGE_COLUMNS = ("relation", "other", "z", "reached", "of")
+NAMED_SHARE = 0.05       # a component named in a reason carries 5% of the score or more
+RARE_TAIL = 0.025        # an input this far out (2.5% of its type or fewer) is named
 
 
 def node_reason(ex: Any) -> str:
@@ -27,7 +31,8 @@ def node_reason(ex: Any) -> str:
     parts: List[str] = []
     for _, row in ex.contributions.iterrows():
         least = SIGNIFICANT.get(getattr(ex, "unit", "σ"), 2.0)
-        if len(parts) >= 2 or not (row["z"] >= least) or row["contribution"] <= 0:
+        if len(parts) >= 2 or not (row["z"] >= least) or row["contribution"] <= 0 \
+                or row.get("share", 1.0) < NAMED_SHARE:      # named, yet adds nothing
             continue
         of = row.get("of", np.nan)
         text = _component_phrase(ex, row["component"], float(row["z"]),
@@ -36,12 +41,14 @@ def node_reason(ex: Any) -> str:
         if text and text not in parts:
             parts.append(text)
     named = " ".join(parts)
-    if not ex.edges.empty and "unusual link" not in named and len(parts) < 3:
+    if not ex.edges.empty and len(parts) < 3:
         e = ex.edges.iloc[0]
-        if e["z"] >= EDGE_Z:
-            attrs = ", ".join(f"{k}={_fmt(e[k])}" for k in ex.edges.columns[4:]
-                              if pd.notna(e[k]))
-            rarity = _rarity(float(e["z"]), getattr(ex, "unit", "σ"))
+        if e["z"] >= EDGE_Z and link_text(e["relation"], e["other"]) not in named:
+            attrs = ", ".join(f"{k}={_fmt(e[k])}" for k in ex.edges.columns
+                              if k not in EDGE_COLUMNS and pd.notna(e[k]))
+            rarity = _rarity(float(e["z"]), getattr(ex, "unit", "σ"),
+                             e.get("reached", np.nan), e.get("of", np.nan),
+                             f"{e['relation'].removeprefix('rev_')} edge", among="")
             judged = first_row(ex, "edge_evidence")
             if judged is not None and (judged["relation"], judged["other"]) == \
                     (e["relation"], e["other"]):       # what its attribute is unlike
@@ -63,7 +70,7 @@ def node_reason(ex: Any) -> str:
 
 
 def _rarity(z: float, unit: str, reached: float = np.nan, of: float = np.nan,
-            noun: str = "node") -> str:
+            noun: str = "node", among: str = "training ") -> str:
     """``" 4.1σ"``, or for surprisal ``": 1 in 900"`` (rarer than 1 in ``2 exp(z)``).
 
     ``reached`` and ``of``: the share of the ``of`` training nodes (``noun``) at least
@@ -82,7 +89,7 @@ def _rarity(z: float, unit: str, reached: float = np.nan, of: float = np.nan,
     if share and (not known or count >= TAIL_CHECK_MIN):
         n = min(n, 1.0 / reached)
     elif known and n > of:
-        population = f"{int(of):,} training {noun}{'s' if of != 1 else ''}"
+        population = f"{int(of):,} {among}{noun}{'s' if of != 1 else ''}"
         return (f": above all {population}" if count == 0
                 else f": reached by only {count} of {population}")
     if n >= 1e6:
@@ -99,21 +106,56 @@ def _component_phrase(ex: Any, name: str, z: float, reached: float = np.nan,
     return spec_for(name).words(ex, name, rarity)
 
 
-def unusual_features_text(ex: Any, most: int = 2, least_z: float = 2.0) -> str:
-    """The explanation's top ``most`` inputs that lie ``least_z`` robust deviations or
-    more from their type's median, each with its own robust z: ``"a=1 (+4.2σ), b=x
-    (-2.3σ)"``; where none is, ``"a rare combination of inputs, none far out alone
-    (largest: a=1, -0.9σ)"``. A component's rarity belongs to the component, so callers
-    put it before this text, never after a single feature."""
+def unusual_features_text(ex: Any, most: int = 2, least_z: float = 2.0,
+                          least_tail: float = RARE_TAIL) -> str:
+    """The explanation's top ``most`` inputs that are far out: where the table has a
+    ``tail`` column (the share of the type at least as far out), those at most
+    ``least_tail``, each with that share: ``"account_age_days=4 (lowest 2% of
+    users), country=BR (4% of users)"``; else those ``least_z`` robust deviations or
+    more from their type's median, each with its robust z: ``"a=1 (+4.2σ)"``. Where
+    none is: ``"a rare combination of inputs, none far out alone (largest: ...)"``. A
+    component's rarity belongs to the component, so callers put it before this text,
+    never after a single feature."""
     rows = ex.features.head(most)
-    keep = rows[rows["z"].abs() >= least_z]
+    noun = str(getattr(ex, "node_type", "node"))
+    if "tail" in rows.columns:
+        keep = rows[rows["tail"] <= least_tail]
+        describe = lambda r: _tail_text(r, noun)             # noqa: E731
+    else:
+        keep = rows[rows["z"].abs() >= least_z]
+        describe = lambda r: _z_value(r["z"])                # noqa: E731
     if keep.empty:      # a rare combination of ordinary values, not one odd value
         r = rows.iloc[0]
-        z = _z_value(r["z"])
+        said = describe(r)
         return (f"a rare combination of inputs, none far out alone (largest: "
-                f"{feature_text(r['feature'], r['value'])}{', ' + z if z else ''})")
-    return ", ".join(f"{feature_text(r['feature'], r['value'])}{_z_text(r['z'])}"
+                f"{feature_text(r['feature'], r['value'])}{', ' + said if said else ''})")
+    return ", ".join(f"{feature_text(r['feature'], r['value'])}"
+                     f"{f' ({describe(r)})' if describe(r) else ''}"
                      for _, r in keep.iterrows())
+
+
+def _tail_text(row: Any, noun: str) -> str:
+    """``"lowest 2% of users"``, ``"latest 0.1% of reviews"`` (a date), ``"4% of users"``
+    (a category it has), ``"18% of users lack it"``; "" where unknown."""
+    tail = row.get("tail", np.nan)
+    if tail is None or not tail == tail:
+        return ""
+    pct = _percent(float(tail))
+    value = row["value"]
+    if "=" in str(row["feature"]) and isinstance(value, (bool, np.bool_)):
+        return f"{pct} of {noun}s" if value else f"{pct} of {noun}s lack it"
+    low = float(row["z"]) < 0
+    if isinstance(value, str):                          # an edge time, as a date
+        return f"{'earliest' if low else 'latest'} {pct} of {noun}s"
+    return f"{'lowest' if low else 'highest'} {pct} of {noun}s"
+
+
+def _percent(share: float) -> str:
+    """``"2%"``, ``"0.4%"``, ``"0.033%"``: a share as a percentage to two digits."""
+    pct = 100 * share
+    if pct >= 10:
+        return f"{pct:.0f}%"
+    return f"{float(f'{pct:.2g}'):g}%"
 
 
 def _z_value(z: Any) -> str:

@@ -25,6 +25,11 @@ Precompute = Callable[[HeteroData, Dict[NodeType, int]], None]
 
 _PRECOMPUTE: List[Precompute] = []
 
+#: training nodes per own feature a type needs for a map fitted from its features or
+#: to them (``edge_fit``, cross-type ``consistency``): the usual rule of thumb for a
+#: regression
+ROWS_PER_FEATURE = 10
+
 
 def register_precompute(fn: Precompute) -> Precompute:
     """Run ``fn(prepared graph, own widths)`` in

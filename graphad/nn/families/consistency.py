@@ -31,19 +31,28 @@ class ConsistencyFamily(ComponentFamily):
             (a type of sellers with none compared its degree columns, the same for
             every seller, and one seller whose prediction pointed the other way got
             100 nats).
+        unmapped: types with too few training nodes to learn the prediction from
+            another type (fewer than :data:`~graphad.nn.families.base.ROWS_PER_FEATURE`
+            per own feature, the rule of thumb ``edge_fit`` uses): no cross-type comparison, so no
+            component unless a same-type relation gives one. The 25 training merchants
+            of a 300-user draw, 20 features each, were predicted so well at fit that a
+            saved model read every merchant of a new draw as odd, and, through the
+            users' merchant roll-up, flagged 99% of its users.
     """
 
     def __init__(self, edge_types: List[EdgeType], in_dims: Dict[NodeType, int],
                  hidden: int, own_dims: Optional[Dict[NodeType, int]] = None,
-                 featureless: Sequence[NodeType] = ()):
+                 featureless: Sequence[NodeType] = (), unmapped: Sequence[NodeType] = ()):
         super().__init__()
         self.featureless = set(featureless)
-        self.edge_types = list(edge_types)
+        self.unmapped = set(unmapped)
+        self.edge_types = [et for et in edge_types
+                           if et[0] == et[2] or et[2] not in self.unmapped]
         self.width = {t: (own_dims or {}).get(t) or d for t, d in in_dims.items()}
         self.consist = nn.ModuleDict({
             edge_type_str(et): nn.Sequential(nn.Linear(in_dims[et[0]], hidden),
                                              nn.Linear(hidden, self.width[et[2]]))
-            for et in edge_types if et[0] != et[2]})
+            for et in self.edge_types if et[0] != et[2]})
 
     def _sums(self, batch: HeteroData) -> Dict[NodeType, Tuple[Tensor, Tensor]]:
         """Per type: summed ``1 - cos`` over incoming relations and relation counts."""

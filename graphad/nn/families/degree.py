@@ -20,7 +20,7 @@ from typing import Dict, List, Tuple
 import torch
 from torch_geometric.data import HeteroData
 
-from ...components import ComponentSpec, register_component
+from ...components import ComponentSpec, number_text, register_component
 from ...typing import EdgeType, NodeType
 from .base import (ComponentFamily, EdgeErrors, Errors, Latents, fit_kept, is_kept,
                    register_precompute)
@@ -74,10 +74,25 @@ class DegreeFamily(ComponentFamily):
                     out.setdefault(t, {})[f"degree:{detail}"] = store[key].float()
         return out, {}
 
+    def details(self, batch: HeteroData, node_type: NodeType) -> list:
+        """``[(component, counts [n])]``: the link counts behind each kept
+        ``degree:<other>`` component of ``node_type``."""
+        errors, _ = self.errors(batch, {})
+        return [(name, counts.detach().cpu())
+                for name, counts in errors.get(node_type, {}).items()]
+
 
 def _phrase(ex, name: str, rarity: str) -> str:
+    """``"238 links from review nodes where the median product has 26
+    (degree:review: 1 in 900)"``."""
     other = name.split(":", 1)[1] if ":" in name else "other"
-    return f"more links to {other} nodes than most ({name}{rarity})"
+    table = getattr(ex, "degrees", None)
+    row = None if table is None or table.empty else \
+        next((r for _, r in table.iterrows() if r["component"] == name), None)
+    if row is None:
+        return f"more links to {other} nodes than most ({name}{rarity})"
+    return (f"{int(row['links'])} links from {other} nodes where the median "
+            f"{ex.node_type} has {number_text(row['median'])} ({name}{rarity})")
 
 
 register_component(ComponentSpec("degree", "many links from another type",

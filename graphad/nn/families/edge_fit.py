@@ -32,16 +32,15 @@ from ...components import ComponentSpec, first_row, number_text, register_compon
 from ...typing import EdgeType, NodeType
 from ..crossmodal import RIDGE_GRID, loo_errors, ridge_map
 from ..inputs import has_key, training_rows
-from .base import ComponentFamily, EdgeErrors, Errors, Latents, masked, safe_name
+from .base import (ROWS_PER_FEATURE, ComponentFamily, EdgeErrors, Errors, Latents, masked,
+                   safe_name)
 
 #: the out-of-sample share of an attribute's variance the own features must explain
 R2_MIN = 0.3
-#: a map is fitted only on at least this many training nodes per own feature (the
-#: usual rule of thumb for a regression). With 5, the 300-user sample's reviews (8.5
-#: per feature, TF-IDF text) got one, and a model scoring a new draw flagged 48% of
-#: its reviews instead of 20%; with none, one held-out merchant of a 31-merchant graph
-#: was predicted 32 nats off
-ROWS_PER_FEATURE = 10
+#: a map is fitted only on at least ``ROWS_PER_FEATURE`` training nodes per own
+#: feature. With 5, the 300-user sample's reviews (8.5 per feature, TF-IDF text) got
+#: one, and a model scoring a new draw flagged 48% of its reviews instead of 20%; with
+#: none, one held-out merchant of a 31-merchant graph was predicted 32 nats off
 MAD_TO_STD = 1.4826
 
 

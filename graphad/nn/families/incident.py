@@ -146,11 +146,14 @@ def _phrase(ex, name: str, rarity: str) -> str:
     text = f"its edges unlike other {ex.node_type}s' as a whole ({name}{rarity})"
     if ex.features.empty:
         return text
-    rows = ex.features[ex.features["feature"].str.contains(" over ", regex=False)]
+    edges = ex.features["feature"].str.contains(" edge", regex=False)
+    timed = ex.features["value"].map(lambda v: isinstance(v, str))   # dates: not judged
+    rows = ex.features[edges & ~timed]
     if rows.empty:
         return text
     from ...scoring.reasons import unusual_features_text
-    return f"{text}: {unusual_features_text(SimpleNamespace(features=rows), most=1)}"
+    rows = SimpleNamespace(features=rows, node_type=ex.node_type)
+    return f"{text}: {unusual_features_text(rows, most=1)}"
 
 
 register_component(ComponentSpec("incident", "its edges unlike other nodes' as a whole",

@@ -146,10 +146,13 @@ def _training_edges(batch: HeteroData, et: EdgeType
 
 
 def _phrase(ex, name: str, rarity: str) -> str:
+    """``"its links badly reconstructed (structure: 1 in 120), most of all pays
+    merchant m01"``: the rarity is the node's, over all its links."""
     if not ex.edges.empty:
         e = ex.edges.iloc[0]
-        return f"unusual link: {link_text(e['relation'], e['other'])} (structure{rarity})"
-    return f"unusual links (structure{rarity})"
+        return (f"its links badly reconstructed (structure{rarity}), most of all "
+                f"{link_text(e['relation'], e['other'])}")
+    return f"its links badly reconstructed (structure{rarity})"
 
 
 register_component(ComponentSpec("structure", "links badly reconstructed",
