@@ -125,6 +125,9 @@ def test_tables_name_neighbours_edges_and_observations(fitted_small):
     drivers = set(ex.observations["observation"])     # the linked node behind each roll-up
     assert {"review:r4", "spend:s3"} <= drivers
     assert set(ex.observations["component"]) >= {"obs:review", "obs:spend"}
+    content = dict(zip(ex.observations["component"], ex.observations["content"]))
+    assert content["obs:spend"] == ""          # a series has no text: not its owner's id
+    assert content["obs:review"] != ""
     text = ex.to_text()
     assert "score = sum of contributions" in text and "u5" in text
     # the schema's time column reads as a UTC date, not seconds since 1970

@@ -597,6 +597,17 @@ def test_review_unlike_the_merchants_its_author_pays():
     det = _check_planted(bundle, "user", planted, "context:review")
     reason = explain(bundle, ("user", planted), det).reason
     assert "its review unlike what its links to other types predict (context:review" in reason
+    # many reviews: the component judges their mean, and says so
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from graphad.components import spec_for
+    many = SimpleNamespace(observations=pd.DataFrame(
+        [{"component": "obs:review", "linked": 15}]))
+    assert spec_for("context:review").words(many, "context:review", ": 1 in 300") == (
+        "its 15 reviews, taken together, unlike what its links to other types predict "
+        "(context:review: 1 in 300)")
 
 
 def varied_reviews_graph(seed: int = 0):

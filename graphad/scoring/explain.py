@@ -911,7 +911,7 @@ def _observations(bundle: GraphBundle, comps, scores, detector: Any, t: NodeType
                      "flagged": int(flagged.sum()) if flagged is not None else None,
                      "score": float(scores[obs][best]),
                      "driven_by": driven_by, "driving": driving,
-                     "content": _snippet(bundle, obs, best)})
+                     "content": _content(bundle, obs, best, 50)})
     table = pd.DataFrame(rows)
     return table.sort_values("z", ascending=False).reset_index(drop=True) if rows else table
 

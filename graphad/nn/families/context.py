@@ -164,9 +164,17 @@ def expected_error(noise: Tensor, count: Tensor) -> Tensor:
 
 
 def _phrase(ex, name: str, rarity: str) -> str:
-    obs = name.split(":", 1)[1] if ":" in name else "observations"
-    return (f"its {obs} unlike what its links to other types predict "
-            f"({name}{rarity})")
+    """``"its 15 reviews, taken together, unlike what its links to other types
+    predict (context:review: 1 in 300)"`` (``"its review ..."`` for one)."""
+    obs = name.split(":", 1)[1] if ":" in name else "observation"
+    table = getattr(ex, "observations", None)
+    count = 0
+    if table is not None and not table.empty:
+        hit = table[table["component"] == f"obs:{obs}"]
+        count = int(hit["linked"].iloc[0]) if not hit.empty else 0
+    what = (f"its {obs}" if count == 1 else
+            f"its {count} {obs}s, taken together," if count > 1 else f"its {obs}s")
+    return f"{what} unlike what its links to other types predict ({name}{rarity})"
 
 
 register_component(ComponentSpec("context", "observations unlike what its links predict",
