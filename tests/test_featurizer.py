@@ -301,7 +301,8 @@ def test_module_is_rebuilt_from_its_config_and_loaded_strictly(fitted, tmp_path)
                                        "own_dims", "featureless", "incident", "burst",
                                        "edge_dims", "time_attrs", "views", "within",
                                        "degree", "attribute_log", "block", "copies",
-                                       "edge_fit", "untimed_edge_evidence", "unmapped"}
+                                       "edge_fit", "untimed_edge_evidence", "unmapped",
+                                       "derived_times"}
     path = det.save(tmp_path / "m.pt")
     envelope = torch.load(path, weights_only=True)
     envelope["module"]["state_dict"]["families.outlier.extra_weight"] = torch.zeros(2)

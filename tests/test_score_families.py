@@ -822,6 +822,28 @@ def test_reviews_in_a_burst_at_their_product_are_found():
                      r"\d+ within [\d.]+ minutes", ex.reason), ex.reason
 
 
+def test_a_burst_of_reviews_at_a_product_is_found_through_their_authors_times():
+    """The same twelve reviews within an hour, with the times on the users' ``wrote``
+    edges (each review is written once): the ``about`` edges take their review's time,
+    so the product still ranks first on ``burst`` and the reviews by the burst they
+    belong to. A model saved before judged the timed relations only."""
+    from graphad.nn.families.burst import edge_times
+    h, burst_reviews = reviews_in_time()
+    about, wrote = ("review", "about", "product"), ("user", "wrote", "review")
+    time = h[about].time
+    del h[about].time
+    h[wrote].time = time[h[wrote].edge_index[1]]        # review i's time, by its author
+    det = MultimodalGAE(epochs=20, seed=0).fit(h)
+    comps = det.score_components(h)
+    assert _rank(comps["product"]["burst"], 0) == 1
+    review = torch.nan_to_num(comps["review"]["burst"], nan=-1e9)
+    assert int((review >= review[burst_reviews].min()).sum()) == len(burst_reviews)
+    prepared = det._prepare(as_bundle(h), fit=False)
+    torch.testing.assert_close(edge_times(prepared)[about], time.double())
+    det.module_config_.pop("derived_times")                 # as saved before
+    assert about not in edge_times(det._prepare(as_bundle(h), fit=False))
+
+
 def test_incident_leaves_out_the_edge_time_and_older_models_keep_it(tables, schema_dict):
     """``time`` among a relation's attrs is its edges' time: ``incident`` does not
     average it and edge evidence does not judge it (when a user was active is no

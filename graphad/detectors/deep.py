@@ -59,6 +59,9 @@ TIME_ATTRS_KEY = "time_attrs"
 #: module config key: edge evidence leaves the edges' time out; absent in models saved
 #: before, which judged it with the other edge attributes
 UNTIMED_EVIDENCE_KEY = "untimed_edge_evidence"
+#: module config key: ``burst`` also judges relations whose edges take a node's one
+#: time (a review's, for its product); absent in models saved before
+DERIVED_TIMES_KEY = "derived_times"
 
 
 def node_edge_counts(data: HeteroData) -> Tuple[int, int]:
@@ -217,6 +220,8 @@ class DeepDetector(BaseDetector):
                                     time_attrs=bool(config.get(TIME_ATTRS_KEY, False)),
                                     time_evidence=not config.get(UNTIMED_EVIDENCE_KEY,
                                                                  False),
+                                    derive_times=bool(config.get(DERIVED_TIMES_KEY,
+                                                                 False)),
                                     modality=dict(bundle.modality))
         return data
 
@@ -358,7 +363,7 @@ class DeepDetector(BaseDetector):
             train_batch = (self.batch_size_ or distributed.DEFAULT_BATCH_SIZE
                            if parallel else self.batch_size_)
             self.module_config_ = {**self._module_config(data, bundle), TIME_ATTRS_KEY: True,
-                                   UNTIMED_EVIDENCE_KEY: True}
+                                   UNTIMED_EVIDENCE_KEY: True, DERIVED_TIMES_KEY: True}
             module = self._module_from_config(self.module_config_)
             if hasattr(module, "fit_closed_form"):
                 module.fit_closed_form(data)

@@ -106,6 +106,7 @@ def prepare_inputs(data: HeteroData, x_dict: Dict[NodeType, Tensor],
                    keep: Optional[Dict[NodeType, int]] = None,
                    categories: Optional[Dict[NodeType, Tensor]] = None,
                    time_attrs: bool = True, time_evidence: bool = False,
+                   derive_times: bool = True,
                    modality: Optional[Dict[NodeType, Optional[str]]] = None
                    ) -> Tuple[HeteroData, Stats, Stats]:
     """A new ``HeteroData`` with standardised ``x`` / ``edge_attr`` and, per relation,
@@ -128,6 +129,8 @@ def prepare_inputs(data: HeteroData, x_dict: Dict[NodeType, Tensor],
     ``time_attrs`` so is which ``edge_attr`` column holds them (``time_attr``), which
     the ``incident`` component then leaves out (models saved before it averaged it),
     and edge evidence too unless ``time_evidence`` (models saved before judged it).
+    ``derive_times``: ``burst`` also judges relations whose edges take a node's one
+    time (:func:`~graphad.nn.families.burst.edge_times`; models saved before did not).
     ``modality``: the types whose nodes carry a modality (``text``, ``image``,
     ``series``), kept as ``modality`` on the result for the precompute steps.
     """
@@ -176,6 +179,8 @@ def prepare_inputs(data: HeteroData, x_dict: Dict[NodeType, Tensor],
             unit_mean, _ = sparse_mean(unit, ei, out[et[2]].num_nodes)
             out[et[2]][affinity_key(et)] = (unit * unit_mean).sum(dim=1)
     out.modality = {t: m for t, m in sorted((modality or {}).items()) if m and t in full}
+    if derive_times:        # bursts also over relations that take a node's one time
+        out.derive_times = True
     precompute_all(out, own_out)
     return out, node_stats, edge_stats
 
