@@ -584,9 +584,7 @@ def _edge_attribute_values(bundle: GraphBundle, et) -> Dict[str, np.ndarray]:
     if "edge_attr" not in store or store.edge_attr is None:
         return {}
     attr = store.edge_attr.double().numpy().reshape(store.edge_attr.size(0), -1)
-    names = list(bundle.edge_attr_names.get(et) or [])
-    names += [f"attr{j}" for j in range(len(names), attr.shape[1])]
-    return {str(names[j]): attr[:, j] for j in range(attr.shape[1])}
+    return {str(name): attr[:, j] for j, name in enumerate(_attribute_names(bundle, et))}
 
 
 def _family_details(bundle: GraphBundle, detector: Any, t: NodeType,
@@ -802,8 +800,11 @@ def _edge_evidence_row(bundle: GraphBundle, et, end: int, e: int, names: List[st
 
 
 def _attribute_names(bundle: GraphBundle, et) -> List[str]:
-    """The names of a relation's ``edge_attr`` columns, in order."""
+    """The names of a relation's ``edge_attr`` columns, in order (``attrK`` where the
+    graph has no name; ``[]`` without attributes)."""
     store = bundle.data[et]
+    if "edge_attr" not in store or store.edge_attr is None:
+        return []
     width = 1 if store.edge_attr.dim() == 1 else store.edge_attr.size(1)
     names = list(bundle.edge_attr_names.get(et) or [])
     return names + [f"attr{k}" for k in range(len(names), width)]
@@ -823,13 +824,8 @@ def _nontime_attribute_names(bundle: GraphBundle, et) -> List[str]:
     """The names of a relation's ``edge_attr`` columns other than its time column,
     in order (the attributes :func:`~graphad.data.features.edge_mean_columns` means)."""
     store = bundle.data[et]
-    if "edge_attr" not in store or store.edge_attr is None:
-        return []
-    width = 1 if store.edge_attr.dim() == 1 else store.edge_attr.size(1)
-    names = list(bundle.edge_attr_names.get(et) or [])
-    names += [f"attr{k}" for k in range(len(names), width)]
     time = int(store.time_attr) if "time_attr" in store else -1
-    return [names[k] for k in range(width) if k != time]
+    return [name for k, name in enumerate(_attribute_names(bundle, et)) if k != time]
 
 
 def _raw_line(bundle: GraphBundle, et, end: int, name: str, prepared: np.ndarray,
