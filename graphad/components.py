@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional
 
 import numpy as np
+import pandas as pd
 
 #: ``phrase(explanation, component name, rarity text) -> str`` ("" = say nothing)
 Phrase = Callable[[Any, str, str], str]
@@ -69,7 +70,11 @@ def link_text(relation: str, other: str) -> str:
 def number_text(value: Any) -> str:
     """A value for a sentence, the same everywhere: ``"1"`` for 1.0, ``"5000"``,
     ``"4.213"``, ``"1.235e+07"`` for 12345678.9 (no thousands separators: reasons
-    list values with commas); anything else (a date, a word) as it is."""
+    list values with commas); a time as ``"2023-07-22 03:46:40 UTC"``; anything else
+    (a word) as it is."""
+    if isinstance(value, pd.Timestamp):
+        utc = value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")
+        return utc.strftime("%Y-%m-%d %H:%M:%S UTC")
     if isinstance(value, (bool, np.bool_)) or not isinstance(
             value, (int, float, np.integer, np.floating)):
         return str(value)
@@ -116,6 +121,13 @@ def spec_for(name: str) -> ComponentSpec:
     _load()
     family = family_of(name)
     return _SPECS.get(family) or ComponentSpec(family, family)
+
+
+def component_words(name: str) -> str:
+    """What a component measures, quoted for a sentence: ``'"links badly
+    reconstructed"'`` for ``structure`` (its name where its family has no title)."""
+    title = spec_for(name).title
+    return name if title == family_of(name) else f'"{title}"'
 
 
 def is_rollup(name: str) -> bool:

@@ -13,7 +13,8 @@ from graphad.data import IdMap, from_hetero_data
 from graphad.detectors import MultimodalGAE
 from graphad.errors import GraphadError
 from graphad.scoring import explain_subgraph
-from graphad.scoring.explain import contributions, explain, time_text
+from graphad.components import number_text
+from graphad.scoring.explain import Explanation, contributions, explain, time_value
 
 N = 60
 
@@ -131,12 +132,14 @@ def test_tables_name_neighbours_edges_and_observations(fitted_small):
     text = ex.to_text()
     assert "score = sum of contributions" in text and "u5" in text
     # the schema's time column reads as a UTC date, not seconds since 1970
-    times = set(ex.edges["time"].dropna())
+    times = {number_text(t) for t in ex.edges["time"].dropna()}
     assert times and times <= {f"2023-11-14 22:{m:02d}:{s:02d} UTC" for m in range(13, 21)
                                for s in range(60)}
+    assert all(t in text for t in times)
     every = explain(bundle, ("user", "u5"), det, top=50).features
     timed = every[every["feature"].str.contains(r"^(?:mean|earliest|latest) time of ")]
-    assert len(timed) and all(v.startswith("2023-11-14 22:") for v in timed["value"])
+    assert len(timed) and all(number_text(v).startswith("2023-11-14 22:")
+                              for v in timed["value"])
     assert np.isfinite(timed["z"]).all()
     assert ex.content == ""                       # a user has no text or image
     review = explain(bundle, ("review", "r1"), det)
@@ -145,14 +148,24 @@ def test_tables_name_neighbours_edges_and_observations(fitted_small):
     assert review.to_dict()["content"] == review.content
 
 
-@pytest.mark.parametrize("value, text", [
-    (1_700_000_000, "2023-11-14 22:13:20 UTC"), (1.7e9, "2023-11-14 22:13:20 UTC"),
-    (pd.Timestamp("2024-01-15 19:58:59"), "2024-01-15 19:58:59 UTC"),
-    (pd.Timestamp("2024-01-15 20:58:59", tz="Europe/Paris"), "2024-01-15 19:58:59 UTC"),
-    (17, 17), ("2024-01-15", "2024-01-15")])
-def test_edge_times_read_as_dates(value, text):
-    assert time_text(value) == text
-    assert time_text(float("nan")) != time_text(float("nan"))        # NaN stays NaN
+@pytest.mark.parametrize("value, text, iso", [
+    (1_700_000_000, "2023-11-14 22:13:20 UTC", "2023-11-14T22:13:20Z"),
+    (1.7e9, "2023-11-14 22:13:20 UTC", "2023-11-14T22:13:20Z"),
+    (pd.Timestamp("2024-01-15 19:58:59"), "2024-01-15 19:58:59 UTC", "2024-01-15T19:58:59Z"),
+    (pd.Timestamp("2024-01-15 20:58:59", tz="Europe/Paris"), "2024-01-15 19:58:59 UTC",
+     "2024-01-15T19:58:59Z"),
+    (17, "17", 17), ("2024-01-15", "2024-01-15", "2024-01-15")])
+def test_edge_times_read_as_dates_in_text_and_iso_8601_in_json(value, text, iso):
+    """A time reads the same in every sentence and table, and as ISO 8601 in JSON."""
+    shown = time_value(value)
+    assert number_text(shown) == text
+    ex = Explanation(node_type="user", node_id="u1", score=1.0, threshold=None, rank=1,
+                     n=1, contributions=pd.DataFrame(),
+                     edges=pd.DataFrame([{"relation": "pays", "other": "merchant:m1",
+                                          "z": 4.0, "time": shown}]))
+    assert ex.to_dict()["edges"][0]["time"] == iso
+    assert text in ex.to_text() and text in ex.to_markdown()
+    assert time_value(float("nan")) != time_value(float("nan"))      # NaN stays NaN
 
 
 def test_ids_are_matched_across_types_and_errors_are_clear(fitted_small):
@@ -181,6 +194,29 @@ def test_shared_device_is_named():
     ex = explain(bundle, ("user", "u3"), det)
     assert ex.shared.iloc[0]["neighbour"] == "device:d_farm"
     assert "shares device d_farm with 9 other users" in ex.reason
+
+
+def test_the_most_improbably_shared_neighbours_are_named_first():
+    """A photo that 10 users share, where each photo has one user, is named before a
+    device that 12 share, where devices have two; both are named."""
+    n = 40
+    data = HeteroData()
+    data["user"].x = torch.randn(n, 3, generator=torch.Generator().manual_seed(0))
+    data["device"].x = torch.ones(n // 2 + 1, 1)
+    data["photo"].x = torch.ones(n + 1, 1)
+    uses = [(i, i // 2) for i in range(n)] + [(i, n // 2) for i in range(12)]
+    has = [(i, i) for i in range(n)] + [(i, n) for i in range(10)]
+    data["user", "uses", "device"].edge_index = torch.tensor(uses).t()
+    data["user", "has", "photo"].edge_index = torch.tensor(has).t()
+    ids = IdMap({"user": [f"u{i}" for i in range(n)],
+                 "device": [f"d{i}" for i in range(n // 2)] + ["d_farm"],
+                 "photo": [f"p{i}" for i in range(n)] + ["p_farm"]})
+    det = MultimodalGAE(epochs=3, hidden=8, seed=0).fit(from_hetero_data(data, ids=ids))
+    ex = explain(from_hetero_data(data, ids=ids), ("user", "u3"), det)
+    assert list(ex.shared["neighbour"]) == ["photo:p_farm", "device:d_farm"]
+    assert list(ex.shared["typical"]) == [1, 2]
+    assert ex.shared["log10_p"].is_monotonic_increasing
+    assert "shares photo p_farm with 9 other users and device d_farm with 11" in ex.reason
 
 
 def test_explain_subgraph_terms_members_and_reason():

@@ -170,18 +170,19 @@ def test_the_reason_says_how_many_linked_nodes_the_roll_up_is_over():
             "component": "obs:review", "observation": "review:r7", "linked": linked,
             "flagged": flagged, "driven_by": "copies", "driving": driving}])})()
     words = spec_for("obs:review").words
+    copies = '"copied content: repeated by many others"'   # copies' words, not its name
     assert words(ex(1, 1), "obs:review", ": 1 in 900") == \
-        "its review r7 is anomalous (review: 1 in 900, mostly copies)"
+        f"its review r7 is anomalous (review: 1 in 900, mostly {copies})"
     # several flagged: the component most of them share, not the oddest one's
     assert words(ex(72, 33, 20), "obs:review", ": 1 in 900") == \
         "its reviews are anomalous together (33 of its 72 flagged, 20 of them mostly " \
-        "copies; the oddest review r7) (review: 1 in 900)"
+        f"{copies}; the oddest review r7) (review: 1 in 900)"
     assert words(ex(18, 18, 18), "obs:review", ": 1 in 900") == \
         "its reviews are anomalous together (18 of its 18 flagged, all of them mostly " \
-        "copies; the oddest review r7) (review: 1 in 900)"
+        f"{copies}; the oddest review r7) (review: 1 in 900)"
     assert words(ex(5, 1), "obs:review", ": 1 in 900") == \
         "its reviews are anomalous together (1 of its 5 flagged; the oddest review " \
-        "r7, mostly copies) (review: 1 in 900)"
+        f"r7, mostly {copies}) (review: 1 in 900)"
     assert words(ex(12), "obs:review", ": 1 in 900").startswith(
         "its reviews are anomalous together (12 of them; the oddest")
 

@@ -66,7 +66,7 @@ from ..errors import GraphadError
 from ..typing import NodeType, is_reverse, reverse_edge_type
 from .graphview import GraphView, node_embeddings, resolve_node, robust_z, scoring_once
 from .normalize import MAD_TO_STD
-from ..components import is_rollup
+from ..components import is_rollup, number_text
 from .reasons import SIGNIFICANT, node_reason
 
 SHARED_ALPHA = 0.01      # significance of "shared by improbably many" (see _shared)
@@ -159,7 +159,8 @@ class Explanation:
             if table is None or table.empty:
                 return []
             table = table if max_rows is None else table.head(max_rows)
-            return json.loads(table.to_json(orient="records", default_handler=str))
+            return json.loads(table.to_json(orient="records", date_format="iso",
+                                            date_unit="s", default_handler=str))
         out: Dict[str, Any] = {
             "node_type": self.node_type, "id": _plain(self.node_id), "score": self.score,
             "threshold": self.threshold, "flagged": self.flagged, "rank": self.rank,
@@ -213,7 +214,8 @@ SECTION_TITLES = {
     "edges": "most anomalous incident edges (reached: the share of the relation's `of` "
              "edges at least as high)",
     "neighbours": "neighbours",
-    "shared": "shared neighbours",
+    "shared": "shared neighbours (log10_p: the log10 chance of so many links where "
+              "its type has `typical`)",
     "group": "its group (the group component)",
 }
 
@@ -222,7 +224,7 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def _shown(table: pd.DataFrame) -> pd.DataFrame:
+def shown_table(table: pd.DataFrame) -> pd.DataFrame:
     """A table as text and Markdown show it: a column of whole numbers (ratings,
     counts) without decimals, other numbers to three, a missing value as a blank."""
     out = pd.DataFrame(index=table.index)
@@ -237,13 +239,14 @@ def _shown(table: pd.DataFrame) -> pd.DataFrame:
             out[name] = [("" if not np.isfinite(v) else
                           str(int(v)) if whole else f"{v:.3f}") for v in values]
         else:
-            out[name] = ["" if v is None or (isinstance(v, float) and math.isnan(v))
-                         or v is pd.NA else str(v) for v in col]
+            out[name] = ["" if v is None or v is pd.NA or v is pd.NaT
+                         or (isinstance(v, float) and math.isnan(v)) else number_text(v)
+                         for v in col]
     return out
 
 
 def _table_markdown(table: pd.DataFrame) -> str:
-    shown = _shown(table)
+    shown = shown_table(table)
     head = "| " + " | ".join(map(str, table.columns)) + " |"
     rule = "|" + "---|" * len(table.columns)
     rows = ["| " + " | ".join(str(v).replace("|", "\\|").replace("\n", " ") for v in row)
@@ -252,7 +255,7 @@ def _table_markdown(table: pd.DataFrame) -> str:
 
 
 def _table_text(table: pd.DataFrame) -> str:
-    return _shown(table).to_string(index=False, max_colwidth=60)
+    return shown_table(table).to_string(index=False, max_colwidth=60)
 
 
 # ---------------------------------------------------------------- node
@@ -520,7 +523,7 @@ def _edge_attribute_rows(bundle: GraphBundle, t: NodeType, idx: int,
                         value = float(agg[idx])
                         best = {"feature": _aggregate_name(stat, column, et[1], end,
                                                            count, column == time_col),
-                                "value": time_text(value) if column == time_col
+                                "value": time_value(value) if column == time_col
                                 else value, "z": z,
                                 "tail": tail_share(agg[has], value)}
                 rows.append(best)
@@ -793,7 +796,7 @@ def _edge_evidence_row(bundle: GraphBundle, et, end: int, e: int, names: List[st
     time_col = _time_column(bundle, et)
     value, median = float(values[e]), float(np.nanmedian(values[peers.numpy()]))
     if name == time_col:
-        value, median = time_text(value), time_text(median)
+        value, median = time_value(value), time_value(median)
     return {"relation": et[1] if end == 0 else f"rev_{et[1]}", "other": other,
             "attribute": name, "value": value, "against": text, "median": median,
             "z": z}
@@ -986,7 +989,7 @@ def _edges(bundle: GraphBundle, detector: Any, t: NodeType, idx: int, top: int,
                     if attrs is not None and e < len(attrs):
                         for col in attrs.columns[2:]:
                             value = attrs[col].iloc[e]
-                            edge[col] = time_text(value) if col == time_col else value
+                            edge[col] = time_value(value) if col == time_col else value
                     edge_rows.append(edge)
             rel_rows.append(row)
     relations = pd.DataFrame(rel_rows)
@@ -1009,17 +1012,18 @@ def _time_column(bundle: GraphBundle, et) -> Optional[str]:
 EPOCH_RANGE = (1e8, 1e10)
 
 
-def time_text(value: Any) -> Any:
-    """An edge time for a table: ``"2023-07-22 03:46:40 UTC"`` for seconds since 1970
+def time_value(value: Any) -> Any:
+    """An edge time for a table: a UTC :class:`pandas.Timestamp` for seconds since 1970
     or a timestamp (one without a zone is taken as UTC, as the schema reads it), the
-    value itself otherwise (text, NaN, small numbers)."""
+    value itself otherwise (text, NaN, small numbers). Text and Markdown show it as
+    ``"2023-07-22 03:46:40 UTC"`` (:func:`~graphad.components.number_text`), JSON as
+    ISO 8601, ``"2023-07-22T03:46:40Z"``."""
     if isinstance(value, pd.Timestamp):
-        utc = value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")
-        return utc.strftime("%Y-%m-%d %H:%M:%S UTC")
+        return value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
             value, (bool, np.bool_)) and np.isfinite(value) \
             and EPOCH_RANGE[0] <= float(value) < EPOCH_RANGE[1]:
-        return pd.Timestamp(float(value), unit="s").strftime("%Y-%m-%d %H:%M:%S UTC")
+        return pd.Timestamp(float(value), unit="s", tz="UTC")
     return value
 
 
@@ -1060,7 +1064,9 @@ def _shared(bundle: GraphBundle, view: GraphView, t: NodeType, idx: int) -> pd.D
     """Neighbours of another type that normally belong to one or two ``t`` nodes (the
     median over their type is at most 2: devices, photos) but link to at least 3,
     improbably many for a Poisson count with their type's mean
-    (tail ``< SHARED_ALPHA / n``)."""
+    (tail ``< SHARED_ALPHA / n``), the most improbable first (``log10_p``: the tail's
+    log10): a photo that 15 accounts share, where photos have one account each, comes
+    before a device that 16 share where devices have two."""
     from scipy.stats import poisson
     rows = []
     for v in view.views():
@@ -1073,13 +1079,15 @@ def _shared(bundle: GraphBundle, view: GraphView, t: NodeType, idx: int) -> pd.D
         mean = float(v.deg_b.mean())
         for j in nbrs:
             d = int(v.deg_b[j])
-            if d >= 3 and poisson.sf(d - 1, mean) < SHARED_ALPHA / v.deg_b.size:
+            log_p = float(poisson.logsf(d - 1, mean))
+            if d >= 3 and log_p < np.log(SHARED_ALPHA / v.deg_b.size):
                 rows.append({"relation": v.name, "neighbour": f"{v.b}:"
                              f"{bundle.ids.external(v.b, [int(j)])[0]}",
-                             f"{t}s": d, "typical": typical})
+                             f"{t}s": d, "typical": typical,
+                             "log10_p": log_p / np.log(10)})
     table = pd.DataFrame(rows)
-    return (table.sort_values(f"{t}s", ascending=False).reset_index(drop=True)
-            if rows else table)
+    return (table.sort_values(["log10_p", f"{t}s"], ascending=[True, False])
+            .reset_index(drop=True) if rows else table)
 
 
 __all__ = ["Explanation", "explain", "contributions"]

@@ -3,9 +3,9 @@
 A reason names at most two components that carry at least ``NAMED_SHARE`` of the
 score and are at least as rare as ``SIGNIFICANT`` (3 nats of surprisal = rarer than 1 in 40; 2σ for robust z-scores), what is behind each (the disagreeing modality pair, the unusual attributes, the
 anomalous linked node), the most unusual incident edge when its score is ``EDGE_Z`` or
-more (nats, or σ for robust z),
-and the most shared neighbour: ``"user u00123: review text disagrees with photo image
-(cross-modal: 1 in 900); shares device d0042 with 14 other users"``.
+more (nats, or σ for robust z), and the (at most two) most improbably shared
+neighbours: ``"user u00123: review text disagrees with photo image (cross-modal: 1 in
+900); shares device d0042 with 14 other users"``.
 """
 from __future__ import annotations
 
@@ -56,10 +56,7 @@ def node_reason(ex: Any) -> str:
             parts.append(f"unusual link: {link_text(e['relation'], e['other'])} "
                          f"({f'{attrs}; ' if attrs else ''}this edge{rarity})")
     if not ex.shared.empty:
-        top = ex.shared.iloc[0]
-        count = int(top[f"{ex.node_type}s"]) - 1
-        parts.append(f"shares {top['neighbour'].replace(':', ' ', 1)} with {count} "
-                     f"other {ex.node_type}{'s' if count != 1 else ''}")
+        parts.append(shared_text(ex.shared, ex.node_type))
     head = f"{ex.node_type} {ex.node_id}"
     if not parts:
         state = "flagged" if ex.flagged else "not flagged"
@@ -67,6 +64,20 @@ def node_reason(ex: Any) -> str:
         return (f"{head}: nothing stands out (score {ex.score:.2f}, {state}; largest "
                 f"part: {largest})")
     return f"{head}: " + "; ".join(parts)
+
+
+def shared_text(shared: pd.DataFrame, node_type: str, most: int = 2) -> str:
+    """``"shares photo p7 and device d3 with 14 other users"``, or ``"shares photo p7
+    with 14 other users and device d3 with 9"``: the ``most`` first rows of an
+    explanation's ``shared`` table (the most improbably shared first)."""
+    rows = shared.head(most)
+    named = [r["neighbour"].replace(":", " ", 1) for _, r in rows.iterrows()]
+    others = [int(r[f"{node_type}s"]) - 1 for _, r in rows.iterrows()]
+    noun = f"other {node_type}{'s' if others[0] != 1 else ''}"
+    if len(set(others)) == 1:
+        return f"shares {' and '.join(named)} with {others[0]} {noun}"
+    return (f"shares {named[0]} with {others[0]} {noun}"
+            + "".join(f" and {n} with {o}" for n, o in zip(named[1:], others[1:])))
 
 
 def _rarity(z: float, unit: str, reached: float = np.nan, of: float = np.nan,
@@ -145,7 +156,7 @@ def _tail_text(row: Any, noun: str) -> str:
     if "=" in str(row["feature"]) and isinstance(value, (bool, np.bool_)):
         return f"{pct} of {noun}s" if value else f"{pct} of {noun}s lack it"
     low = float(row["z"]) < 0
-    if isinstance(value, str):                          # an edge time, as a date
+    if isinstance(value, (str, pd.Timestamp)):          # an edge time
         return f"{'earliest' if low else 'latest'} {pct} of {noun}s"
     return f"{'lowest' if low else 'highest'} {pct} of {noun}s"
 

@@ -9,7 +9,7 @@ from scipy.stats import gamma
 from torch import Tensor
 from torch_geometric.utils import scatter
 
-from ..components import ComponentSpec, register_component
+from ..components import ComponentSpec, component_words, register_component
 from ..data.bundle import GraphBundle
 from ..typing import NodeType
 from .normalize import Components
@@ -140,6 +140,7 @@ def _phrase(ex, name: str, rarity: str) -> str:
     if not hit.empty:
         r = hit.iloc[0]
         oddest = r['observation'].replace(':', ' ', 1)
+        led = component_words(str(r["driven_by"]))
         if int(r["linked"]) > 1:       # the evidence of all of them, not of one
             linked, flagged = int(r["linked"]), r.get("flagged")
             known = flagged is not None and flagged == flagged
@@ -149,13 +150,13 @@ def _phrase(ex, name: str, rarity: str) -> str:
                 flagged = int(flagged)
                 count = (f"{flagged} of its {linked} flagged, "
                          f"{'all' if driving == flagged else driving} of them mostly "
-                         f"{r['driven_by']}; the oddest {oddest}")
+                         f"{led}; the oddest {oddest}")
             else:
                 head = (f"{int(flagged)} of its {linked} flagged" if known
                         else f"{linked} of them")
-                count = f"{head}; the oddest {oddest}, mostly {r['driven_by']}"
+                count = f"{head}; the oddest {oddest}, mostly {led}"
             return f"its {kind}s are anomalous together ({count}) ({kind}{rarity})"
-        return f"its {oddest} is anomalous ({kind}{rarity}, mostly {r['driven_by']})"
+        return f"its {oddest} is anomalous ({kind}{rarity}, mostly {led})"
     return f"anomalous {kind} ({kind}{rarity})"
 
 

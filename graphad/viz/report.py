@@ -17,6 +17,7 @@ import torch
 
 from ..data.bundle import as_bundle
 from ..errors import GraphadError
+from ..scoring.explain import shown_table
 from ._figure import png_bytes
 
 FIGURES_OPEN = 10          # entities shown unfolded; the rest fold under their heading
@@ -50,8 +51,7 @@ def _img(fig, alt: str, dpi: int = 90) -> str:
 def _table(frame: pd.DataFrame, max_rows: int = 8) -> str:
     if frame is None or frame.empty:
         return ""
-    return frame.head(max_rows).to_html(index=False, escape=True, border=0,
-                                        float_format=lambda v: f"{v:.3f}", na_rep="")
+    return shown_table(frame.head(max_rows)).to_html(index=False, escape=True, border=0)
 
 
 def _anchor(node_type: str, node_id: Any) -> str:
