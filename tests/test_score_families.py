@@ -844,6 +844,31 @@ def test_a_burst_of_reviews_at_a_product_is_found_through_their_authors_times():
     assert about not in edge_times(det._prepare(as_bundle(h), fit=False))
 
 
+def test_a_burst_says_who_is_behind_it():
+    """Twelve reviews of product 0 within an hour, by twelve accounts whose first input
+    is far below every other user's: the product's burst names them, through the
+    reviews (no inputs of their own) to the one user who wrote each; a burst of
+    ordinary users names no one."""
+    h, burst_reviews = reviews_in_time()
+    fresh = h["user", "wrote", "review"].edge_index[0, burst_reviews]
+    h["user"].x[fresh, 0] = -5.0
+    n_reviews = h["review"].x.size(0)
+    del h["review"].x
+    h["review"].num_nodes = n_reviews
+    det = MultimodalGAE(epochs=20, seed=0).fit(h)
+    ex = explain(h, ("product", 0), det)
+    run = ex.bursts.iloc[0]
+    assert (run["from"], run["feature"], run["median"]) == ("12 users", "x0", -5.0)
+    assert abs(run["usual"]) < 0.5                          # the users of all reviews
+    assert "12 within" in ex.reason and \
+        "from 12 users with a median x0 of -5 (" in ex.reason, ex.reason
+    h["user"].x[fresh, 0] = 0.0                             # ordinary accounts
+    det = MultimodalGAE(epochs=20, seed=0).fit(h)
+    ex = explain(h, ("product", 0), det)
+    assert ex.bursts.iloc[0]["edges"] >= 12 and "from" not in ex.bursts.columns
+    assert "12 within" in ex.reason and "from 12 users" not in ex.reason
+
+
 def test_incident_leaves_out_the_edge_time_and_older_models_keep_it(tables, schema_dict):
     """``time`` among a relation's attrs is its edges' time: ``incident`` does not
     average it and edge evidence does not judge it (when a user was active is no

@@ -203,7 +203,9 @@ SECTION_TITLES = {
     "modalities": "modality pairs (cross-modal)",
     "contrast": "unlike its neighbours in (share of the consistency error)",
     "degrees": "links from another type (the degree components)",
-    "bursts": "edges packed in time (the burst component)",
+    "bursts": "edges packed in time (the burst component; from: the nodes behind the "
+              "run, with the input they stand out in: their median, and the usual over "
+              "the nodes behind all edges of the relation)",
     "within": "numbers against its category (the within components)",
     "edge_fit": "its edges against its own features (the edge_fit component)",
     "edge_evidence": "its edges against the other edges of their ends (the edge "
@@ -660,15 +662,108 @@ def _degrees(bundle: GraphBundle, detector: Any, t: NodeType, idx: int,
 def _bursts(bundle: GraphBundle, detector: Any, t: NodeType, idx: int,
             cache: Dict[Any, Any]) -> pd.DataFrame:
     """The densest run of the node's edges in time on the relation of its strongest
-    ``burst`` test: ``relation, edges, seconds, within`` (one row; empty where it has
-    no run)."""
+    ``burst`` test: ``relation, edges, seconds, within`` and, where the nodes behind
+    the run's edges stand out together (:func:`_run_senders`), ``from, feature,
+    median, usual`` (one row; empty where it has no run)."""
     from ..nn.families.burst import duration_text
-    return pd.DataFrame([
-        {"relation": label, "edges": int(count[idx]), "seconds": float(span[idx]),
-         "within": duration_text(float(span[idx]))}
-        for label, count, span, best in
-        _family_details(bundle, detector, t, cache).get("burst", [])
-        if bool(best[idx]) and int(count[idx]) > 0])
+    rows = []
+    for label, count, span, best, *rest in \
+            _family_details(bundle, detector, t, cache).get("burst", []):
+        if not bool(best[idx]) or int(count[idx]) <= 0:
+            continue
+        row = {"relation": label, "edges": int(count[idx]), "seconds": float(span[idx]),
+               "within": duration_text(float(span[idx]))}
+        if rest and rest[0] is not None:
+            row.update(_run_senders(bundle, rest[0], idx, int(count[idx])))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+#: the nodes behind a burst are described by an input whose median over them is this
+#: far out among the nodes behind all edges of the relation (their share at least as
+#: far out on that side)
+RUN_TAIL = 0.05
+
+
+def _run_senders(bundle: GraphBundle, source: Any, idx: int, count: int) -> Dict[str, Any]:
+    """Who is behind a node's densest run of edges: the nodes at the run's other ends,
+    or, where those are observations without inputs of their own (reviews), the one
+    entity each belongs to (the review's writer). Their most unusual input together:
+    ``from`` (``"12 users"``), ``feature``, ``median`` (theirs), ``usual`` (the median
+    over the nodes behind all edges of the relation, one per edge, as the run's are);
+    ``{}`` where no input's median is within :data:`RUN_TAIL` of that population's
+    tail. Twelve reviews of a product within two days, written by accounts a few days
+    old, read "from 12 users with a median account_age_days of 3"."""
+    from ..nn.families.burst import run_edges
+    members = run_edges(source, idx, count)
+    if members.numel() == 0:
+        return {}
+    other_type = source.relation[2 * (1 - source.end)]
+    others = source.edge_index[1 - source.end]
+    owner_type, owner = _owners(bundle, other_type, skip=source.relation[2 * source.end])
+    nodes = others if owner is None else owner[others]
+    valid = nodes >= 0
+    columns = _numeric_inputs(bundle, owner_type)
+    best: Dict[str, Any] = {}
+    group = nodes[members][valid[members]].numpy()
+    everyone = nodes[valid].numpy()
+    if group.size < 3:
+        return {}
+    for name, values in columns.items():
+        median = float(np.nanmedian(values[group]))
+        tail = tail_share(values[everyone], median)
+        if tail == tail and tail <= RUN_TAIL and (not best or tail < best["tail"]):
+            best = {"from": f"{np.unique(group).size} {owner_type}s", "feature": name,
+                    "median": median, "usual": float(np.nanmedian(values[everyone])),
+                    "tail": tail}
+    best.pop("tail", None)
+    return best
+
+
+def _owners(bundle: GraphBundle, t: NodeType, skip: NodeType
+            ) -> Tuple[NodeType, Optional[torch.Tensor]]:
+    """``(t, None)`` where ``t`` has inputs of its own; else, for observations (text,
+    images) each linked by one edge of one relation to one entity of a type with
+    inputs other than ``skip`` (the burst's own type), ``(that type, its index per t
+    node [n])``."""
+    if _numeric_inputs(bundle, t):
+        return t, None
+    n = bundle.data[t].num_nodes
+    for et in bundle.data.edge_types:
+        if et[0] == et[2] or is_reverse(et) or t not in (et[0], et[2]):
+            continue
+        end = 0 if et[0] == t else 1
+        other = et[2 * (1 - end)]
+        ei = bundle.data[et].edge_index
+        if other == skip or not _numeric_inputs(bundle, other) or \
+                not bool((torch.bincount(ei[end], minlength=n) == 1).all()):
+            continue
+        owner = torch.full((n,), -1, dtype=torch.long)
+        owner[ei[end]] = ei[1 - end]
+        return other, owner
+    return t, None
+
+
+def _numeric_inputs(bundle: GraphBundle, t: NodeType) -> Dict[str, np.ndarray]:
+    """``{column: values [n]}``: the numeric own inputs of ``t`` (not one-hot
+    categories; the raw table's values where it has the column), {} for a modality's
+    nodes (a text's embedding is no input to name)."""
+    store = bundle.data[t]
+    names = bundle.feature_names.get(t) or []
+    if "x" not in store or store.x is None or not names or bundle.modality.get(t):
+        return {}
+    x = store.x.double().numpy()
+    raw = bundle.raw.get(t)
+    out = {}
+    for j, name in enumerate(names[:x.shape[1]]):
+        if "=" in name:
+            continue
+        values = x[:, j]
+        if raw is not None and name in raw.columns and \
+                pd.api.types.is_numeric_dtype(raw[name]) and len(raw) == len(values):
+            values = raw[name].to_numpy(dtype=float)
+        out[name] = values
+    return out
 
 
 def _within(bundle: GraphBundle, detector: Any, t: NodeType, idx: int,
