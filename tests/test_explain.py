@@ -103,6 +103,11 @@ def test_cross_modal_mismatch_names_the_modalities(mismatch):
     assert re.search(r"\(cross-modal: reached by only \d of 60 training users\)",
                      ex.reason), ex.reason
     assert ex.unit == "nats" and ex.contributions["z"].iloc[0] >= 3
+    # the table words each rarity as the reason does, beside the fitted tail's z
+    top = ex.contributions.iloc[0]
+    assert re.fullmatch(r"reached by only \d of 60 training users", top["rarity"])
+    assert f"(cross-modal: {top['rarity']})" in ex.reason
+    assert (ex.contributions["rarity"] == "").eq(ex.contributions["z"] <= 0).all()
     normal = explain(bundle, ("user", "u05"), det)
     assert "disagrees" not in normal.reason
 

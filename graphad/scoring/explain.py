@@ -67,7 +67,7 @@ from ..typing import NodeType, is_reverse, reverse_edge_type
 from .graphview import GraphView, node_embeddings, resolve_node, robust_z, scoring_once
 from .normalize import MAD_TO_STD
 from ..components import is_rollup, number_text
-from .reasons import SIGNIFICANT, node_reason
+from .reasons import SIGNIFICANT, node_reason, rarity_text
 
 SHARED_ALPHA = 0.01      # significance of "shared by improbably many" (see _shared)
 
@@ -143,7 +143,8 @@ class Explanation:
     def _titled(self) -> List[Tuple[str, pd.DataFrame]]:
         """``(heading, table)`` of every section, in order (text and Markdown)."""
         unit = ("z in nats of surprisal: rarer than 1 in 2 exp(z) under the fitted tail; "
-                "reached: the share of the `of` training nodes at least as high"
+                "reached: the share of the `of` training nodes at least as high; rarity: "
+                "what the training nodes show, in words"
                 if self.unit == "nats" else "z in robust σ")
         return [(SECTION_TITLES[key].format(unit=unit), table)
                 for key, table in self._sections()]
@@ -315,6 +316,11 @@ def _explain(bundle: GraphBundle, node: Tuple[NodeType, Any], detector: Any, top
                      None if threshold is None else float(threshold), rank, int(s.numel()),
                      contributions(detector, comps[node_type], idx, node_type),
                      unit=component_unit(detector))
+    if ex.unit == "nats" and not ex.contributions.empty:   # as the reason words it
+        ex.contributions["rarity"] = [
+            rarity_text(z, ex.unit, reached, of, str(node_type)) if z > 0 else ""
+            for z, reached, of in zip(ex.contributions["z"], ex.contributions["reached"],
+                                      ex.contributions["of"].astype(float))]
     cache = {} if cache is None else cache
     z_scores = _memo(cache, "robust_z", lambda: robust_z(scores))
     own_rows = _own_feature_rows(bundle, node_type, idx)

@@ -80,6 +80,13 @@ def shared_text(shared: pd.DataFrame, node_type: str, most: int = 2) -> str:
             + "".join(f" and {n} with {o}" for n, o in zip(named[1:], others[1:])))
 
 
+def rarity_text(z: float, unit: str, reached: float = np.nan, of: float = np.nan,
+                noun: str = "node") -> str:
+    """:func:`_rarity` without its lead: ``"1 in 90"``, ``"reached by only 3 of 150
+    training products"``, ``"4.1σ"``."""
+    return _rarity(z, unit, reached, of, noun).removeprefix(":").strip()
+
+
 def _rarity(z: float, unit: str, reached: float = np.nan, of: float = np.nan,
             noun: str = "node", among: str = "training ") -> str:
     """``" 4.1σ"``, or for surprisal ``": 1 in 900"`` (rarer than 1 in ``2 exp(z)``).
