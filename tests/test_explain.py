@@ -201,6 +201,33 @@ def test_shared_device_is_named():
     assert "shares device d_farm with 9 other users" in ex.reason
 
 
+def test_unusual_inputs_are_judged_in_the_tables_own_values():
+    """The featurised inputs are clipped (a tenth of these users sit at the cap): the
+    share as far out and the z come from the table's own values, so the richest user is
+    the 1 in 200 it is, and far more than the cap's 5 robust σ."""
+    from graphad.data import build_graph
+    rng = np.random.default_rng(0)
+    balance = np.concatenate([rng.normal(100, 10, 180), np.geomspace(1000, 1e5, 20)])
+    users = pd.DataFrame({"user_id": [f"u{i}" for i in range(200)], "balance": balance,
+                          "age": rng.normal(40, 10, 200)})
+    uses = pd.DataFrame({"user_id": users["user_id"], "device_id": [f"d{i % 150}"
+                                                                    for i in range(200)]})
+    schema = {"nodes": {"user": {"table": "users", "id": "user_id",
+                                 "numeric": ["balance", "age"]},
+                        "device": {"table": "devices", "id": "device_id"}},
+              "relations": [{"src": "user", "rel": "uses", "dst": "device",
+                             "table": "uses", "src_key": "user_id",
+                             "dst_key": "device_id"}]}
+    devices = pd.DataFrame({"device_id": [f"d{i}" for i in range(150)]})
+    bundle = build_graph({"users": users, "uses": uses, "devices": devices}, schema,
+                         use_cache=False)
+    det = MultimodalGAE(epochs=3, hidden=8, seed=0).fit(bundle)
+    row = explain(bundle, ("user", "u199"), det).features.set_index("feature").loc["balance"]
+    assert row["value"] == pytest.approx(1e5)
+    assert row["tail"] == pytest.approx(1 / 200)            # not the 20 at the cap
+    assert row["z"] > 100
+
+
 def test_the_most_improbably_shared_neighbours_are_named_first():
     """A photo that 10 users share, where each photo has one user, is named before a
     device that 12 share, where devices have two; both are named."""
@@ -376,3 +403,26 @@ def test_numbers_read_the_same_in_every_sentence(value, text):
     from graphad.scoring.reasons import feature_text
     assert number_text(value) == text
     assert feature_text("rating", value) == f"rating={text}"
+
+
+@pytest.mark.parametrize("edge_z, named", [(3.5, False), (4.5, True)])
+def test_a_weak_link_is_not_named_beside_a_named_component(edge_z, named):
+    """An edge at 1 in 66 says little beside a near-clique at 1 in 300 (it would be
+    named alone); one rarer than 1 in 110 is named; a shared device comes first."""
+    from graphad.scoring.reasons import node_reason
+    ex = Explanation(
+        node_type="user", node_id="u1", score=5.0, threshold=2.0, rank=1, n=100,
+        contributions=pd.DataFrame([{"component": "density", "z": 5.0, "weight": 1.0,
+                                     "contribution": 5.0, "share": 1.0,
+                                     "reached": np.nan, "of": np.nan}]),
+        edges=pd.DataFrame([{"relation": "follows", "other": "user:u9", "z": edge_z,
+                             "reached": np.nan, "of": np.nan}]),
+        shared=pd.DataFrame([{"relation": "uses", "neighbour": "device:d7", "users": 12,
+                              "typical": 1, "log10_p": -9.0}]))
+    reason = node_reason(ex)
+    assert reason.startswith("user u1: shares device d7 with 11 other users; its "
+                             "neighbours are far more interlinked"), reason
+    assert ("unusual link: follows user u9" in reason) == named
+    alone = node_reason(ex.__class__(**{**ex.__dict__, "contributions": ex.contributions
+                                        .assign(z=1.0), "shared": pd.DataFrame()}))
+    assert "unusual link: follows user u9" in alone

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch_geometric.data import HeteroData
@@ -301,6 +302,8 @@ def test_users_whose_payments_come_in_a_burst_are_found():
     ex = explain(h, ("user", int(bursts[0])), det)
     run = ex.bursts.iloc[0]
     assert run["relation"] == "pays" and 9 <= run["edges"] <= 17 and run["seconds"] < DAY / 4
+    # its first and last edge, span apart (the test's times are no dates: numbers)
+    assert run["end"] - run["start"] == pytest.approx(run["seconds"])
     assert re.search(r"its pays edges packed in time \(burst: [^)]*\): \d+ within "
                      r"[\d.]+ (hours|minutes)", ex.reason), ex.reason
     # an ordinary user's densest run explains nothing: no table where burst is weak
@@ -986,3 +989,15 @@ def test_a_type_too_small_to_learn_from_its_neighbours_gets_no_cross_type_map():
         "merchant__rev_pays__user", "user__pays__merchant"}
     prepared = det._prepare(as_bundle(h), fit=False)
     assert unmapped_types(prepared, det.own_dims_) == ["merchant"]   # all 25 count
+
+
+def test_a_burst_reason_says_when_it_started():
+    """Where edge times are dates, the reason gives the run's first edge, in UTC."""
+    from graphad.components import spec_for
+    run = {"relation": "pays", "edges": 24, "seconds": 104575.0, "within": "29 hours",
+           "start": pd.Timestamp(1_713_000_038, unit="s", tz="UTC"),
+           "end": pd.Timestamp(1_713_103_413, unit="s", tz="UTC")}
+    ex = type("Ex", (), {"bursts": pd.DataFrame([run])})()
+    assert spec_for("burst").words(ex, "burst", ": 1 in 300") == (
+        "its pays edges packed in time (burst: 1 in 300): 24 within 29 hours starting "
+        "2024-04-13 09:20:38 UTC")

@@ -204,9 +204,10 @@ SECTION_TITLES = {
     "modalities": "modality pairs (cross-modal)",
     "contrast": "unlike its neighbours in (share of the consistency error)",
     "degrees": "links from another type (the degree components)",
-    "bursts": "edges packed in time (the burst component; from: the nodes behind the "
-              "run, with the input they stand out in: their median, and the usual over "
-              "the nodes behind all edges of the relation)",
+    "bursts": "edges packed in time (the burst component; start, end: its first and "
+              "last edge; from: the nodes behind the run where they stand out together, "
+              "with the input they stand out in: their median, and the usual over the "
+              "nodes behind all edges of the relation)",
     "within": "numbers against its category (the within components)",
     "edge_fit": "its edges against its own features (the edge_fit component)",
     "edge_evidence": "its edges against the other edges of their ends (the edge "
@@ -496,13 +497,39 @@ def _own_feature_rows(bundle: GraphBundle, t: NodeType, idx: int) -> List[Dict[s
     for j in range(len(names)):
         name = names[j]
         value: Any = x[idx, j]
-        tail = tail_share(x[:, j], float(x[idx, j]))
+        zj, tail = float(z[j]), tail_share(x[:, j], float(x[idx, j]))
         if raw is not None and name in raw.columns:
             value = raw[name].iloc[idx]
+            column = _raw_numbers(raw[name], x.shape[0])
+            if column is not None and np.isfinite(column[idx]):
+                # the table's own values: the featurised ones are clipped (a balance
+                # of 87,443 and one of 5,800 both at the cap, 5% of users with them)
+                zj, tail = _robust_z(column, column[idx]), tail_share(column, column[idx])
         elif "=" in name:
             value = bool(x[idx, j] > 0.5)
-        rows.append({"feature": name, "value": value, "z": float(z[j]), "tail": tail})
+        rows.append({"feature": name, "value": value, "z": zj, "tail": tail})
     return rows
+
+
+def _raw_numbers(column: pd.Series, n: int) -> Optional[np.ndarray]:
+    """A raw table column as floats ``[n]``, None where it is not numeric (or not one
+    value per node)."""
+    if len(column) != n or pd.api.types.is_bool_dtype(column) or \
+            not pd.api.types.is_numeric_dtype(column):
+        return None
+    return column.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _robust_z(values: np.ndarray, value: float) -> float:
+    """``value`` in robust σ of ``values`` (1.4826 MAD about their median; their std
+    where the MAD is 0)."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return math.nan
+    med = float(np.median(finite))
+    scale = MAD_TO_STD * float(np.median(np.abs(finite - med)))
+    scale = scale if scale > 1e-12 else float(finite.std())
+    return (value - med) / scale if scale > 1e-12 else 0.0
 
 
 def _edge_attribute_rows(bundle: GraphBundle, t: NodeType, idx: int,
@@ -668,10 +695,11 @@ def _degrees(bundle: GraphBundle, detector: Any, t: NodeType, idx: int,
 def _bursts(bundle: GraphBundle, detector: Any, t: NodeType, idx: int,
             cache: Dict[Any, Any]) -> pd.DataFrame:
     """The densest run of the node's edges in time on the relation of its strongest
-    ``burst`` test: ``relation, edges, seconds, within`` and, where the nodes behind
-    the run's edges stand out together (:func:`_run_senders`), ``from, feature,
-    median, usual`` (one row; empty where it has no run)."""
-    from ..nn.families.burst import duration_text
+    ``burst`` test: ``relation, edges, seconds, within``; for a run of its own, the
+    times of its first and last edge (``start, end``) and, where the nodes behind the
+    run's edges stand out together (:func:`_run_senders`), ``from, feature, median,
+    usual`` (one row; empty where it has no run)."""
+    from ..nn.families.burst import duration_text, run_edges
     rows = []
     for label, count, span, best, *rest in \
             _family_details(bundle, detector, t, cache).get("burst", []):
@@ -680,7 +708,12 @@ def _bursts(bundle: GraphBundle, detector: Any, t: NodeType, idx: int,
         row = {"relation": label, "edges": int(count[idx]), "seconds": float(span[idx]),
                "within": duration_text(float(span[idx]))}
         if rest and rest[0] is not None:
-            row.update(_run_senders(bundle, rest[0], idx, int(count[idx])))
+            source = rest[0]
+            members = run_edges(source, idx, int(count[idx]))
+            if members.numel():
+                row["start"] = time_value(float(source.times[members[0]]))
+                row["end"] = time_value(float(source.times[members[-1]]))
+                row.update(_run_senders(bundle, source, members))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -691,8 +724,9 @@ def _bursts(bundle: GraphBundle, detector: Any, t: NodeType, idx: int,
 RUN_TAIL = 0.05
 
 
-def _run_senders(bundle: GraphBundle, source: Any, idx: int, count: int) -> Dict[str, Any]:
-    """Who is behind a node's densest run of edges: the nodes at the run's other ends,
+def _run_senders(bundle: GraphBundle, source: Any, members: torch.Tensor) -> Dict[str, Any]:
+    """Who is behind a node's densest run of edges (``members``, edge ids of
+    ``source``'s relation): the nodes at the run's other ends,
     or, where those are observations without inputs of their own (reviews), the one
     entity each belongs to (the review's writer). Their most unusual input together:
     ``from`` (``"12 users"``), ``feature``, ``median`` (theirs), ``usual`` (the median
@@ -700,10 +734,6 @@ def _run_senders(bundle: GraphBundle, source: Any, idx: int, count: int) -> Dict
     ``{}`` where no input's median is within :data:`RUN_TAIL` of that population's
     tail. Twelve reviews of a product within two days, written by accounts a few days
     old, read "from 12 users with a median account_age_days of 3"."""
-    from ..nn.families.burst import run_edges
-    members = run_edges(source, idx, count)
-    if members.numel() == 0:
-        return {}
     other_type = source.relation[2 * (1 - source.end)]
     others = source.edge_index[1 - source.end]
     owner_type, owner = _owners(bundle, other_type, skip=source.relation[2 * source.end])

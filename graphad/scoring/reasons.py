@@ -1,11 +1,13 @@
 """Plain-language reasons for node explanations (see :mod:`graphad.scoring.explain`).
 
-A reason names at most two components that carry at least ``NAMED_SHARE`` of the
-score and are at least as rare as ``SIGNIFICANT`` (3 nats of surprisal = rarer than 1 in 40; 2σ for robust z-scores), what is behind each (the disagreeing modality pair, the unusual attributes, the
-anomalous linked node), the most unusual incident edge when its score is ``EDGE_Z`` or
-more (nats, or σ for robust z), and the (at most two) most improbably shared
-neighbours: ``"user u00123: review text disagrees with photo image (cross-modal: 1 in
-900); shares device d0042 with 14 other users"``.
+A reason names first the (at most two) most improbably shared neighbours, then at most
+two components that carry at least ``NAMED_SHARE`` of the score and are at least as
+rare as ``SIGNIFICANT`` (3 nats of surprisal = rarer than 1 in 40; 2σ for robust
+z-scores), what is behind each (the disagreeing modality pair, the unusual attributes,
+the anomalous linked node), and the most unusual incident edge when its score is
+``EDGE_Z`` or more (nats, or σ for robust z; ``EDGE_Z_BESIDE`` beside named
+components): ``"user u00123: shares device d0042 with 14 other users; review text
+disagrees with photo image (cross-modal: 1 in 900)"``.
 """
 from __future__ import annotations
 
@@ -14,12 +16,13 @@ from typing import Any, List
 import numpy as np
 import pandas as pd
 
-from ..components import first_row, link_text, number_text, spec_for
+from ..components import first_row, is_rollup, link_text, number_text, spec_for
 from ..nn.families.edge_evidence import judged_text
 from .normalize import TAIL_CHECK_MIN
 
 SIGNIFICANT = {"nats": 3.0, "σ": 2.0}   # a component this rare is named in the reason
 EDGE_Z = 3.0             # edge score (nats / σ) from which an edge is named
+EDGE_Z_BESIDE = 4.0      # ... beside components already named (1 in 110 in nats)
 #: the columns of an explanation's edges table that are not the edge's attributes
 EDGE_COLUMNS = ("relation", "other", "z", "reached", "of")
 NAMED_SHARE = 0.05       # a component named in a reason carries 5% of the score or more
@@ -29,21 +32,35 @@ RARE_TAIL = 0.025        # an input this far out (2.5% of its type or fewer) is 
 def node_reason(ex: Any) -> str:
     """One line for an :class:`~graphad.scoring.explain.Explanation`."""
     parts: List[str] = []
+    shared = set(ex.shared["neighbour"].head(2)) if not ex.shared.empty else set()
+    by_sharing: List[str] = []      # roll-ups whose linked node is a shared one
     for _, row in ex.contributions.iterrows():
         least = SIGNIFICANT.get(getattr(ex, "unit", "σ"), 2.0)
-        if len(parts) >= 2 or not (row["z"] >= least) or row["contribution"] <= 0 \
+        if len(parts) + len(by_sharing) >= 2 or not (row["z"] >= least) \
+                or row["contribution"] <= 0 \
                 or row.get("share", 1.0) < NAMED_SHARE:      # named, yet adds nothing
             continue
         of = row.get("of", np.nan)
+        of = float(of) if pd.notna(of) else np.nan
+        if _rolls_up_shared(ex, row["component"], shared):
+            # "its photo p7 is anomalous" says less than "shares photo p7 with 14
+            # other users": the sharing is named, with the roll-up's rarity
+            rarity = _rarity(float(row["z"]), getattr(ex, "unit", "σ"),
+                             row.get("reached", np.nan), of, str(ex.node_type))
+            by_sharing.append(f"{row['component'].split(':', 1)[1]}{rarity}")
+            continue
         text = _component_phrase(ex, row["component"], float(row["z"]),
-                                 row.get("reached", np.nan),
-                                 float(of) if pd.notna(of) else np.nan)
+                                 row.get("reached", np.nan), of)
         if text and text not in parts:
             parts.append(text)
     named = " ".join(parts)
     if not ex.edges.empty and len(parts) < 3:
         e = ex.edges.iloc[0]
-        if e["z"] >= EDGE_Z and link_text(e["relation"], e["other"]) not in named:
+        least = EDGE_Z if not (parts or shared) else EDGE_Z_BESIDE
+        reached = e.get("reached", np.nan)
+        rare = e["z"] >= least and not (reached == reached           # as training shows
+                                        and reached > 0.5 * np.exp(-least))
+        if rare and link_text(e["relation"], e["other"]) not in named:
             attrs = ", ".join(f"{k}={_fmt(e[k])}" for k in ex.edges.columns
                               if k not in EDGE_COLUMNS and pd.notna(e[k]))
             rarity = _rarity(float(e["z"]), getattr(ex, "unit", "σ"),
@@ -55,8 +72,9 @@ def node_reason(ex: Any) -> str:
                 attrs = judged_text(judged)
             parts.append(f"unusual link: {link_text(e['relation'], e['other'])} "
                          f"({f'{attrs}; ' if attrs else ''}this edge{rarity})")
-    if not ex.shared.empty:
-        parts.append(shared_text(ex.shared, ex.node_type))
+    if not ex.shared.empty:        # a resource improbably shared: the plainest evidence
+        rarity = f" ({'; '.join(by_sharing)})" if by_sharing else ""
+        parts.insert(0, shared_text(ex.shared, ex.node_type) + rarity)
     head = f"{ex.node_type} {ex.node_id}"
     if not parts:
         state = "flagged" if ex.flagged else "not flagged"
@@ -64,6 +82,16 @@ def node_reason(ex: Any) -> str:
         return (f"{head}: nothing stands out (score {ex.score:.2f}, {state}; largest "
                 f"part: {largest})")
     return f"{head}: " + "; ".join(parts)
+
+
+def _rolls_up_shared(ex: Any, component: str, shared: set) -> bool:
+    """Whether ``component`` is a roll-up whose oddest linked node is one of the
+    ``shared`` neighbours (``"photo:p7"``) that the reason names."""
+    table = getattr(ex, "observations", None)
+    if not shared or table is None or table.empty or not is_rollup(component):
+        return False
+    hit = table[table["component"] == component]
+    return not hit.empty and hit["observation"].iloc[0] in shared
 
 
 def shared_text(shared: pd.DataFrame, node_type: str, most: int = 2) -> str:

@@ -46,6 +46,7 @@ from __future__ import annotations
 import math
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
+import pandas as pd
 import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
@@ -381,7 +382,8 @@ def duration_text(seconds: float) -> str:
 
 
 def _phrase(ex, name: str, rarity: str) -> str:
-    """``"its pays edges packed in time (burst: 1 in 900): 17 within 5.2 hours"``, or
+    """``"its pays edges packed in time (burst: 1 in 900): 17 within 5.2 hours starting
+    2024-05-14 12:26:42 UTC"`` (the start where times are dates), or
     for a node in a burst at the other end, ``"its about edge in a burst at its
     product (burst: 1 in 40): one of 12 within 40 minutes"``."""
     runs = getattr(ex, "bursts", None)
@@ -395,7 +397,10 @@ def _phrase(ex, name: str, rarity: str) -> str:
     edges = f"{rel} edge{'s' if not where else ''}{' to it' if to_it else ''}"
     if where:
         return f"its {edges} in a burst at its {where} ({name}{rarity}): one of {within}"
-    return f"its {edges} packed in time ({name}{rarity}): {within}{_senders_text(run)}"
+    start = run.get("start") if hasattr(run, "get") else None
+    when = f" starting {number_text(start)}" if isinstance(start, pd.Timestamp) else ""
+    return (f"its {edges} packed in time ({name}{rarity}): {within}{when}"
+            f"{_senders_text(run)}")
 
 
 def _senders_text(run) -> str:
