@@ -1,6 +1,7 @@
 """Explanations: exact contributions, modality pairs, edges, reasons, subgraphs."""
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -426,3 +427,13 @@ def test_a_weak_link_is_not_named_beside_a_named_component(edge_z, named):
     alone = node_reason(ex.__class__(**{**ex.__dict__, "contributions": ex.contributions
                                         .assign(z=1.0), "shared": pd.DataFrame()}))
     assert "unusual link: follows user u9" in alone
+
+
+def test_json_scores_carry_no_float32_noise():
+    """A float32 score reads in JSON as it prints, not as its float64 expansion."""
+    score = float(np.float32(5.6930647))
+    assert score != 5.6930647                                  # 5.6930646896362305
+    ex = Explanation(node_type="user", node_id="u1", score=score, threshold=2.25,
+                     rank=1, n=10, contributions=pd.DataFrame())
+    out = json.loads(json.dumps(ex.to_dict()))
+    assert (out["score"], out["threshold"], out["flagged"]) == (5.6930647, 2.25, True)

@@ -163,8 +163,8 @@ class Explanation:
             return json.loads(table.to_json(orient="records", date_format="iso",
                                             date_unit="s", default_handler=str))
         out: Dict[str, Any] = {
-            "node_type": self.node_type, "id": _plain(self.node_id), "score": self.score,
-            "threshold": self.threshold, "flagged": self.flagged, "rank": self.rank,
+            "node_type": self.node_type, "id": _plain(self.node_id),
+            "score": _single(self.score), "threshold": _single(self.threshold), "flagged": self.flagged, "rank": self.rank,
             "of": self.n, "unit": self.unit, "content": self.content,
             "reason": self.reason}
         out.update({name: records(table) for name, table in self._sections()})
@@ -222,6 +222,12 @@ SECTION_TITLES = {
               "its type has `typical`)",
     "group": "its group (the group component)",
 }
+
+
+def _single(value: Optional[float]) -> Optional[float]:
+    """A score computed in float32 as the shortest float that reads back the same
+    (``5.6930647``, not ``5.6930646896362305``)."""
+    return None if value is None else float(str(np.float32(value)))
 
 
 def _plain(value: Any) -> Any:

@@ -146,14 +146,23 @@ def _training_edges(batch: HeteroData, et: EdgeType
 
 
 def _phrase(ex, name: str, rarity: str) -> str:
-    """``"its links badly reconstructed (structure: 1 in 120), most of all pays
-    merchant m01"``: the rarity is the node's, over all its links."""
-    if not ex.edges.empty:
-        e = ex.edges.iloc[0]
-        return (f"its links badly reconstructed (structure{rarity}), most of all "
-                f"{link_text(e['relation'], e['other'])}")
-    return f"its links badly reconstructed (structure{rarity})"
+    """``"its links unexpected for what their ends are (structure: 1 in 120), most of
+    all pays merchant m01"``, or for a node with one link ``"its one link, about
+    product p7, unexpected for what the two are (structure: 1 in 120)"``: the
+    autoencoder, which learned from both ends' inputs and neighbourhoods which links
+    exist, finds it improbable. The rarity is the node's, over all its links."""
+    if ex.edges.empty:
+        return f"its links unexpected for what their ends are (structure{rarity})"
+    e = ex.edges.iloc[0]
+    link = link_text(e["relation"], e["other"])
+    relations = getattr(ex, "relations", None)
+    links = (int(relations["edges"].sum()) if relations is not None
+             and not relations.empty and "edges" in relations else 0)
+    if links == 1:
+        return f"its one link, {link}, unexpected for what the two are (structure{rarity})"
+    return (f"its links unexpected for what their ends are (structure{rarity}), most of "
+            f"all {link}")
 
 
-register_component(ComponentSpec("structure", "links badly reconstructed",
+register_component(ComponentSpec("structure", "links unexpected for what their ends are",
                                  phrase=_phrase, fitted="edges"))
