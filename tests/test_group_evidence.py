@@ -170,6 +170,12 @@ def test_explanation_shows_the_group(graph, fitted):
     assert row["members"] == f"{in_group} users and 1 device"
     assert row["density_ratio"] >= 2.5 and row["internal_links"] > row["expected_links"]
     assert "group" in ex.to_text() and ex.to_dict()["group"][0]["members"] == row["members"]
+    # every member by id (JSON keeps them whole), the links counted as whole numbers
+    ids = row["member_ids"].split()
+    assert len(ids) == in_group + 1 and f"user:{CLIQUE[0]}" in ids
+    assert {f"user:{u}" for u in CLIQUE} <= set(ids)
+    assert ex.to_dict()["group"][0]["member_ids"] == row["member_ids"]
+    assert isinstance(ex.to_dict()["group"][0]["internal_links"], int)
     words = spec_for(GROUP).words(ex, GROUP, ": 1 in 20")
     assert words.startswith(f"a member of a group of {row['members']}, linked")
     outsider = next(u for u in graph.ids.ids("user") if u not in CLIQUE)

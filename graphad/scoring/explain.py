@@ -220,7 +220,8 @@ SECTION_TITLES = {
     "neighbours": "neighbours",
     "shared": "shared neighbours (log10_p: the log10 chance of so many links where "
               "its type has `typical`)",
-    "group": "its group (the group component)",
+    "group": "its group (the group component; shared: neighbours outside it, k/d: k "
+             "of the neighbour's d links go to members)",
 }
 
 
@@ -377,13 +378,16 @@ def _group(bundle: GraphBundle, detector: Any, t: NodeType, idx: int) -> pd.Data
     if found is None:
         return pd.DataFrame()
     group, row = found
+    ids = [f"{gt}:{i}" for gt, members in group.items()
+           for i in bundle.ids.external(gt, [int(m) for m in members])]
     return pd.DataFrame([{
         "members": describe_members(group),
-        "internal_links": round(float(row["internal_edges"]), 1),
+        "internal_links": int(round(float(row["internal_edges"]))),
         "expected_links": round(float(row["expected_edges"]), 1),
         "density_ratio": round(float(row["density_ratio"]), 1),
         "shared": ", ".join(row["shared"][:3]),
-        "score": round(float(row["score"]), 3)}])
+        "score": round(float(row["score"]), 3),
+        "member_ids": " ".join(ids)}])
 
 
 def all_edge_scores(bundle: GraphBundle, detector: Any) -> Dict:

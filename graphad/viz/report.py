@@ -120,6 +120,7 @@ def render_report(graph: Any, detector: Any, top: int = 20, subgraphs: int = 5,
     for (k, row), ex in zip(leaders.iterrows(), found):
         body = [f'<div class="reason">{html.escape(ex.reason)}</div>',
                 f"<p>score {ex.score:.3f}, rank {ex.rank} of {ex.n} {ex.node_type}"
+                f"{'s' if ex.n != 1 else ''}"
                 + ("" if ex.threshold is None else f", threshold {ex.threshold:.3f}")
                 + "</p>",
                 _contribution_bars(ex)]
