@@ -437,3 +437,23 @@ def test_json_scores_carry_no_float32_noise():
                      rank=1, n=10, contributions=pd.DataFrame())
     out = json.loads(json.dumps(ex.to_dict()))
     assert (out["score"], out["threshold"], out["flagged"]) == (5.6930647, 2.25, True)
+
+
+def test_a_linked_node_named_by_its_roll_up_is_not_named_again_as_a_link():
+    from graphad.scoring.reasons import node_reason
+    ex = Explanation(
+        node_type="user", node_id="u1", score=9.0, threshold=2.0, rank=1, n=100,
+        contributions=pd.DataFrame([{"component": "obs:photo", "z": 9.0, "weight": 1.0,
+                                     "contribution": 9.0, "share": 1.0,
+                                     "reached": np.nan, "of": np.nan}]),
+        observations=pd.DataFrame([{"component": "obs:photo", "z": 9.0,
+                                    "observation": "photo:p7", "linked": 1, "flagged": 1,
+                                    "score": 12.0, "driven_by": "structure",
+                                    "driving": 1}]),
+        edges=pd.DataFrame([{"relation": "has_photo", "other": "photo:p7", "z": 9.0,
+                             "reached": np.nan, "of": np.nan}]))
+    reason = node_reason(ex)
+    assert reason.startswith("user u1: its photo p7 is anomalous (photo: "), reason
+    assert "unusual link" not in reason
+    other = ex.__class__(**{**ex.__dict__, "edges": ex.edges.assign(other="photo:p8")})
+    assert "unusual link: has_photo photo p8" in node_reason(other)

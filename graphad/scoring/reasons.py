@@ -33,6 +33,7 @@ def node_reason(ex: Any) -> str:
     """One line for an :class:`~graphad.scoring.explain.Explanation`."""
     parts: List[str] = []
     shared = set(ex.shared["neighbour"].head(2)) if not ex.shared.empty else set()
+    named_nodes = set(shared)       # linked nodes the reason names already
     by_sharing: List[str] = []      # roll-ups whose linked node is a shared one
     for _, row in ex.contributions.iterrows():
         least = SIGNIFICANT.get(getattr(ex, "unit", "σ"), 2.0)
@@ -53,6 +54,9 @@ def node_reason(ex: Any) -> str:
                                  row.get("reached", np.nan), of)
         if text and text not in parts:
             parts.append(text)
+            linked = _rolled_up_node(ex, row["component"])
+            if linked:
+                named_nodes.add(linked)   # no second clause for its link
     named = " ".join(parts)
     if not ex.edges.empty and len(parts) < 3:
         e = ex.edges.iloc[0]
@@ -60,7 +64,8 @@ def node_reason(ex: Any) -> str:
         reached = e.get("reached", np.nan)
         rare = e["z"] >= least and not (reached == reached           # as training shows
                                         and reached > 0.5 * np.exp(-least))
-        if rare and link_text(e["relation"], e["other"]) not in named:
+        if rare and link_text(e["relation"], e["other"]) not in named \
+                and e["other"] not in named_nodes:
             attrs = ", ".join(f"{k}={_fmt(e[k])}" for k in ex.edges.columns
                               if k not in EDGE_COLUMNS and pd.notna(e[k]))
             rarity = _rarity(float(e["z"]), getattr(ex, "unit", "σ"),
@@ -87,11 +92,17 @@ def node_reason(ex: Any) -> str:
 def _rolls_up_shared(ex: Any, component: str, shared: set) -> bool:
     """Whether ``component`` is a roll-up whose oddest linked node is one of the
     ``shared`` neighbours (``"photo:p7"``) that the reason names."""
+    return bool(shared) and _rolled_up_node(ex, component) in shared
+
+
+def _rolled_up_node(ex: Any, component: str) -> str:
+    """The oddest linked node behind a roll-up component (``"photo:p7"``), "" for
+    other components or where the explanation does not say."""
     table = getattr(ex, "observations", None)
-    if not shared or table is None or table.empty or not is_rollup(component):
-        return False
+    if table is None or table.empty or not is_rollup(component):
+        return ""
     hit = table[table["component"] == component]
-    return not hit.empty and hit["observation"].iloc[0] in shared
+    return str(hit["observation"].iloc[0]) if not hit.empty else ""
 
 
 def shared_text(shared: pd.DataFrame, node_type: str, most: int = 2) -> str:
