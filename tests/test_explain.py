@@ -457,3 +457,22 @@ def test_a_linked_node_named_by_its_roll_up_is_not_named_again_as_a_link():
     assert "unusual link" not in reason
     other = ex.__class__(**{**ex.__dict__, "edges": ex.edges.assign(other="photo:p8")})
     assert "unusual link: has_photo photo p8" in node_reason(other)
+
+
+def test_one_unusual_link_per_reason():
+    """Where the edge component names its most unusual edge (with what it was judged
+    against), the incident edges table adds no second "unusual link"."""
+    from graphad.scoring.reasons import node_reason
+    ex = Explanation(
+        node_type="user", node_id="u1", score=9.0, threshold=2.0, rank=1, n=100,
+        contributions=pd.DataFrame([{"component": "edge", "z": 6.0, "weight": 1.0,
+                                     "contribution": 9.0, "share": 1.0,
+                                     "reached": np.nan, "of": np.nan}]),
+        edge_evidence=pd.DataFrame([{"relation": "rated", "other": "product:p1",
+                                     "attribute": "rating", "value": 1.0,
+                                     "against": "the 94 rated edges to product p1",
+                                     "median": 5.0, "z": 6.0}]),
+        edges=pd.DataFrame([{"relation": "rated", "other": "product:p2", "z": 9.0,
+                             "reached": np.nan, "of": np.nan, "rating": 5}]))
+    reason = node_reason(ex)
+    assert reason.count("unusual link") == 1 and "product p1" in reason, reason

@@ -58,7 +58,7 @@ def node_reason(ex: Any) -> str:
             if linked:
                 named_nodes.add(linked)   # no second clause for its link
     named = " ".join(parts)
-    if not ex.edges.empty and len(parts) < 3:
+    if not ex.edges.empty and len(parts) < 3 and "unusual link:" not in named:
         e = ex.edges.iloc[0]
         least = EDGE_Z if not (parts or shared) else EDGE_Z_BESIDE
         reached = e.get("reached", np.nan)
