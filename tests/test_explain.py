@@ -476,3 +476,27 @@ def test_one_unusual_link_per_reason():
                              "reached": np.nan, "of": np.nan, "rating": 5}]))
     reason = node_reason(ex)
     assert reason.count("unusual link") == 1 and "product p1" in reason, reason
+
+
+@pytest.mark.parametrize("threshold", [2.0, 9.0])
+def test_a_flagged_node_with_little_named_gets_its_rare_inputs(threshold):
+    """A shell merchant whose reason names one component also gets the inputs that at
+    most 2.5% of its type reach; an unflagged node does not (nothing explains a score
+    that is not high), nor one whose named component already gives its inputs."""
+    from graphad.scoring.reasons import node_reason
+    ex = Explanation(
+        node_type="merchant", node_id="m1", score=5.0, threshold=threshold, rank=1,
+        n=200, contributions=pd.DataFrame([{"component": "density", "z": 5.0,
+                                            "weight": 1.0, "contribution": 5.0,
+                                            "share": 1.0, "reached": np.nan,
+                                            "of": np.nan}]),
+        features=pd.DataFrame([
+            {"feature": "country=PA", "value": True, "z": 10.0, "tail": 0.01},
+            {"feature": "min amount over pays edges to it", "value": 950.0, "z": 250.0,
+             "tail": 0.01},
+            {"feature": "category=fashion", "value": True, "z": 3.2, "tail": 0.11}]))
+    reason = node_reason(ex)
+    rare = ("rare inputs: country=PA (1% of merchants), min amount over pays edges to "
+            "it=950 (highest 1% of merchants)")
+    assert (rare in reason) == ex.flagged, reason
+    assert "fashion" not in reason

@@ -11,6 +11,7 @@ disagrees with photo image (cross-modal: 1 in 900)"``.
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any, List
 
 import numpy as np
@@ -27,6 +28,8 @@ EDGE_Z_BESIDE = 4.0      # ... beside components already named (1 in 110 in nats
 EDGE_COLUMNS = ("relation", "other", "z", "reached", "of")
 NAMED_SHARE = 0.05       # a component named in a reason carries 5% of the score or more
 RARE_TAIL = 0.025        # an input this far out (2.5% of its type or fewer) is named
+#: components whose phrase already names the node's unusual inputs
+FEATURE_FAMILIES = ("attribute", "outlier", "incident")
 
 
 def node_reason(ex: Any) -> str:
@@ -57,6 +60,11 @@ def node_reason(ex: Any) -> str:
             linked = _rolled_up_node(ex, row["component"])
             if linked:
                 named_nodes.add(linked)   # no second clause for its link
+    if getattr(ex, "flagged", False) and len(parts) + len(by_sharing) < 2 and not any(
+            f"({family}" in p for p in parts for family in FEATURE_FAMILIES):
+        rare = _rare_inputs(ex)     # a flagged node's plainest facts, where few are named
+        if rare:
+            parts.append(f"rare inputs: {rare}")
     named = " ".join(parts)
     if not ex.edges.empty and len(parts) < 3 and "unusual link:" not in named:
         e = ex.edges.iloc[0]
@@ -87,6 +95,20 @@ def node_reason(ex: Any) -> str:
         return (f"{head}: nothing stands out (score {ex.score:.2f}, {state}; largest "
                 f"part: {largest})")
     return f"{head}: " + "; ".join(parts)
+
+
+def _rare_inputs(ex: Any, most: int = 2) -> str:
+    """``"country=PA (1% of merchants), min amount over pays edges to it=950 (highest
+    1% of merchants)"``: the node's inputs that at most :data:`RARE_TAIL` of its type
+    reach ("" where none, or where the features table has no ``tail``)."""
+    table = getattr(ex, "features", None)
+    if table is None or table.empty or "tail" not in table.columns:
+        return ""
+    rare = table[table["tail"] <= RARE_TAIL].head(most)
+    if rare.empty:
+        return ""
+    return unusual_features_text(SimpleNamespace(features=rare, node_type=getattr(
+        ex, "node_type", "node")), most=most)
 
 
 def _rolls_up_shared(ex: Any, component: str, shared: set) -> bool:
