@@ -500,3 +500,16 @@ def test_a_flagged_node_with_little_named_gets_its_rare_inputs(threshold):
             "it=950 (highest 1% of merchants)")
     assert (rare in reason) == ex.flagged, reason
     assert "fashion" not in reason
+
+
+def test_peer_reason_says_its_users_for_many_and_its_user_for_one():
+    from graphad.components import spec_for
+    def ex(edges):
+        return type("Ex", (), {"node_type": "merchant", "relations": pd.DataFrame(
+            [{"relation": "user-pays->merchant", "as": "dst", "edges": edges},
+             {"relation": "merchant-in->city", "as": "src", "edges": 1}])})()
+    words = spec_for("peer:user").words
+    assert words(ex(30), "peer:user", ": 1 in 100") == \
+        "unlike the other merchants of its users (peer:user: 1 in 100)"
+    assert words(ex(1), "peer:user", ": 1 in 100") == \
+        "unlike the other merchants of its user (peer:user: 1 in 100)"

@@ -117,8 +117,27 @@ class PeerFamily(ComponentFamily):
 
 
 def _phrase(ex, name: str, rarity: str) -> str:
+    """``"unlike the other merchants of its users (peer:user: 1 in 100)"`` (``"of its
+    user"`` for a node with one link to a user)."""
     via = name.split(":", 1)[1].split("/")[0]
-    return f"unlike the other {ex.node_type}s of its {via} ({name}{rarity})"
+    what = f"its {via}" if _links_to(ex, via) == 1 else f"its {via}s"
+    return f"unlike the other {ex.node_type}s of {what} ({name}{rarity})"
+
+
+def _links_to(ex, via: str) -> int:
+    """How many links the explained node has to ``via`` nodes (its ``relations``
+    table: ``"src-rel->dst"`` rows with their edge counts; 0 where unknown). Links, not
+    nodes: two payments to one merchant count twice."""
+    table = getattr(ex, "relations", None)
+    if table is None or table.empty or "edges" not in table:
+        return 0
+    total = 0
+    for relation, edges in zip(table["relation"], table["edges"]):
+        src, _, rest = str(relation).partition("-")
+        dst = rest.partition("->")[2]
+        if {src, dst} == {str(ex.node_type), via} and src != dst:
+            total += int(edges)
+    return total
 
 
 register_component(ComponentSpec("peer", "unlike its peers through a shared node",
