@@ -599,7 +599,7 @@ def test_review_unlike_the_merchants_its_author_pays():
     bundle, planted = context_graph()
     det = _check_planted(bundle, "user", planted, "context:review")
     reason = explain(bundle, ("user", planted), det).reason
-    assert "its review unlike what its links to other types predict (context:review" in reason
+    assert "its review unlike what its merchants predict (context:review" in reason
     # many reviews: the component judges their mean, and says so
     from types import SimpleNamespace
 
@@ -610,6 +610,13 @@ def test_review_unlike_the_merchants_its_author_pays():
         [{"component": "obs:review", "linked": 15}]))
     assert spec_for("context:review").words(many, "context:review", ": 1 in 300") == (
         "its 15 reviews, taken together, unlike what its links to other types predict "
+        "(context:review: 1 in 300)")                 # no relations table: no names
+    many.node_type, many.relations = "user", pd.DataFrame(
+        {"relation": ["user-pays->merchant", "user-uses->device", "user-wrote->review",
+                      "user-follows->user"], "edges": [4, 1, 15, 3]})
+    many.contributions = pd.DataFrame({"component": ["obs:review", "structure"]})
+    assert spec_for("context:review").words(many, "context:review", ": 1 in 300") == (
+        "its 15 reviews, taken together, unlike what its devices and merchants predict "
         "(context:review: 1 in 300)")
 
 

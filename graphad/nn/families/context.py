@@ -164,7 +164,7 @@ def expected_error(noise: Tensor, count: Tensor) -> Tensor:
 
 
 def _phrase(ex, name: str, rarity: str) -> str:
-    """``"its 15 reviews, taken together, unlike what its links to other types
+    """``"its 15 reviews, taken together, unlike what its devices and merchants
     predict (context:review: 1 in 300)"`` (``"its review ..."`` for one)."""
     obs = name.split(":", 1)[1] if ":" in name else "observation"
     table = getattr(ex, "observations", None)
@@ -174,7 +174,30 @@ def _phrase(ex, name: str, rarity: str) -> str:
         count = int(hit["linked"].iloc[0]) if not hit.empty else 0
     what = (f"its {obs}" if count == 1 else
             f"its {count} {obs}s, taken together," if count > 1 else f"its {obs}s")
-    return f"{what} unlike what its links to other types predict ({name}{rarity})"
+    linked = _context_types(ex)
+    by = (f"its {' and '.join(f'{t}s' for t in linked)}" if linked
+          else "its links to other types")
+    return f"{what} unlike what {by} predict ({name}{rarity})"
+
+
+def _context_types(ex) -> List[str]:
+    """The entity types the explained node links to (its ``relations`` table), other
+    than its own and its observations' (the roll-ups ``obs:<type>``): what its context
+    is made of. [] where the explanation does not say."""
+    table = getattr(ex, "relations", None)
+    contributions = getattr(ex, "contributions", None)
+    if table is None or table.empty or contributions is None or contributions.empty:
+        return []
+    observed = {str(c).split(":", 1)[1] for c in contributions["component"]
+                if str(c).startswith("obs:")}
+    own, out = str(getattr(ex, "node_type", "")), []
+    for relation in table["relation"]:
+        src, _, rest = str(relation).partition("-")
+        dst = rest.partition("->")[2]
+        for t in (src, dst):
+            if t not in (own, "") and t not in observed and t not in out:
+                out.append(t)
+    return sorted(out)
 
 
 register_component(ComponentSpec("context", "observations unlike what its links predict",
