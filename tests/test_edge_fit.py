@@ -9,7 +9,7 @@ from torch_geometric.data import HeteroData
 from graphad.data.convert import from_hetero_data
 from graphad.detectors.gae import MultimodalGAE
 from graphad.nn.families.edge_fit import loo_r2
-from graphad.scoring.explain import explain
+from graphad.scoring.explain import explain, explain_many
 
 from planted import check_saved_before
 
@@ -67,6 +67,13 @@ def test_a_glowing_review_rated_one_star_leads_edge_fit():
     assert (row["attribute"], row["edges"], row["units"]) == ("attr0", 1, "raw")
     assert row["value"] == pytest.approx(1.0, abs=1e-4)
     assert row["expected"] > 3.5 and row["z"] < -3        # it reads like five stars
+    # what the text predicts stays on the ratings' scale (a line overshoots 5 for the
+    # most glowing texts)
+    rated = bundle.data["review", "about", "product"].edge_attr.view(-1)   # review i: edge i
+    glowing = torch.nonzero(rated == 5).view(-1)[:40].tolist()
+    expected = [ex.edge_fit["expected"].iloc[0] for ex in explain_many(
+        bundle, [("review", i) for i in bundle.ids.external("review", glowing)], det)]
+    assert max(expected) == pytest.approx(5.0) and min(expected) >= 1.0
     assert row["predicted_from"] == "its text"
     assert ex.reason.startswith(f"review {ex.node_id}: its attr0 1 on its about edge "
                                 f"where its text predicts ")

@@ -851,8 +851,9 @@ def _edge_fit(bundle: GraphBundle, detector: Any, t: NodeType, idx: int,
     family works on prepared inputs, an affine function of the mean raw attribute
     over a node's edges (robust scaling, then standardising; only edge values beyond
     20 robust deviations are clipped), so ``value`` and ``expected`` are mapped back
-    by the least-squares line between the two over the type's nodes with such edges.
-    Where the relation table does not hold the attribute as a number they stay in
+    by the least-squares line between the two over the type's nodes with such edges
+    (``expected`` within the range the relation's edges show: a line can predict a
+    5.2 on a 1-5 scale). Where the relation table does not hold the attribute as a number they stay in
     prepared units (``units``: ``"prepared"``)."""
     rows = []
     for into, j, value, pred, z, has in _family_details(bundle, detector, t,
@@ -874,8 +875,12 @@ def _edge_fit(bundle: GraphBundle, detector: Any, t: NodeType, idx: int,
                "predicted_from": _own_source(bundle, t), "z": float(z[idx])}
         if line is not None:
             slope, intercept = line
-            row.update(value=intercept + slope * row["value"],
-                       expected=intercept + slope * row["expected"], units="raw")
+            expected = intercept + slope * row["expected"]
+            seen = _edge_attribute_values(bundle, et).get(name)
+            if seen is not None and np.isfinite(seen).any():    # no 5.2 on a 1-5 scale
+                expected = float(np.clip(expected, np.nanmin(seen), np.nanmax(seen)))
+            row.update(value=intercept + slope * row["value"], expected=expected,
+                       units="raw")
         rows.append(row)
     table = pd.DataFrame(rows)
     if table.empty:
