@@ -164,9 +164,9 @@ class Explanation:
                                             date_unit="s", default_handler=str))
         out: Dict[str, Any] = {
             "node_type": self.node_type, "id": _plain(self.node_id),
-            "score": _single(self.score), "threshold": _single(self.threshold), "flagged": self.flagged, "rank": self.rank,
-            "of": self.n, "unit": self.unit, "content": self.content,
-            "reason": self.reason}
+            "score": _single(self.score), "threshold": _single(self.threshold),
+            "flagged": self.flagged, "rank": self.rank, "of": self.n, "unit": self.unit,
+            "content": self.content, "reason": self.reason}
         out.update({name: records(table) for name, table in self._sections()})
         return out
 

@@ -12,7 +12,7 @@ disagrees with photo image (cross-modal: 1 in 900)"``.
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any, List
+from typing import Any, List, Tuple
 
 import numpy as np
 import pandas as pd
@@ -34,57 +34,16 @@ FEATURE_FAMILIES = ("attribute", "outlier", "incident")
 
 def node_reason(ex: Any) -> str:
     """One line for an :class:`~graphad.scoring.explain.Explanation`."""
-    parts: List[str] = []
     shared = set(ex.shared["neighbour"].head(2)) if not ex.shared.empty else set()
-    named_nodes = set(shared)       # linked nodes the reason names already
-    by_sharing: List[str] = []      # roll-ups whose linked node is a shared one
-    for _, row in ex.contributions.iterrows():
-        least = SIGNIFICANT.get(getattr(ex, "unit", "σ"), 2.0)
-        if len(parts) + len(by_sharing) >= 2 or not (row["z"] >= least) \
-                or row["contribution"] <= 0 \
-                or row.get("share", 1.0) < NAMED_SHARE:      # named, yet adds nothing
-            continue
-        of = row.get("of", np.nan)
-        of = float(of) if pd.notna(of) else np.nan
-        if _rolls_up_shared(ex, row["component"], shared):
-            # "its photo p7 is anomalous" says less than "shares photo p7 with 14
-            # other users": the sharing is named, with the roll-up's rarity
-            rarity = _rarity(float(row["z"]), getattr(ex, "unit", "σ"),
-                             row.get("reached", np.nan), of, str(ex.node_type))
-            by_sharing.append(f"{row['component'].split(':', 1)[1]}{rarity}")
-            continue
-        text = _component_phrase(ex, row["component"], float(row["z"]),
-                                 row.get("reached", np.nan), of)
-        if text and text not in parts:
-            parts.append(text)
-            linked = _rolled_up_node(ex, row["component"])
-            if linked:
-                named_nodes.add(linked)   # no second clause for its link
+    parts, by_sharing, named_nodes = _component_parts(ex, shared)
     if getattr(ex, "flagged", False) and len(parts) + len(by_sharing) < 2 and not any(
             f"({family}" in p for p in parts for family in FEATURE_FAMILIES):
         rare = _rare_inputs(ex)     # a flagged node's plainest facts, where few are named
         if rare:
             parts.append(f"rare inputs: {rare}")
-    named = " ".join(parts)
-    if not ex.edges.empty and len(parts) < 3 and "unusual link:" not in named:
-        e = ex.edges.iloc[0]
-        least = EDGE_Z if not (parts or shared) else EDGE_Z_BESIDE
-        reached = e.get("reached", np.nan)
-        rare = e["z"] >= least and not (reached == reached           # as training shows
-                                        and reached > 0.5 * np.exp(-least))
-        if rare and link_text(e["relation"], e["other"]) not in named \
-                and e["other"] not in named_nodes:
-            attrs = ", ".join(f"{k}={_fmt(e[k])}" for k in ex.edges.columns
-                              if k not in EDGE_COLUMNS and pd.notna(e[k]))
-            rarity = _rarity(float(e["z"]), getattr(ex, "unit", "σ"),
-                             e.get("reached", np.nan), e.get("of", np.nan),
-                             f"{e['relation'].removeprefix('rev_')} edge", among="")
-            judged = first_row(ex, "edge_evidence")
-            if judged is not None and (judged["relation"], judged["other"]) == \
-                    (e["relation"], e["other"]):       # what its attribute is unlike
-                attrs = judged_text(judged)
-            parts.append(f"unusual link: {link_text(e['relation'], e['other'])} "
-                         f"({f'{attrs}; ' if attrs else ''}this edge{rarity})")
+    link = _link_part(ex, parts, named_nodes, beside=bool(parts or shared))
+    if link:
+        parts.append(link)
     if not ex.shared.empty:        # a resource improbably shared: the plainest evidence
         rarity = f" ({'; '.join(by_sharing)})" if by_sharing else ""
         parts.insert(0, shared_text(ex.shared, ex.node_type) + rarity)
@@ -95,6 +54,69 @@ def node_reason(ex: Any) -> str:
         return (f"{head}: nothing stands out (score {ex.score:.2f}, {state}; largest "
                 f"part: {largest})")
     return f"{head}: " + "; ".join(parts)
+
+
+def _component_parts(ex: Any, shared: set) -> Tuple[List[str], List[str], set]:
+    """``(phrases, rarities of roll-ups over a shared neighbour, linked nodes named)``
+    for the at most two components the reason names (module docstring). A roll-up
+    whose oddest linked node is a shared neighbour gives only its rarity: "shares
+    photo p7 with 14 other users (photo: 1 in 90)" says more than "its photo p7 is
+    anomalous"."""
+    parts: List[str] = []
+    by_sharing: List[str] = []
+    named_nodes = set(shared)
+    unit = getattr(ex, "unit", "σ")
+    least = SIGNIFICANT.get(unit, 2.0)
+    for _, row in ex.contributions.iterrows():
+        if len(parts) + len(by_sharing) >= 2 or not (row["z"] >= least) \
+                or row["contribution"] <= 0 \
+                or row.get("share", 1.0) < NAMED_SHARE:      # named, yet adds nothing
+            continue
+        of = row.get("of", np.nan)
+        of = float(of) if pd.notna(of) else np.nan
+        linked = _rolled_up_node(ex, row["component"])
+        if linked and linked in shared:
+            rarity = _rarity(float(row["z"]), unit, row.get("reached", np.nan), of,
+                             str(ex.node_type))
+            by_sharing.append(f"{row['component'].split(':', 1)[1]}{rarity}")
+            continue
+        text = _component_phrase(ex, row["component"], float(row["z"]),
+                                 row.get("reached", np.nan), of)
+        if text and text not in parts:
+            parts.append(text)
+            if linked:
+                named_nodes.add(linked)   # no second clause for its link
+    return parts, by_sharing, named_nodes
+
+
+def _link_part(ex: Any, parts: List[str], named_nodes: set, beside: bool) -> str:
+    """``"unusual link: pays merchant m01 (amount=5000; this edge: 1 in 900)"``: the
+    node's most unusual incident edge, where it is rare (``EDGE_Z``, or
+    ``EDGE_Z_BESIDE`` ``beside`` other named evidence, and as rare as the training
+    edges show), no other part names a link or its other end, and fewer than three
+    parts are named; "" otherwise."""
+    named = " ".join(parts)
+    if ex.edges.empty or len(parts) >= 3 or "unusual link:" in named:
+        return ""
+    e = ex.edges.iloc[0]
+    least = EDGE_Z_BESIDE if beside else EDGE_Z
+    reached = e.get("reached", np.nan)
+    rare = e["z"] >= least and not (reached == reached             # as training shows
+                                    and reached > 0.5 * np.exp(-least))
+    if not rare or link_text(e["relation"], e["other"]) in named \
+            or e["other"] in named_nodes:
+        return ""
+    attrs = ", ".join(f"{k}={_fmt(e[k])}" for k in ex.edges.columns
+                      if k not in EDGE_COLUMNS and pd.notna(e[k]))
+    rarity = _rarity(float(e["z"]), getattr(ex, "unit", "σ"), e.get("reached", np.nan),
+                     e.get("of", np.nan), f"{e['relation'].removeprefix('rev_')} edge",
+                     among="")
+    judged = first_row(ex, "edge_evidence")
+    if judged is not None and (judged["relation"], judged["other"]) == \
+            (e["relation"], e["other"]):       # what its attribute is unlike
+        attrs = judged_text(judged)
+    return (f"unusual link: {link_text(e['relation'], e['other'])} "
+            f"({f'{attrs}; ' if attrs else ''}this edge{rarity})")
 
 
 def _rare_inputs(ex: Any, most: int = 2) -> str:
@@ -109,12 +131,6 @@ def _rare_inputs(ex: Any, most: int = 2) -> str:
         return ""
     return unusual_features_text(SimpleNamespace(features=rare, node_type=getattr(
         ex, "node_type", "node")), most=most)
-
-
-def _rolls_up_shared(ex: Any, component: str, shared: set) -> bool:
-    """Whether ``component`` is a roll-up whose oddest linked node is one of the
-    ``shared`` neighbours (``"photo:p7"``) that the reason names."""
-    return bool(shared) and _rolled_up_node(ex, component) in shared
 
 
 def _rolled_up_node(ex: Any, component: str) -> str:
