@@ -513,3 +513,21 @@ def test_peer_reason_says_its_users_for_many_and_its_user_for_one():
         "unlike the other merchants of its users (peer:user: 1 in 100)"
     assert words(ex(1), "peer:user", ": 1 in 100") == \
         "unlike the other merchants of its user (peer:user: 1 in 100)"
+
+
+def test_two_components_naming_the_same_inputs_say_them_once():
+    """The attribute and the outlier component both name the node's unusual inputs:
+    the second keeps its words and rarity, not the inputs again."""
+    from graphad.scoring.reasons import node_reason
+    row = {"weight": 1.0, "share": 0.5, "reached": np.nan, "of": np.nan}
+    ex = Explanation(
+        node_type="review", node_id="r1", score=6.0, threshold=2.0, rank=1, n=100,
+        contributions=pd.DataFrame([{"component": "attribute", "z": 5.0,
+                                     "contribution": 3.0, **row},
+                                    {"component": "outlier", "z": 4.5,
+                                     "contribution": 3.0, **row}]),
+        features=pd.DataFrame([{"feature": "rating", "value": 1.0, "z": -2.5,
+                                "tail": 0.072}]))
+    reason = node_reason(ex)
+    assert reason.count("a rare combination of inputs") == 1, reason
+    assert reason.endswith("; inputs isolated among its type (outlier: 1 in 180)")

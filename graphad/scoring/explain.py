@@ -198,7 +198,8 @@ def _more(table: pd.DataFrame, max_rows: int) -> List[str]:
 
 #: the explanation's sections: attribute -> heading ({unit}: the contributions' unit)
 SECTION_TITLES = {
-    "contributions": "score = sum of contributions ({unit})",
+    "contributions": "score = sum of contributions (the rarest components take nearly "
+                     "all of it; {unit})",
     "features": "unusual attributes (z in robust σ against its type; tail: the share "
                 "of its type at least as far out on that side of the median)",
     "modalities": "modality pairs (cross-modal)",

@@ -82,11 +82,22 @@ def _component_parts(ex: Any, shared: set) -> Tuple[List[str], List[str], set]:
             continue
         text = _component_phrase(ex, row["component"], float(row["z"]),
                                  row.get("reached", np.nan), of)
+        text = _without_repeat(text, parts)
         if text and text not in parts:
             parts.append(text)
             if linked:
                 named_nodes.add(linked)   # no second clause for its link
     return parts, by_sharing, named_nodes
+
+
+def _without_repeat(text: str, parts: List[str]) -> str:
+    """``text`` without a trailing ``": <evidence>"`` that an earlier part already
+    gives (the attribute and the outlier component both name the node's unusual
+    inputs: the second keeps its own words and rarity only)."""
+    head, sep, tail = text.rpartition("): ")
+    if sep and tail and any(p.endswith(f": {tail}") for p in parts):
+        return head + ")"
+    return text
 
 
 def _link_part(ex: Any, parts: List[str], named_nodes: set, beside: bool) -> str:

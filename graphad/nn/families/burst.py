@@ -404,15 +404,16 @@ def _phrase(ex, name: str, rarity: str) -> str:
 
 
 def _senders_text(run) -> str:
-    """``", from 12 users with a median account_age_days of 3 (349 over the users of
-    all about edges)"`` ("" where the bursts table names no one)."""
+    """``", from 12 users with a median account_age_days of 3 (where the users of all
+    about edges have a median of 349)"`` ("" where the bursts table names no one)."""
     who = run.get("from") if hasattr(run, "get") else None
     if not isinstance(who, str) or not who:
         return ""
     noun = who.split(" ", 1)[1]
     relation = str(run["relation"]).partition(" (")[0]
     return (f", from {who} with a median {run['feature']} of {number_text(run['median'])} "
-            f"({number_text(run['usual'])} over the {noun} of all {relation} edges)")
+            f"(where the {noun} of all {relation} edges have a median of "
+            f"{number_text(run['usual'])})")
 
 
 register_component(ComponentSpec("burst", "its edges packed in time", phrase=_phrase))
