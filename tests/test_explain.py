@@ -531,3 +531,27 @@ def test_two_components_naming_the_same_inputs_say_them_once():
     reason = node_reason(ex)
     assert reason.count("a rare combination of inputs") == 1, reason
     assert reason.endswith("; inputs isolated among its type (outlier: 1 in 180)")
+
+
+@pytest.mark.parametrize("judged, value, words", [
+    ("user:u1", 900.0, "its amount 900 where the 50 pays edges to it have a median of 300"),
+    ("user:u1", 490.0, "amount=900"), ("user:u2", 900.0, "amount=900"),
+    (None, None, "amount=900")])
+def test_an_unusual_link_is_judged_by_its_own_row(judged, value, words):
+    """The link's attribute with what it was judged against where the edge component
+    judged that very edge (another payment to the same merchant, of 490, is not it);
+    its raw attributes otherwise."""
+    from graphad.scoring.reasons import node_reason
+    evidence = pd.DataFrame() if judged is None else pd.DataFrame([{
+        "relation": "rev_pays", "other": judged, "attribute": "amount", "value": value,
+        "against": "the 50 pays edges to it", "median": 300.0, "z": 5.0}])
+    ex = Explanation(
+        node_type="merchant", node_id="m1", score=4.0, threshold=2.0, rank=1, n=100,
+        contributions=pd.DataFrame([{"component": "structure", "z": 1.0, "weight": 1.0,
+                                     "contribution": 4.0, "share": 1.0,
+                                     "reached": np.nan, "of": np.nan}]),
+        edge_evidence=evidence,
+        edges=pd.DataFrame([{"relation": "rev_pays", "other": "user:u1", "z": 6.0,
+                             "reached": np.nan, "of": np.nan, "amount": 900.0}]))
+    reason = node_reason(ex)
+    assert f"unusual link: user u1 pays it ({words}; this edge: 1 in 810)" in reason, reason

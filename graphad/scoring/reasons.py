@@ -17,7 +17,7 @@ from typing import Any, List, Tuple
 import numpy as np
 import pandas as pd
 
-from ..components import first_row, is_rollup, link_text, number_text, spec_for
+from ..components import is_rollup, link_text, number_text, spec_for
 from ..nn.families.edge_evidence import judged_text
 from .normalize import TAIL_CHECK_MIN
 
@@ -90,6 +90,19 @@ def _component_parts(ex: Any, shared: set) -> Tuple[List[str], List[str], set]:
     return parts, by_sharing, named_nodes
 
 
+def _same_value(edge: Any, attribute: str, value: Any) -> bool:
+    """Whether ``edge`` (a row of the edges table) holds ``value`` in ``attribute``
+    (True where the table does not show that attribute): two payments to one merchant
+    are told apart by their amounts."""
+    if attribute not in edge.index or pd.isna(edge[attribute]):
+        return True
+    mine = edge[attribute]
+    if isinstance(mine, (int, float, np.integer, np.floating)) and \
+            isinstance(value, (int, float, np.integer, np.floating)):
+        return bool(np.isclose(float(mine), float(value)))
+    return number_text(mine) == number_text(value)
+
+
 def _without_repeat(text: str, parts: List[str]) -> str:
     """``text`` without a trailing ``": <evidence>"`` that an earlier part already
     gives (the attribute and the outlier component both name the node's unusual
@@ -122,10 +135,14 @@ def _link_part(ex: Any, parts: List[str], named_nodes: set, beside: bool) -> str
     rarity = _rarity(float(e["z"]), getattr(ex, "unit", "σ"), e.get("reached", np.nan),
                      e.get("of", np.nan), f"{e['relation'].removeprefix('rev_')} edge",
                      among="")
-    judged = first_row(ex, "edge_evidence")
-    if judged is not None and (judged["relation"], judged["other"]) == \
-            (e["relation"], e["other"]):       # what its attribute is unlike
-        attrs = judged_text(judged)
+    judged = getattr(ex, "edge_evidence", None)
+    if judged is not None and not judged.empty:
+        same = judged[(judged["relation"] == e["relation"])
+                      & (judged["other"] == e["other"])]
+        same = same[[_same_value(e, r["attribute"], r["value"])     # that very edge
+                     for _, r in same.iterrows()]] if not same.empty else same
+        if not same.empty:                     # what its attribute is unlike
+            attrs = judged_text(same.iloc[0])
     return (f"unusual link: {link_text(e['relation'], e['other'])} "
             f"({f'{attrs}; ' if attrs else ''}this edge{rarity})")
 
