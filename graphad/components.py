@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 import pandas as pd
@@ -65,6 +65,17 @@ def link_text(relation: str, other: str) -> str:
     if relation.startswith("rev_"):
         return f"{other} {relation[len('rev_'):]} it"
     return f"{relation} {other}"
+
+
+def relation_text(edge_type: Tuple[str, str, str]) -> str:
+    """``"user-pays->merchant"``: a relation as explanation tables name it."""
+    return f"{edge_type[0]}-{edge_type[1]}->{edge_type[2]}"
+
+
+def relation_ends(text: str) -> Tuple[str, str]:
+    """``("user", "merchant")`` for ``"user-pays->merchant"`` (:func:`relation_text`)."""
+    src, _, rest = str(text).partition("-")
+    return src, rest.partition("->")[2]
 
 
 def number_text(value: Any) -> str:

@@ -66,7 +66,7 @@ from ..errors import GraphadError
 from ..typing import NodeType, is_reverse, reverse_edge_type
 from .graphview import GraphView, node_embeddings, resolve_node, robust_z, scoring_once
 from .normalize import MAD_TO_STD
-from ..components import is_rollup, number_text
+from ..components import is_rollup, number_text, relation_text
 from .reasons import SIGNIFICANT, node_reason, rarity_text
 
 SHARED_ALPHA = 0.01      # significance of "shared by improbably many" (see _shared)
@@ -498,10 +498,7 @@ def _own_feature_rows(bundle: GraphBundle, t: NodeType, idx: int) -> List[Dict[s
         return []
     x = store.x.double().numpy()
     names = names[:x.shape[1]]
-    med = np.nanmedian(x, axis=0)
-    mad = MAD_TO_STD * np.nanmedian(np.abs(x - med), axis=0)
-    std = np.nanstd(x, axis=0)
-    scale = np.where(mad > 1e-12, mad, np.where(std > 1e-12, std, 1.0))
+    med, scale = _robust_scale(x)
     z = (x[idx] - med) / scale
     raw = bundle.raw.get(t)
     rows = []
@@ -515,7 +512,9 @@ def _own_feature_rows(bundle: GraphBundle, t: NodeType, idx: int) -> List[Dict[s
             if column is not None and np.isfinite(column[idx]):
                 # the table's own values: the featurised ones are clipped (a balance
                 # of 87,443 and one of 5,800 both at the cap, 5% of users with them)
-                zj, tail = _robust_z(column, column[idx]), tail_share(column, column[idx])
+                col_med, col_scale = _robust_scale(column.reshape(-1, 1))
+                zj = float((column[idx] - col_med[0]) / col_scale[0])
+                tail = tail_share(column, column[idx])
         elif "=" in name:
             value = bool(x[idx, j] > 0.5)
         rows.append({"feature": name, "value": value, "z": zj, "tail": tail})
@@ -531,16 +530,13 @@ def _raw_numbers(column: pd.Series, n: int) -> Optional[np.ndarray]:
     return column.to_numpy(dtype=float, na_value=np.nan)
 
 
-def _robust_z(values: np.ndarray, value: float) -> float:
-    """``value`` in robust σ of ``values`` (1.4826 MAD about their median; their std
-    where the MAD is 0)."""
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return math.nan
-    med = float(np.median(finite))
-    scale = MAD_TO_STD * float(np.median(np.abs(finite - med)))
-    scale = scale if scale > 1e-12 else float(finite.std())
-    return (value - med) / scale if scale > 1e-12 else 0.0
+def _robust_scale(x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """``(median, scale)`` per column of ``x [n, d]`` (NaN ignored): the scale is
+    1.4826 MAD, the std where the MAD is 0, 1 where both are."""
+    med = np.nanmedian(x, axis=0)
+    mad = MAD_TO_STD * np.nanmedian(np.abs(x - med), axis=0)
+    std = np.nanstd(x, axis=0)
+    return med, np.where(mad > 1e-12, mad, np.where(std > 1e-12, std, 1.0))
 
 
 def _edge_attribute_rows(bundle: GraphBundle, t: NodeType, idx: int,
@@ -712,14 +708,13 @@ def _bursts(bundle: GraphBundle, detector: Any, t: NodeType, idx: int,
     usual`` (one row; empty where it has no run)."""
     from ..nn.families.burst import duration_text, run_edges
     rows = []
-    for label, count, span, best, *rest in \
+    for label, count, span, best, source in \
             _family_details(bundle, detector, t, cache).get("burst", []):
         if not bool(best[idx]) or int(count[idx]) <= 0:
             continue
         row = {"relation": label, "edges": int(count[idx]), "seconds": float(span[idx]),
                "within": duration_text(float(span[idx]))}
-        if rest and rest[0] is not None:
-            source = rest[0]
+        if source is not None:                  # a run of its own
             members = run_edges(source, idx, int(count[idx]))
             if members.numel():
                 row["start"] = time_value(float(source.times[members[0]]))
@@ -805,11 +800,9 @@ def _numeric_inputs(bundle: GraphBundle, t: NodeType) -> Dict[str, np.ndarray]:
     for j, name in enumerate(names[:x.shape[1]]):
         if "=" in name:
             continue
-        values = x[:, j]
-        if raw is not None and name in raw.columns and \
-                pd.api.types.is_numeric_dtype(raw[name]) and len(raw) == len(values):
-            values = raw[name].to_numpy(dtype=float)
-        out[name] = values
+        column = (_raw_numbers(raw[name], x.shape[0])
+                  if raw is not None and name in raw.columns else None)
+        out[name] = x[:, j] if column is None else column
     return out
 
 
@@ -1115,7 +1108,7 @@ def _edges(bundle: GraphBundle, detector: Any, t: NodeType, idx: int, top: int,
             name = et[1] if end == 0 else f"rev_{et[1]}"
             other_type = et[2] if end == 0 else et[0]
             err = edge_scores.get(et)
-            row = {"relation": f"{et[0]}-{et[1]}->{et[2]}", "as": "src" if end == 0
+            row = {"relation": relation_text(et), "as": "src" if end == 0
                    else "dst", "edges": int(hit.numel())}
             if err is not None:
                 # edge scores are already in the detector's unit (nats / σ)

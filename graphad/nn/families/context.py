@@ -35,7 +35,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from ...components import ComponentSpec, register_component
+from ...components import ComponentSpec, register_component, relation_ends
 from ...typing import EdgeType, NodeType, edge_type_str
 from ..crossmodal import ridge_error, ridge_map
 from ..inputs import has_key, nbr_key, training_rows
@@ -192,9 +192,7 @@ def _context_types(ex) -> List[str]:
                 if str(c).startswith("obs:")}
     own, out = str(getattr(ex, "node_type", "")), []
     for relation in table["relation"]:
-        src, _, rest = str(relation).partition("-")
-        dst = rest.partition("->")[2]
-        for t in (src, dst):
+        for t in relation_ends(relation):
             if t not in (own, "") and t not in observed and t not in out:
                 out.append(t)
     return sorted(out)

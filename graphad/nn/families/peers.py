@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from ...components import ComponentSpec, register_component
+from ...components import ComponentSpec, register_component, relation_ends
 from ...typing import EdgeType, NodeType
 from .base import (ComponentFamily, EdgeErrors, Errors, Latents, precomputed_errors,
                    register_precompute, two_sided_surprisal)
@@ -133,8 +133,7 @@ def _links_to(ex, via: str) -> int:
         return 0
     total = 0
     for relation, edges in zip(table["relation"], table["edges"]):
-        src, _, rest = str(relation).partition("-")
-        dst = rest.partition("->")[2]
+        src, dst = relation_ends(relation)
         if {src, dst} == {str(ex.node_type), via} and src != dst:
             total += int(edges)
     return total
